@@ -1,0 +1,320 @@
+"""Neutral data types shared by every layer. No I/O here, and nothing platform-specific."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# --- papers and weeks --------------------------------------------------------------------------
+
+# Labels a reader clicks to *read* the work come first; these never make the primary link.
+NON_PRIMARY_LABELS = frozenset({"tweet", "code", "dataset"})
+
+_ARXIV_RE = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html|format)/|huggingface\.co/papers/|alphaxiv\.org/abs/)"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?",
+    re.IGNORECASE,
+)
+_TRACKING_PARAMS = frozenset({"s", "t", "ref", "ref_src", "source"})
+
+
+def arxiv_id_from_url(url: str) -> str | None:
+    """The arXiv identifier in an arXiv (or arXiv-mirroring) URL, without version suffix."""
+    m = _ARXIV_RE.search(url)
+    return m.group("id") if m else None
+
+
+def normalize_url(url: str) -> str:
+    """A canonical form of a URL for identity: lower-case host without ``www.``, no fragment,
+    no trailing slash, no tracking parameters, http and https alike."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    host = parts.netloc.lower()
+    if host.startswith("www."):
+        host = host[4:]
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k not in _TRACKING_PARAMS and not k.startswith("utm_")
+        ]
+    )
+    path = parts.path.rstrip("/")
+    return urlunsplit(("https", host, path, query, ""))
+
+
+def normalize_title(title: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", title.casefold()).split())
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+def primary_link(links: Sequence[Link]) -> Link | None:
+    """The link a reader clicks to read the work: ``Paper`` first, else the first link whose
+    label is not Tweet, Code or Dataset."""
+    for link in links:
+        if link.label.strip().casefold() == "paper":
+            return link
+    for link in links:
+        if link.label.strip().casefold() not in NON_PRIMARY_LABELS:
+            return link
+    return None
+
+
+def paper_identity_key(title: str, links: Sequence[Link]) -> str:
+    """What makes two appearances the same paper: the arXiv id, else the primary URL, else the
+    normalised title. Independent of rank, week, summary and source."""
+    for link in links:
+        aid = arxiv_id_from_url(link.url)
+        if aid:
+            return f"arxiv:{aid.lower()}"
+    primary = primary_link(links)
+    if primary is not None:
+        return f"url:{normalize_url(primary.url)}"
+    return f"title:{normalize_title(title)}"
+
+
+def make_paper_id(identity_key: str) -> str:
+    """Stable short id (10 hex chars) of an identity key; votes attach to it."""
+    return hashlib.sha1(identity_key.encode("utf-8")).hexdigest()[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as it appears in one week (rank, source and line belong to the appearance)."""
+
+    rank: int
+    title: str
+    summary: str = ""
+    bullets: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    source: str = ""
+    line: int = 0
+
+    @property
+    def primary(self) -> Link | None:
+        return primary_link(self.links)
+
+    @property
+    def url(self) -> str | None:
+        p = self.primary
+        return p.url if p else None
+
+    @property
+    def arxiv_id(self) -> str | None:
+        for link in self.links:
+            aid = arxiv_id_from_url(link.url)
+            if aid:
+                return aid
+        return None
+
+    @property
+    def identity_key(self) -> str:
+        return paper_identity_key(self.title, self.links)
+
+    @property
+    def paper_id(self) -> str:
+        return make_paper_id(self.identity_key)
+
+
+WeekKind = Literal["weekly", "collection"]
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    """A dated list of papers: a curated weekly table (``weekly``) or a dated link collection
+    (``collection``, where start == end is the collection's date)."""
+
+    start: date
+    end: date
+    title: str
+    source: str
+    papers: tuple[Paper, ...] = ()
+    line: int = 0
+    kind: WeekKind = "weekly"
+
+    @property
+    def key(self) -> str:
+        """Digest key for a curated week; unique per start date."""
+        return f"week:{self.start.isoformat()}"
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """A problem found while reading a source; never fatal for the rest of the file."""
+
+    severity: Severity
+    source: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(slots=True)
+class ParseResult:
+    weeks: list[Week] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    def extend(self, other: ParseResult) -> None:
+        self.weeks.extend(other.weeks)
+        self.diagnostics.extend(other.diagnostics)
+
+
+# --- subscriptions, deliveries, votes ----------------------------------------------------------
+
+SubscriptionKind = Literal["curated", "community"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A channel on a platform: (``slack``|``discord``|``terminal``|..., workspace or guild id,
+    channel id)."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    channel: ChannelRef
+    cron: str
+    timezone: str
+    kind: SubscriptionKind = "curated"
+    enabled: bool = True
+    paused_reason: str | None = None
+    # The last scheduled instant (UTC) the scheduler has handled (fired or skipped).
+    last_fire_at: datetime | None = None
+    id: int | None = None
+
+
+DeliveryStatus = Literal["pending", "sent", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A ledger row: one per (subscription, digest), written before the send."""
+
+    id: int
+    subscription_id: int
+    digest_key: str
+    idempotency_key: str
+    status: DeliveryStatus
+    message_id: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostedDigest:
+    """A message the bot posted that carries papers: reactions on it are votes.
+
+    ``paper_ids[i]`` is the paper at rank ``i + 1``; a single-paper message has one entry (a 👍
+    on it votes for that paper)."""
+
+    channel: ChannelRef
+    message_id: str
+    digest_key: str
+    paper_ids: tuple[str, ...]
+    posted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    channel: ChannelRef
+    message_id: str
+    user_id: str
+    emoji: str
+    paper_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardEntry:
+    paper_id: str
+    votes: int
+
+
+# --- neutral messages (rendered per platform in bot.render) ------------------------------------
+# All text fields are plain, untrusted text: renderers escape it for their platform.
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    url: str | None = None
+    body: str = ""
+    rank: int | None = None
+    links: tuple[Link, ...] = ()
+    bullets: tuple[str, ...] = ()
+    paper_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    url: str | None = None
+    # An action the bot handles itself (e.g. ``share``, ``page``); ``value`` carries its argument.
+    action: str | None = None
+    value: str = ""
+
+
+MessageKind = Literal["digest", "reply", "notice"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    header: str
+    url: str | None = None
+    text: str = ""
+    sections: tuple[Section, ...] = ()
+    fields: tuple[Field, ...] = ()
+    context: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    kind: MessageKind = "reply"
+    ephemeral: bool = True
+
+    def fallback_text(self) -> str:
+        """A plain-text rendering for notifications, screen readers and logs (unescaped)."""
+        lines = [self.header]
+        if self.text:
+            lines.append(self.text)
+        for s in self.sections:
+            prefix = f"{s.rank}. " if s.rank is not None else "- "
+            lines.append(prefix + s.title)
+        return "\n".join(lines)

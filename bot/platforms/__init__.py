@@ -1,0 +1,1 @@
+"""Platform adapters: slack, discord, terminal. Each is a thin translation at the edge."""
