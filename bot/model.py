@@ -318,3 +318,42 @@ class Message:
             prefix = f"{s.rank}. " if s.rank is not None else "- "
             lines.append(prefix + s.title)
         return "\n".join(lines)
+
+
+# --- what adapters hand to the core ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """A ``/papers ...`` command as typed by a user, platform details stripped."""
+
+    channel: ChannelRef
+    user_id: str
+    text: str  # everything after ``/papers``, e.g. ``search attention``
+    is_admin: bool = False
+    user_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to an Invocation. ``message.ephemeral`` says whether only the invoking user
+    sees it. ``paper_ids`` are the papers it shows by rank (recorded as a PostedDigest if the
+    reply is shared to the channel, so reactions on it count as votes)."""
+
+    message: Message
+    paper_ids: tuple[str, ...] = ()
+    digest_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionEvent:
+    """A reaction added to or removed from a message. ``emoji`` is platform-native: a Slack name
+    without colons (``one``, ``keycap_ten``, ``+1``) or a unicode emoji (``1️⃣``, ``🔟``, ``👍``)."""
+
+    channel: ChannelRef
+    message_id: str
+    user_id: str
+    emoji: str
+    added: bool
+    user_is_bot: bool = False
+    event_id: str | None = None
