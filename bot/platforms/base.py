@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.model import ChannelRef, Message
+from bot.model import ChannelRef, Invocation, Message, ReactionEvent, Reply
 
 
 class Poster(Protocol):
@@ -28,3 +28,37 @@ class Poster(Protocol):
     ) -> str | None:
         """The id of a message already posted with this key since ``since``, or None.
         Used to reconcile a send whose outcome is unknown before sending again."""
+
+
+class CommandHandler(Protocol):
+    """The core's side of ``/papers``: implemented by ``bot.commands.Commands``."""
+
+    async def handle(self, inv: Invocation) -> Reply:
+        """Answer a command. Never raises for bad input: unknown subcommands, empty or huge
+        queries, hostile text all get a helpful Reply."""
+
+    def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
+        """Autocomplete for ``show``: (label, value) pairs, at most ``limit``; fast (<10 ms)."""
+
+    async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
+        """A reply was shared to the channel as ``message_id``: record it so reactions on it
+        (keycaps by rank, 👍 on a single paper) count as votes."""
+
+
+class ReactionHandler(Protocol):
+    """Implemented by ``bot.votes.VoteService``."""
+
+    async def on_reaction(self, ev: ReactionEvent) -> bool:
+        """Apply a reaction add/remove as a vote; True if the vote set changed."""
+
+
+class Adapter(Poster, Protocol):
+    """A running platform connection (Slack, Discord, terminal)."""
+
+    async def start(self) -> None:
+        """Connect and begin receiving commands and reactions; returns once ready."""
+
+    async def stop(self) -> None:
+        """Disconnect cleanly (idempotent)."""
+
+    def healthy(self) -> bool: ...
