@@ -23,6 +23,10 @@ _ARXIV_RE = re.compile(
 _TRACKING_PARAMS = frozenset({"s", "t", "ref", "ref_src", "source"})
 
 
+_MAYBE_ARXIV = "xiv"  # cheap pre-check: arxiv.org, alphaxiv.org
+_HF_PAPERS = "huggingface.co/papers/"
+
+
 def arxiv_id_from_url(url: str) -> str | None:
     """The arXiv identifier in an arXiv (or arXiv-mirroring) URL, without version suffix."""
     m = _ARXIV_RE.search(url)
@@ -76,7 +80,8 @@ def paper_identity_key(title: str, links: Sequence[Link]) -> str:
     """What makes two appearances the same paper: the arXiv id, else the primary URL, else the
     normalised title. Independent of rank, week, summary and source."""
     for link in links:
-        aid = arxiv_id_from_url(link.url)
+        low = link.url.lower()
+        aid = arxiv_id_from_url(link.url) if _MAYBE_ARXIV in low or _HF_PAPERS in low else None
         if aid:
             return f"arxiv:{aid.lower()}"
     primary = primary_link(links)

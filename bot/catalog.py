@@ -1,0 +1,555 @@
+"""The archive: every loaded week, deduplicated papers, ranked search and lookups.
+
+The catalog is rebuilt from the sources (it is derived data, never the only copy of anything):
+``Catalog.build(weeks)`` returns a new immutable-by-convention instance, and the app swaps the
+reference when a source refresh brings new weeks.
+
+Search is SQLite FTS5 (in memory, stdlib ``sqlite3``) ranked with bm25, titles weighted above
+summaries. User text never reaches FTS syntax: every word is quoted, so ``"``, ``*``, ``NEAR(``
+and ``-`` are just characters. Filters: ``year:2024``, ``week:2025-06-23`` (any date inside a
+week), ``has:code`` (or paper, tweet, blog, ...), ``arxiv:2301.04104``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from difflib import SequenceMatcher
+
+from bot.model import Link, Paper, Week, arxiv_id_from_url, normalize_title, primary_link
+
+# --- the deduplicated paper ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    week_start: date
+    week_end: date
+    rank: int
+    source: str
+    kind: str = "weekly"
+
+
+@dataclass(slots=True)
+class CatalogPaper:
+    """One paper, however many weeks it appeared in. Content comes from its newest appearance;
+    links are the union over all appearances (first label wins per URL)."""
+
+    paper_id: str
+    title: str
+    summary: str
+    bullets: tuple[str, ...]
+    links: tuple[Link, ...]
+    appearances: list[Appearance] = field(default_factory=list)
+
+    @property
+    def primary(self) -> Link | None:
+        return primary_link(self.links)
+
+    @property
+    def url(self) -> str | None:
+        p = self.primary
+        return p.url if p else None
+
+    @property
+    def arxiv_id(self) -> str | None:
+        for link in self.links:
+            aid = arxiv_id_from_url(link.url)
+            if aid:
+                return aid
+        return None
+
+    def has(self, label: str) -> bool:
+        wanted = label.casefold()
+        return any(wanted in link.label.casefold() for link in self.links)
+
+    @property
+    def first_seen(self) -> date | None:
+        return min((a.week_start for a in self.appearances), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    paper: CatalogPaper
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A user's query split into free words and filters, with what was not understood."""
+
+    words: tuple[str, ...]
+    year: int | None = None
+    week: date | None = None
+    has: tuple[str, ...] = ()
+    arxiv: str | None = None
+    ignored: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.year or self.week or self.has or self.arxiv)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: SearchQuery
+    hits: list[SearchHit]
+    offset: int
+    has_more: bool
+    relaxed: bool = False  # True when no paper matched every word and any-word matches are shown
+
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+_FILTER_RE = re.compile(r"^(year|week|has|arxiv):(.+)$", re.IGNORECASE)
+MAX_QUERY_WORDS = 12
+MAX_WORD_LEN = 40
+RANK_WINDOW = 4000  # see Catalog._fts
+
+
+def parse_query(text: str) -> SearchQuery:
+    """Split a user query into words and ``key:value`` filters. Never raises."""
+    words: list[str] = []
+    has: list[str] = []
+    ignored: list[str] = []
+    year: int | None = None
+    week: date | None = None
+    arxiv: str | None = None
+    for token in text.split():
+        m = _FILTER_RE.match(token)
+        if m:
+            key, value = m.group(1).lower(), m.group(2).strip()
+            if key == "year" and re.fullmatch(r"(19|20)\d\d", value):
+                year = int(value)
+                continue
+            if key == "week":
+                try:
+                    week = date.fromisoformat(value)
+                    continue
+                except ValueError:
+                    pass
+            if key == "has" and re.fullmatch(r"[A-Za-z][A-Za-z ]{0,30}", value):
+                has.append(value.lower())
+                continue
+            if key == "arxiv":
+                aid = arxiv_id_from_url("arxiv.org/abs/" + value) or None
+                if aid:
+                    arxiv = aid
+                    continue
+            ignored.append(token[:60])
+            continue
+        for w in _WORD_RE.findall(token):
+            if len(words) >= MAX_QUERY_WORDS:
+                break
+            words.append(w[:MAX_WORD_LEN].lower())
+    return SearchQuery(tuple(words), year, week, tuple(has), arxiv, tuple(ignored))
+
+
+def _fts_phrase(words: Sequence[str], joiner: str) -> str:
+    # Every word double-quoted: FTS5 treats the content as a plain token, whatever it holds.
+    return f" {joiner} ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+# --- the catalog ----------------------------------------------------------------------------------
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self._weeks: list[Week] = []  # weekly tables, newest first
+        self._collections: list[Week] = []
+        self._papers: list[CatalogPaper] = []
+        self._by_id: dict[str, int] = {}
+        self._by_arxiv: dict[str, int] = {}
+        self._by_title: dict[str, int] = {}
+        self._titles: list[str] = []  # normalised, by index
+        self._sorted_titles: list[tuple[str, int]] = []
+        self._week_starts_asc: list[date] = []
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._lock = threading.Lock()
+        self._fuzzy_ready = False
+
+    # -- building -----------------------------------------------------------------
+
+    @classmethod
+    def build(cls, weeks: Iterable[Week]) -> Catalog:
+        cat = cls()
+        cat._load(weeks)
+        return cat
+
+    def _load(self, weeks: Iterable[Week]) -> None:
+        by_start: dict[date, Week] = {}
+        collections: list[Week] = []
+        for week in weeks:
+            if week.kind == "weekly":
+                # Two sources with the same week: the first loaded wins (config order).
+                by_start.setdefault(week.start, week)
+            else:
+                collections.append(week)
+        self._weeks = sorted(by_start.values(), key=lambda w: w.start, reverse=True)
+        self._week_starts_asc = sorted(by_start)
+        self._collections = sorted(collections, key=lambda w: w.start, reverse=True)
+        # Newest first, so a paper's content comes from its newest appearance.
+        for week in sorted([*self._weeks, *self._collections], key=lambda w: w.start, reverse=True):
+            for paper in week.papers:
+                self._add(week, paper)
+        self._index()
+
+    def _add(self, week: Week, paper: Paper) -> None:
+        pid = paper.paper_id
+        appearance = Appearance(week.start, week.end, paper.rank, week.source, week.kind)
+        idx = self._by_id.get(pid)
+        if idx is None:
+            idx = len(self._papers)
+            self._by_id[pid] = idx
+            self._papers.append(
+                CatalogPaper(
+                    pid, paper.title, paper.summary, paper.bullets, paper.links, [appearance]
+                )
+            )
+            aid = paper.arxiv_id
+            if aid:
+                self._by_arxiv.setdefault(aid.lower(), idx)
+            norm = normalize_title(paper.title)
+            self._by_title.setdefault(norm, idx)
+            self._titles.append(norm)
+            return
+        cp = self._papers[idx]
+        cp.appearances.append(appearance)
+        known = {link.url for link in cp.links}
+        extra = tuple(link for link in paper.links if link.url not in known)
+        if extra:
+            cp.links = cp.links + extra
+        if not cp.summary and paper.summary:
+            cp.summary = paper.summary
+
+    def _index(self) -> None:
+        db = self._db
+        db.execute(
+            "CREATE VIRTUAL TABLE fts USING fts5(title, summary, tokenize='porter unicode61')"
+        )
+        db.executemany(
+            "INSERT INTO fts(rowid, title, summary) VALUES (?, ?, ?)",
+            (
+                (i, p.title, p.summary + (" " + " ".join(p.bullets) if p.bullets else ""))
+                for i, p in enumerate(self._papers)
+            ),
+        )
+        self._sorted_titles = sorted(zip(self._titles, range(len(self._titles)), strict=True))
+
+    def _ensure_fuzzy(self) -> None:
+        """The trigram index of titles for typo-tolerant suggestions, built on first use."""
+        if self._fuzzy_ready:
+            return
+        with self._lock:
+            ready = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tri'").fetchone()
+            if ready is None:
+                self._db.execute("CREATE VIRTUAL TABLE tri USING fts5(title, tokenize='trigram')")
+                self._db.executemany(
+                    "INSERT INTO tri(rowid, title) VALUES (?, ?)",
+                    ((i, p.title) for i, p in enumerate(self._papers)),
+                )
+            self._fuzzy_ready = True
+
+    def warm(self) -> None:
+        """Build lazy indexes now (call from a thread at start-up, off the event loop)."""
+        self._ensure_fuzzy()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- size and listing --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._papers)
+
+    @property
+    def papers(self) -> Sequence[CatalogPaper]:
+        return self._papers
+
+    def weeks(self) -> list[Week]:
+        """Curated weekly tables, newest first."""
+        return list(self._weeks)
+
+    def collections(self) -> list[Week]:
+        return list(self._collections)
+
+    @property
+    def appearance_count(self) -> int:
+        return sum(len(w.papers) for w in self._weeks) + sum(
+            len(w.papers) for w in self._collections
+        )
+
+    # -- lookups -----------------------------------------------------------------
+
+    def latest_week(self) -> Week | None:
+        return self._weeks[0] if self._weeks else None
+
+    def week(self, spec: str | date | None = "latest") -> Week | None:
+        """``latest``, an ISO date (any date inside a week), or a date. None if no such week."""
+        if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "latest")):
+            return self.latest_week()
+        if isinstance(spec, str):
+            try:
+                day = date.fromisoformat(spec.strip())
+            except ValueError:
+                return None
+        else:
+            day = spec
+        i = bisect.bisect_right(self._week_starts_asc, day)
+        # Check the nearest weeks starting on or before the day (weeks may run 6-8 days).
+        for j in range(i - 1, max(i - 3, -1), -1):
+            start = self._week_starts_asc[j]
+            week = self._week_at(start)
+            if week is not None and week.start <= day <= week.end:
+                return week
+        return None
+
+    def _week_at(self, start: date) -> Week | None:
+        lo, hi = 0, len(self._weeks)
+        # self._weeks is newest first: binary search on the reversed order.
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._weeks[mid].start > start:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self._weeks) and self._weeks[lo].start == start:
+            return self._weeks[lo]
+        return None
+
+    def neighbours(self, week: Week) -> tuple[Week | None, Week | None]:
+        """(older, newer) weeks around ``week``."""
+        i = bisect.bisect_left(self._week_starts_asc, week.start)
+        older = self._week_at(self._week_starts_asc[i - 1]) if i > 0 else None
+        newer = (
+            self._week_at(self._week_starts_asc[i + 1])
+            if i + 1 < len(self._week_starts_asc)
+            else None
+        )
+        return older, newer
+
+    def paper(self, ref: str) -> CatalogPaper | None:
+        """By paper id, arXiv id (``2301.04104``, ``arxiv:2301.04104v2``, an arXiv URL), or exact
+        title (case and punctuation ignored)."""
+        ref = ref.strip()
+        if not ref:
+            return None
+        idx = self._by_id.get(ref.lower())
+        if idx is None:
+            aid = arxiv_id_from_url(ref) or arxiv_id_from_url(
+                "arxiv.org/abs/" + ref.removeprefix("arxiv:").removeprefix("arXiv:")
+            )
+            if aid:
+                idx = self._by_arxiv.get(aid.lower())
+        if idx is None:
+            idx = self._by_title.get(normalize_title(ref))
+        return self._papers[idx] if idx is not None else None
+
+    def get(self, paper_id: str) -> CatalogPaper | None:
+        idx = self._by_id.get(paper_id)
+        return self._papers[idx] if idx is not None else None
+
+    def random_paper(self, rng: random.Random | None = None) -> CatalogPaper | None:
+        if not self._papers:
+            return None
+        return (rng or random).choice(self._papers)
+
+    # -- search -----------------------------------------------------------------
+
+    def search(self, text: str | SearchQuery, *, limit: int = 5, offset: int = 0) -> SearchPage:
+        query = parse_query(text) if isinstance(text, str) else text
+        limit = max(1, min(limit, 50))
+        offset = max(0, min(offset, 10_000))
+        if query.empty:
+            return SearchPage(query, [], offset, False)
+        if query.arxiv:
+            p = self.paper(query.arxiv)
+            hits = [SearchHit(p, 0.0)] if p and self._passes(p, query) else []
+            return SearchPage(query, hits[offset : offset + limit], offset, False)
+        if not query.words:
+            return self._filter_only(query, limit, offset)
+        match = _fts_phrase(query.words, "AND")
+        relaxed = False
+        if len(query.words) > 1 and not self._any(match):
+            # No paper has every word: show papers with any of them, and say so.
+            match, relaxed = _fts_phrase(query.words, "OR"), True
+        hits, more = self._fts(query, match, limit, offset)
+        return SearchPage(query, hits, offset, more, relaxed and bool(hits or offset))
+
+    def _any(self, match: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match,))
+            return row.fetchone() is not None
+
+    def _passes(self, p: CatalogPaper, q: SearchQuery) -> bool:
+        if q.year is not None and not any(
+            a.week_start.year == q.year or a.week_end.year == q.year for a in p.appearances
+        ):
+            return False
+        if q.week is not None and not any(
+            a.week_start <= q.week <= a.week_end for a in p.appearances
+        ):
+            return False
+        return all(p.has(h) for h in q.has)
+
+    def _filtered(self, q: SearchQuery) -> bool:
+        return q.year is not None or q.week is not None or bool(q.has)
+
+    def _fts(
+        self, q: SearchQuery, match: str, limit: int, offset: int
+    ) -> tuple[list[SearchHit], bool]:
+        want = offset + limit + 1
+        hits: list[SearchHit] = []
+        skipped = 0
+        # Without filters, LIMIT does the paging in SQLite; with filters, scan ranked rows in
+        # batches and filter in Python (filters are cheap attribute checks).
+        batch = want if not self._filtered(q) else max(want * 8, 200)
+        start = 0
+        with self._lock:
+            # bm25 costs ~1 µs per matching row. A very common word can match half the archive,
+            # so rank among the RANK_WINDOW newest matches (rowids run newest first).
+            cutoff = self._db.execute(
+                "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid LIMIT 1 OFFSET ?",
+                (match, RANK_WINDOW - 1),
+            ).fetchone()
+            ceiling = cutoff[0] if cutoff else len(self._papers)
+            while True:
+                rows = self._db.execute(
+                    "SELECT rowid, bm25(fts, 8.0, 1.0) AS s FROM fts WHERE fts MATCH ?"
+                    " AND rowid <= ? ORDER BY s LIMIT ? OFFSET ?",
+                    (match, ceiling, batch, start),
+                ).fetchall()
+                for rowid, score in rows:
+                    p = self._papers[rowid]
+                    if not self._passes(p, q):
+                        continue
+                    if skipped < offset:
+                        skipped += 1
+                        continue
+                    hits.append(SearchHit(p, -float(score)))
+                    if len(hits) == limit + 1:
+                        return hits[:limit], True
+                if len(rows) < batch:
+                    return hits, False
+                start += batch
+                batch *= 4
+
+    def _filter_only(self, q: SearchQuery, limit: int, offset: int) -> SearchPage:
+        candidates: Iterable[CatalogPaper]
+        if q.week is not None:
+            week = self.week(q.week)
+            candidates = (
+                [self._papers[self._by_id[p.paper_id]] for p in week.papers] if week else []
+            )
+        else:
+            candidates = (
+                p
+                for p in sorted(
+                    self._papers,
+                    key=lambda p: p.first_seen or date.min,
+                    reverse=True,
+                )
+            )
+        out: list[SearchHit] = []
+        skipped = 0
+        for p in candidates:
+            if not self._passes(p, q):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(SearchHit(p, 0.0))
+            if len(out) == limit + 1:
+                return SearchPage(q, out[:limit], offset, True)
+        return SearchPage(q, out, offset, False)
+
+    # -- autocomplete -----------------------------------------------------------------
+
+    def suggest(self, prefix: str, limit: int = 25) -> list[CatalogPaper]:
+        """Titles for autocomplete: title-prefix matches first, then papers whose title holds
+        every typed word (last one as a prefix), then typo-tolerant trigram matches."""
+        limit = max(1, min(limit, 25))
+        norm = normalize_title(prefix)[:100]
+        if not norm:
+            return self._recent(limit)
+        seen: dict[int, None] = {}
+        i = bisect.bisect_left(self._sorted_titles, (norm, -1))
+        while i < len(self._sorted_titles) and len(seen) < limit:
+            title, idx = self._sorted_titles[i]
+            if not title.startswith(norm):
+                break
+            seen.setdefault(idx)
+            i += 1
+        if len(seen) < limit:
+            words = norm.split()[:MAX_QUERY_WORDS]
+            match = " AND ".join(
+                [
+                    *('title:"' + w.replace('"', '""') + '"' for w in words[:-1]),
+                    'title:"' + words[-1].replace('"', '""') + '"*',
+                ]
+            )
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 8.0, 1.0) LIMIT ?",
+                    (match, limit),
+                ).fetchall()
+            for (rowid,) in rows:
+                seen.setdefault(rowid)
+        if len(seen) < limit and len(norm) >= 3:
+            for idx in self._fuzzy(norm, limit * 2):
+                if len(seen) >= limit:
+                    break
+                seen.setdefault(idx)
+        return [self._papers[i] for i in list(seen)[:limit]]
+
+    def _recent(self, limit: int) -> list[CatalogPaper]:
+        week = self.latest_week()
+        if week is None:
+            return self._papers[:limit]
+        return [self._papers[self._by_id[p.paper_id]] for p in week.papers][:limit]
+
+    def _fuzzy(self, norm: str, limit: int) -> list[int]:
+        self._ensure_fuzzy()
+        grams = {norm[i : i + 3] for i in range(len(norm) - 2)}
+        grams = {g for g in grams if g.strip() == g and " " not in g}
+        if not grams:
+            return []
+        match = " OR ".join('"' + g.replace('"', '""') + '"' for g in sorted(grams)[:30])
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid FROM tri WHERE tri MATCH ? ORDER BY bm25(tri) LIMIT 200", (match,)
+            ).fetchall()
+        scored = sorted((-_window_ratio(norm, self._titles[r]), r) for (r,) in rows)
+        return [r for score, r in scored if -score >= 0.6][:limit]
+
+
+def _window_ratio(query: str, title: str) -> float:
+    """How well ``query`` matches the best run of as many consecutive words in ``title``."""
+    qn = len(query.split())
+    words = title.split()
+    best = 0.0
+    for i in range(max(1, len(words) - qn + 1)):
+        window = " ".join(words[i : i + qn])
+        best = max(best, SequenceMatcher(None, query, window).ratio())
+    return best
+
+
+def week_range_label(week: Week) -> str:
+    """``Jun 23 – Jun 29, 2025`` for display."""
+    start, end = week.start, week.end
+    if start == end:
+        return start.strftime("%b %-d, %Y")
+    if start.year != end.year:
+        return f"{start.strftime('%b %-d, %Y')} – {end.strftime('%b %-d, %Y')}"
+    return f"{start.strftime('%b %-d')} – {end.strftime('%b %-d, %Y')}"
+
+
+def week_of(day: date) -> tuple[date, date]:
+    """The Monday..Sunday week holding ``day``."""
+    start = day - timedelta(days=day.weekday())
+    return start, start + timedelta(days=6)
