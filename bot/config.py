@@ -352,7 +352,8 @@ def _to_tree(
         return _Node(items, line)
     assert isinstance(node, yaml.ScalarNode)
     raw: str = node.value
-    if node.tag == "tag:yaml.org,2002:str" and "$" in raw:
+    from_env = node.tag == "tag:yaml.org,2002:str" and "$" in raw
+    if from_env:
         expanded, problem = _expand(raw, env)
         if problem:
             errs.add(path, problem, line)
@@ -362,8 +363,13 @@ def _to_tree(
             node = yaml.ScalarNode(tag, expanded, node.start_mark, node.end_mark)
         else:
             return _Node(expanded, line, expanded, expanded=True)
-        return _Node(loader.construct_object(node), line, expanded, expanded=True)
-    return _Node(loader.construct_object(node), line, raw)
+        raw = expanded
+    try:
+        value = loader.construct_object(node)
+    except (ValueError, OverflowError) as exc:  # e.g. the date 2023-13-01
+        errs.add(path, f"{raw!r} cannot be read: {exc}", line)
+        return _Node(None, line, raw, failed=True)
+    return _Node(value, line, raw, expanded=from_env)
 
 
 def _compose(
@@ -561,7 +567,7 @@ def _database_url(node: _Node) -> str:
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme == "postgres":
         return "postgresql" + value[len("postgres") :]
-    if scheme in ("postgresql", "sqlite") or scheme.startswith(("postgresql+", "sqlite+")):
+    if scheme in ("postgresql", "sqlite"):
         return value
     got = f"one starting with {scheme + '://'!r}" if scheme else "no URL scheme"
     raise _Invalid(f"expected a sqlite:/// or postgresql:// URL, got {got}")

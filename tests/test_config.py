@@ -421,6 +421,12 @@ http:
     assert str(info.value).endswith("(line 4)")
 
 
+def test_impossible_date() -> None:
+    assert error_of("sources:\n  default_date: 2023-13-01\n") == (
+        "sources.default_date: '2023-13-01' cannot be read: month must be in 1..12 (line 2)"
+    )
+
+
 def test_duplicate_yaml_key() -> None:
     assert error_of("timezone: UTC\ntimezone: Europe/Oslo\n") == (
         "timezone: duplicate key (first given on line 1) (line 2)"
