@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -119,6 +120,14 @@ async def test_bad_postgres_url_is_a_store_error() -> None:
     with pytest.raises(StoreError) as info:
         await store.open()
     assert "hunter2" not in str(info.value)
+
+
+async def test_unknown_postgres_database_is_a_store_error(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    url = urlunsplit(urlsplit(store_url)._replace(path="/pb_no_such_database"))
+    with pytest.raises(StoreError, match="pb_no_such_database"):
+        await PostgresStore(url).open()
 
 
 async def test_bad_schema_name_is_rejected() -> None:

@@ -8,6 +8,7 @@ Datetimes are stored as fixed-width ISO-8601 UTC text and come back timezone-awa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,14 @@ def _utcnow() -> str:
     return to_db_time(datetime.now(UTC))
 
 
+async def _join_worker(conn: aiosqlite.Connection) -> None:
+    """After a failed connect, aiosqlite stops its worker thread without waiting for it; if the
+    event loop closes first, the thread dies with 'Event loop is closed'. Wait for it here."""
+    thread = getattr(conn, "_thread", None)
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5.0)
+
+
 class SqliteStore:
     """``Store`` on a SQLite file (``:memory:`` works too, for one store instance)."""
 
@@ -75,8 +84,13 @@ class SqliteStore:
         try:
             if not in_memory:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(self.path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+            pending = aiosqlite.connect(self.path, isolation_level=None)
+        except OSError as exc:
+            raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        try:
+            db = await pending
+        except sqlite3.Error as exc:
+            await _join_worker(pending)
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
         try:
             db.row_factory = aiosqlite.Row
