@@ -422,6 +422,7 @@ class SqliteStore:
 
     # --- events and leadership -------------------------------------------------------------------
     async def mark_event(self, event_id: str, now: datetime) -> bool:
+        now = from_db_time(to_db_time(now))  # aware UTC, so it compares with the last prune
         if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
             await self._exec("DELETE FROM events WHERE seen_at < ?", (to_db_time(now - EVENT_TTL),))
