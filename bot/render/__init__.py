@@ -1,0 +1,1 @@
+"""Renderers: neutral Message -> Slack blocks, Discord embeds, terminal text."""
