@@ -1,0 +1,26 @@
+"""Small text helpers shared by commands and renderers."""
+
+from __future__ import annotations
+
+ELLIPSIS = "…"
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when
+    anything was cut. Whitespace runs collapse to one space."""
+    text = " ".join(text.split())
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if limit == 1:
+        return ELLIPSIS
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= max(1, (limit - 1) // 2):
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + ELLIPSIS
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
