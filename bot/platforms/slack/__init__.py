@@ -1,0 +1,6 @@
+"""Slack: Block Kit posts, ``/papers`` over Socket Mode or HTTP, reaction votes (slack-bolt)."""
+
+from bot.platforms.slack.adapter import SlackAdapter
+from bot.platforms.slack.manifest import slack_manifest
+
+__all__ = ["SlackAdapter", "slack_manifest"]

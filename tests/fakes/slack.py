@@ -1,0 +1,615 @@
+"""A local fake of Slack: the Web API methods Paperboy uses, a Socket Mode websocket, a
+``response_url`` endpoint, and helpers to send signed HTTP requests to a bot.
+
+It binds 127.0.0.1 on a free port, records every request, checks Block Kit limits the way
+Slack does (``invalid_blocks``, ``msg_blocks_too_long``, ``msg_too_long``), and can be told to
+answer the next N calls of a method with a 429, an error code, a 500, or to store the message
+and then drop the connection without a reply.
+
+Payload shapes come from the recorded examples in ``tests/fixtures/slack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, WSMsgType, web
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
+
+BOT_TOKEN = "xoxb-fake-bot-token"
+APP_TOKEN = "xapp-fake-app-token"
+SIGNING_SECRET = "fake-signing-secret"
+TEAM_ID = "T0FAKE"
+BOT_USER_ID = "U0BOT"
+BOT_ID = "B0BOT"
+APP_ID = "A0APP"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A recorded-shape payload from ``tests/fixtures/slack/<name>.json`` (a fresh copy)."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One Web API call as the fake received it (query, form and JSON arguments merged)."""
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How to answer a call instead of normally."""
+
+    status: int = 200
+    error: str | None = None
+    retry_after: float | None = None
+    drop: bool = False  # do the work (store the message), then close without a reply
+
+
+@dataclass(frozen=True)
+class Ack:
+    envelope_id: str
+    payload: dict[str, Any] | None
+    latency: float  # seconds from sending the envelope to receiving its ack
+
+
+@dataclass
+class _Envelope:
+    sent_at: float
+    ack: Ack | None = None
+
+
+@dataclass
+class _Channel:
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- Block Kit validation (Slack's documented limits) -------------------------------------------
+
+
+def _texts(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_texts(v) for k, v in value.items() if k != "type")
+    if isinstance(value, list):
+        return sum(_texts(v) for v in value)
+    return 0
+
+
+def validate_blocks(blocks: Any) -> str | None:
+    """The error Slack would answer for ``blocks``, or None when they are acceptable."""
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return "invalid_blocks"
+    block_ids: set[str] = set()
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "invalid_blocks"
+        bid = block.get("block_id")
+        if bid is not None:
+            if not isinstance(bid, str) or len(bid) > 255 or bid in block_ids:
+                return "invalid_blocks"
+            block_ids.add(bid)
+        kind = block.get("type")
+        if kind == "header":
+            text = block.get("text") or {}
+            if text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= 150:
+                return "invalid_blocks"
+        elif kind == "section":
+            text = block.get("text")
+            fields = block.get("fields")
+            if text is None and not fields:
+                return "invalid_blocks"
+            if text is not None and not 0 < len(text.get("text", "")) <= 3000:
+                return "invalid_blocks"
+            if fields is not None and (
+                len(fields) > 10 or any(not 0 < len(f.get("text", "")) <= 2000 for f in fields)
+            ):
+                return "invalid_blocks"
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 0 < len(elements) <= 10:
+                return "invalid_blocks"
+            if any(not 0 < len(e.get("text", "")) <= 3000 for e in elements):
+                return "invalid_blocks"
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 0 < len(elements) <= 25:
+                return "invalid_blocks"
+            action_ids = [e.get("action_id") for e in elements if e.get("action_id")]
+            if len(action_ids) != len(set(action_ids)):
+                return "invalid_blocks"
+            for e in elements:
+                if not 0 < len(e.get("text", {}).get("text", "")) <= 75:
+                    return "invalid_blocks"
+                if len(e.get("value", "")) > 2000 or len(e.get("url", "")) > 3000:
+                    return "invalid_blocks"
+                if len(e.get("action_id", "")) > 255:
+                    return "invalid_blocks"
+        elif kind in ("divider",):
+            pass
+        else:
+            return "invalid_blocks"
+    if _texts(blocks) > 12_000:
+        return "msg_blocks_too_long"
+    return None
+
+
+class FakeSlack:
+    """Start with ``await fake.start()``; point the bot at ``fake.url``; ``await fake.stop()``."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+        signing_secret: str = SIGNING_SECRET,
+    ) -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.signing_secret = signing_secret
+        self.requests: list[Recorded] = []
+        self.responses: list[dict[str, Any]] = []  # what was POSTed to response_urls
+        self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.socket_connections = 0
+        self._channels: dict[str, _Channel] = {}
+        self._faults: dict[str, list[Fault]] = {}
+        self._envelopes: dict[str, _Envelope] = {}
+        self._sockets: list[web.WebSocketResponse] = []
+        self._changed: asyncio.Condition | None = None
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self._last_ts = 0.0
+        self._ids = itertools.count(1)
+        self.port = 0
+        self.add_user(BOT_USER_ID, name="paperboy", is_bot=True)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/socket-mode", self._socket)
+        app.router.add_post("/response/{key}", self._response_url)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._session = ClientSession()
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL (``AsyncWebClient(base_url=...)``)."""
+        return f"{self.base_url}/api/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/socket-mode"
+
+    # --- state and configuration --------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str = "",
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        is_bot: bool = False,
+    ) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name or user_id.lower(),
+            "deleted": False,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": is_primary_owner,
+            "is_restricted": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+        }
+
+    def fail_next(self, method: str, fault: Fault, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``fault``."""
+        self._faults.setdefault(method, []).extend([fault] * times)
+
+    def rate_limit_next(self, method: str, retry_after: float = 1, times: int = 1) -> None:
+        self.fail_next(
+            method, Fault(status=429, error="ratelimited", retry_after=retry_after), times
+        )
+
+    def error_next(self, method: str, error: str, times: int = 1) -> None:
+        self.fail_next(method, Fault(error=error), times)
+
+    def server_error_next(self, method: str, status: int = 500, times: int = 1) -> None:
+        self.fail_next(method, Fault(status=status), times)
+
+    def drop_next(self, method: str, times: int = 1) -> None:
+        self.fail_next(method, Fault(drop=True), times)
+
+    def calls(self, method: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method]
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Messages stored in ``channel``, oldest first (with metadata)."""
+        return list(self._channels.get(channel, _Channel()).messages)
+
+    def add_message(self, channel: str, **fields: Any) -> dict[str, Any]:
+        """Store a message as if someone else had posted it."""
+        msg = {"type": "message", "ts": self._next_ts(), "text": "", **fields}
+        self._channels.setdefault(channel, _Channel()).messages.append(msg)
+        return msg
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds; checked after every request the fake handles."""
+        assert self._changed is not None
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def _notify(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _next_ts(self) -> str:
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
+
+    # --- Web API ------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                args.update(await request.json())
+            else:
+                args.update(await request.post())
+        headers = dict(request.headers)
+        self.requests.append(Recorded(method, args, headers, time.monotonic()))
+        await self._notify()
+        queue = self._faults.get(method)
+        fault = queue.pop(0) if queue else None
+        if fault is not None and not fault.drop:
+            if fault.status >= 500:
+                return web.Response(status=fault.status, text="upstream failure")
+            hdrs = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return self._json({"ok": False, "error": fault.error}, fault.status, hdrs)
+        token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            return self._json({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        await self._notify()
+        if fault is not None and fault.drop:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=200)
+        return self._json(body)
+
+    @staticmethod
+    def _json(
+        body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return web.Response(
+            status=status,
+            text=json.dumps(body),
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://paperboy-test.slack.com/",
+            "team": "Paperboy Test",
+            "user": "paperboy",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"{self.ws_url}?ticket={next(self._ids)}"}
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel", "")
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        text = args.get("text", "")
+        if not text and not blocks:
+            return {"ok": False, "error": "no_text"}
+        if len(text) > 40_000:
+            return {"ok": False, "error": "msg_too_long"}
+        if blocks is not None:
+            error = validate_blocks(blocks)
+            if error:
+                return {"ok": False, "error": error}
+        msg: dict[str, Any] = {
+            "type": "message",
+            "ts": self._next_ts(),
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "text": text,
+            "blocks": blocks or [],
+            "team": TEAM_ID,
+        }
+        if args.get("metadata"):
+            msg["metadata"] = args["metadata"]
+        self._channels.setdefault(channel, _Channel()).messages.append(msg)
+        return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
+
+    def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        chan = self._channels.get(args.get("channel", ""))
+        for msg in chan.messages if chan else []:
+            if msg["ts"] == args.get("ts"):
+                chan.messages.remove(msg)  # type: ignore[union-attr]
+                return {"ok": True, "channel": args["channel"], "ts": msg["ts"]}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        chan = self._channels.get(args.get("channel", ""))
+        if chan is None:
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(args.get("oldest") or 0)
+        with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        start = int(args.get("cursor") or 0)
+        found = [m for m in reversed(chan.messages) if float(m["ts"]) > oldest]
+        page = found[start : start + limit]
+        out = []
+        for m in page:
+            m = copy.deepcopy(m)
+            if not with_meta:
+                m.pop("metadata", None)
+            out.append(m)
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": out,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        chan = self._channels.get(args.get("channel", ""))
+        for msg in chan.messages if chan else []:
+            if msg["ts"] == args.get("timestamp"):
+                names = msg.setdefault("reactions_by_bot", [])
+                if args.get("name") in names:
+                    return {"ok": False, "error": "already_reacted"}
+                names.append(args.get("name"))
+                return {"ok": True}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(args.get("user", ""))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user}
+
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        members = self.usergroups.get(args.get("usergroup", ""))
+        if members is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": members}
+
+    # --- response_url -------------------------------------------------------------------------
+
+    def response_url(self) -> str:
+        return f"{self.base_url}/response/{next(self._ids)}"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append({"key": request.match_info["key"], **body})
+        await self._notify()
+        return web.Response(text="ok", content_type="text/plain")
+
+    def responses_to(self, url: str) -> list[dict[str, Any]]:
+        key = url.rsplit("/", 1)[-1]
+        return [r for r in self.responses if r["key"] == key]
+
+    # --- Socket Mode --------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self.socket_connections += 1
+        await ws.send_str(json.dumps(fixture("hello")))
+        await self._notify()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                env = self._envelopes.get(data.get("envelope_id", ""))
+                if env is not None and env.ack is None:
+                    env.ack = Ack(
+                        data["envelope_id"], data.get("payload"), time.monotonic() - env.sent_at
+                    )
+                    await self._notify()
+        finally:
+            self._sockets.remove(ws)
+            await self._notify()
+        return ws
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def send_envelope(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        retry_attempt: int | None = None,
+        retry_reason: str | None = None,
+    ) -> str:
+        """Push an envelope (``slash_commands``, ``events_api``, ``interactive``) to the bot."""
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode connection")
+        envelope_id = f"env-{next(self._ids)}"
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+        }
+        if kind == "events_api":
+            envelope["retry_attempt"] = retry_attempt or 0
+            envelope["retry_reason"] = retry_reason or ""
+        self._envelopes[envelope_id] = _Envelope(time.monotonic())
+        await self._sockets[-1].send_str(json.dumps(envelope))
+        return envelope_id
+
+    async def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
+        env = self._envelopes[envelope_id]
+        await self.wait_for(lambda: env.ack is not None, timeout)
+        assert env.ack is not None
+        return env.ack
+
+    async def request_disconnect(self) -> None:
+        """Ask the connected client to reconnect, as Slack does before rotating a socket."""
+        for ws in list(self._sockets):
+            await ws.send_str(json.dumps({"type": "disconnect", "reason": "refresh_requested"}))
+
+    # --- payloads (recorded shapes) -----------------------------------------------------------
+
+    def slash_command(
+        self,
+        text: str,
+        *,
+        user_id: str = "U0MEMBER",
+        user_name: str = "ada",
+        channel_id: str = "C0GENERAL",
+        command: str = "/papers",
+    ) -> dict[str, Any]:
+        payload = fixture("slash_command")
+        payload.update(
+            text=text,
+            user_id=user_id,
+            user_name=user_name,
+            channel_id=channel_id,
+            command=command,
+            response_url=self.response_url(),
+            trigger_id=f"{next(self._ids)}.1.fake",
+        )
+        return payload
+
+    def reaction_event(
+        self,
+        reaction: str,
+        *,
+        ts: str,
+        user_id: str = "U0MEMBER",
+        channel_id: str = "C0GENERAL",
+        added: bool = True,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        payload = fixture("reaction_added")
+        payload["event"].update(
+            type="reaction_added" if added else "reaction_removed",
+            user=user_id,
+            reaction=reaction,
+            item={"type": "message", "channel": channel_id, "ts": ts},
+        )
+        payload["event_id"] = event_id or f"Ev{next(self._ids):010d}"
+        return payload
+
+    def block_action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U0MEMBER",
+        channel_id: str = "C0GENERAL",
+    ) -> dict[str, Any]:
+        payload = fixture("block_actions")
+        payload["user"].update(id=user_id)
+        payload["channel"]["id"] = channel_id
+        payload["container"]["channel_id"] = channel_id
+        payload["response_url"] = self.response_url()
+        payload["actions"][0].update(action_id=action_id, value=value)
+        return payload
+
+    # --- signed HTTP requests to a bot --------------------------------------------------------
+
+    def sign(
+        self, body: str, timestamp: int | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        key = (secret or self.signing_secret).encode()
+        digest = hmac.new(key, f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+    @staticmethod
+    def form_body(payload: dict[str, Any]) -> str:
+        """A slash command as Slack sends it over HTTP (form-encoded)."""
+        return urllib.parse.urlencode(payload)
+
+    @staticmethod
+    def interactive_body(payload: dict[str, Any]) -> str:
+        """An interactivity payload as Slack sends it over HTTP (``payload=<json>``)."""
+        return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+    async def post_signed(
+        self,
+        url: str,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        timestamp: int | None = None,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """POST ``body`` to the bot at ``url``, signed like Slack (or mis-signed on request)."""
+        assert self._session is not None
+        hdrs = {
+            "Content-Type": content_type,
+            **self.sign(body, timestamp, secret),
+            **(headers or {}),
+        }
+        async with self._session.post(url, data=body.encode(), headers=hdrs) as resp:
+            return resp.status, await resp.text()
