@@ -167,6 +167,7 @@ class FakeSlack:
         self.signing_secret = signing_secret
         self.requests: list[Recorded] = []
         self.responses: list[dict[str, Any]] = []  # what was POSTed to response_urls
+        self.response_times: dict[str, float] = {}  # response_url key -> perf_counter at arrival
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.socket_connections = 0
@@ -442,6 +443,7 @@ class FakeSlack:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.response_times.setdefault(request.match_info["key"], time.perf_counter())
         self.responses.append({"key": request.match_info["key"], **body})
         await self._notify()
         return web.Response(text="ok", content_type="text/plain")

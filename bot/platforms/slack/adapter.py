@@ -46,7 +46,6 @@ KEYCAP_REACTIONS = (
 HISTORY_PAGES_MAX = 50
 _CALL_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
 
-Respond = Callable[..., Awaitable[Any]]
 Ack = Callable[..., Awaitable[Any]]
 
 
@@ -73,6 +72,7 @@ class SlackAdapter:
         http_app: web.Application | None = None,
         connect_timeout: float = 15.0,
         request_timeout: float = 30.0,
+        work_concurrency: int = 8,
     ) -> None:
         if not bot_token:
             raise ConfigError("slack.bot_token", "a bot token (xoxb-...) is required")
@@ -119,6 +119,9 @@ class SlackAdapter:
         self._hello = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Work after an ack (commands, shares, votes) runs at most this many at a time, so a
+        # burst of commands cannot starve the acks of the next ones.
+        self._work = asyncio.Semaphore(max(1, work_concurrency))
         self._started = False
         self._bot_id: str | None = None
         self._team_id = ""
@@ -326,29 +329,30 @@ class SlackAdapter:
     # --- listeners: ack first, then work in a task --------------------------------------------
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(self._limited(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _on_command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    async def _limited(self, coro: Coroutine[Any, Any, None]) -> None:
+        async with self._work:
+            await coro
+
+    async def _on_command(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         req = tr.command_request(body, self._workspace or self._team_id)
-        self._spawn(self._answer(req, respond, replace_original=None))
+        self._spawn(self._answer(req, replace_original=None))
 
-    async def _on_action(
-        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
+    async def _on_action(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         name = tr.action_name(str(action.get("action_id", "")))
         if name is None or name == "link":  # link buttons open a URL: nothing to do
             return
-        req = tr.action_request(
-            body, str(action.get("value", "")), self._workspace or self._team_id
-        )
+        value = str(action.get("value", ""))
+        req = tr.action_request(body, value, self._workspace or self._team_id)
         if name == tr.SHARE_ACTION:
-            self._spawn(self._share(req, respond))
+            self._spawn(self._share(req))
         else:  # paging and other command buttons re-run their command in place
-            self._spawn(self._answer(req, respond, replace_original=True))
+            self._spawn(self._answer(req, replace_original=True))
 
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         self._spawn(self._vote(body, str(event.get("user", ""))))
@@ -369,24 +373,34 @@ class SlackAdapter:
         )
         return await self._commands.handle(inv)
 
-    async def _answer(
-        self, req: tr.CommandRequest, respond: Respond, *, replace_original: bool | None
-    ) -> None:
+    async def _respond(self, url: str, payload: dict[str, Any]) -> None:
+        """POST to a ``response_url`` over the adapter's pooled session (no retries)."""
+        if not url:
+            log.warning("no response_url to answer on")
+            return
+        session = self._session
+        if session is None:
+            raise TransientError("slack adapter is not started")
+        async with session.post(url, json=payload) as resp:
+            if resp.status != 200:
+                text = await resp.text()
+                log.warning("response_url refused the answer: %s %s", resp.status, text[:200])
+
+    async def _answer(self, req: tr.CommandRequest, *, replace_original: bool | None) -> None:
         try:
             try:
                 reply = await self._run(req)
             except CommandError as exc:
-                await respond(**tr.notice(str(exc)))
+                await self._respond(req.response_url, tr.notice(str(exc)))
                 return
             msg = tr.with_share_button(reply, req.text)
-            await respond(
-                **tr.response_body(msg, self._render_options, replace_original=replace_original)
-            )
+            body = tr.response_body(msg, self._render_options, replace_original=replace_original)
+            await self._respond(req.response_url, body)
         except Exception:
             log.exception("slack command %r failed", req.text[:200])
-            await self._sorry(respond)
+            await self._sorry(req)
 
-    async def _share(self, req: tr.CommandRequest, respond: Respond) -> None:
+    async def _share(self, req: tr.CommandRequest) -> None:
         try:
             reply = await self._run(req)
             rendered = render_message(tr.public_version(reply.message), **self._render_options)
@@ -396,17 +410,17 @@ class SlackAdapter:
                 ts = await self._post(req.channel.channel, rendered, metadata)
             except PermanentError as exc:
                 log.warning("share to %s refused: %s", req.channel, exc.reason)
-                await respond(**tr.notice(tr.CANNOT_POST))
+                await self._respond(req.response_url, tr.notice(tr.CANNOT_POST))
                 return
             await self._commands.shared(req.channel, ts, reply)
-            await respond(delete_original=True)
+            await self._respond(req.response_url, {"delete_original": True})
         except Exception:
             log.exception("slack share %r failed", req.text[:200])
-            await self._sorry(respond)
+            await self._sorry(req)
 
-    async def _sorry(self, respond: Respond) -> None:
+    async def _sorry(self, req: tr.CommandRequest) -> None:
         try:
-            await respond(**tr.notice(tr.SORRY))
+            await self._respond(req.response_url, tr.notice(tr.SORRY))
         except Exception as exc:
             log.warning("could not tell the user something went wrong: %s", exc)
 

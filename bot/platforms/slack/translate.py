@@ -35,6 +35,7 @@ class CommandRequest:
     user_id: str
     user_name: str
     text: str
+    response_url: str = ""
 
 
 def _team(body: dict[str, Any], fallback: str) -> str:
@@ -53,6 +54,7 @@ def command_request(body: dict[str, Any], workspace: str) -> CommandRequest:
         user_id=str(body.get("user_id", "")),
         user_name=str(body.get("user_name", "")),
         text=str(body.get("text") or "").strip(),
+        response_url=str(body.get("response_url") or ""),
     )
 
 
@@ -67,6 +69,7 @@ def action_request(body: dict[str, Any], value: str, workspace: str) -> CommandR
         user_id=str(user.get("id", "")),
         user_name=str(user.get("username") or user.get("name") or ""),
         text=value.strip(),
+        response_url=str(body.get("response_url") or ""),
     )
 
 
@@ -98,9 +101,12 @@ def reaction_event(
 
 
 def with_share_button(reply: Reply, command_text: str) -> Message:
-    """An ephemeral reply that shows papers gets a "Share to channel" button."""
+    """An ephemeral reply that shows papers gets a "Share to channel" button (once: the core
+    may have added one already)."""
     msg = reply.message
-    if not msg.ephemeral or not msg.sections or len(command_text) > BUTTON_VALUE_MAX:
+    if not msg.ephemeral or msg.kind != "reply" or not (msg.sections or msg.fields):
+        return msg
+    if not command_text or len(command_text) > BUTTON_VALUE_MAX:
         return msg
     if any(b.action == SHARE_ACTION for b in msg.buttons):
         return msg
@@ -129,7 +135,7 @@ def shared_by(rendered: dict[str, Any], user_id: str) -> dict[str, Any]:
 def response_body(
     msg: Message, render_options: dict[str, Any], *, replace_original: bool | None = None
 ) -> dict[str, Any]:
-    """Keyword arguments for bolt's ``respond()``."""
+    """The JSON body to POST to a ``response_url`` (what bolt's ``respond()`` would send)."""
     rendered = render_message(msg, **render_options)
     body: dict[str, Any] = {
         "text": rendered["text"],
@@ -145,5 +151,5 @@ def response_body(
 
 
 def notice(text: str) -> dict[str, Any]:
-    """A short ephemeral text for ``respond()`` (escaped: it may quote user input)."""
+    """A short ephemeral text for a ``response_url`` (escaped: it may quote user input)."""
     return {"text": escape(text), "response_type": "ephemeral", "replace_original": False}
