@@ -706,6 +706,19 @@ def test_bad_configuration_is_refused(
         )
     with pytest.raises(ConfigError, match="bot token"):
         SlackAdapter(bot_token="", app_token=APP_TOKEN, signing_secret="s", mode="socket", **common)
+    with pytest.raises(ConfigError, match="colour"):
+        make_adapter(fake, commands, votes, render_options={"colour": "red"})
+
+
+async def test_render_options_reach_the_post(
+    fake: FakeSlack, commands: FakeCommands, votes: FakeVotes
+) -> None:
+    adapter = make_adapter(fake, commands, votes, render_options={"summary_length": 12})
+    long = Section(title="t", url="https://a.org", body="word " * 50, rank=1)
+    await adapter.post(CHANNEL, Message(header="h", sections=(long,)), "k")
+    text = fake.calls("chat.postMessage")[0].args["blocks"][1]["text"]["text"]
+    assert text.split("\n")[1] == "word word…"
+    await adapter.stop()
 
 
 async def test_revoked_token_fails_start(

@@ -44,6 +44,7 @@ KEYCAP_REACTIONS = (
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
 )  # fmt: skip
 HISTORY_PAGES_MAX = 50
+RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
 _CALL_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
 
 Ack = Callable[..., Awaitable[Any]]
@@ -89,6 +90,9 @@ class SlackAdapter:
         self._seed = seed_reactions
         self._workspace = workspace_fallback
         self._render_options = dict(render_options or {})
+        unknown = set(self._render_options) - RENDER_OPTIONS
+        if unknown:
+            raise ConfigError("slack.render", f"unknown option(s): {', '.join(sorted(unknown))}")
         self._socket_mode_url = socket_mode_url
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
