@@ -8,21 +8,46 @@ collected and raised together as :class:`ConfigErrors`, each located by key path
 
 from __future__ import annotations
 
-import difflib
-import functools
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
 
-import yaml
-from croniter import croniter
-
+from bot.config_checks import format_duration as format_duration
+from bot.config_checks import parse_duration as parse_duration
+from bot.config_checks import validate_cron as validate_cron
+from bot.config_checks import validate_timezone as validate_timezone
+from bot.config_read import (
+    LOG_LEVELS as LOG_LEVELS,
+)
+from bot.config_read import (
+    Section,
+    field_names,
+    optional,
+    to_bool,
+    to_choice,
+    to_cron,
+    to_database_url,
+    to_date,
+    to_duration,
+    to_ident,
+    to_int,
+    to_log_level,
+    to_nonempty,
+    to_shards,
+    to_snowflake,
+    to_str,
+    to_str_list,
+    to_timezone,
+    to_url,
+    to_url_list,
+    token_problem,
+)
+from bot.config_yaml import ErrorLog, Node, compose, kind_of
 from bot.errors import ConfigError
 from bot.model import ChannelRef, Subscription, SubscriptionKind
 
@@ -30,7 +55,6 @@ DEFAULT_CONFIG_FILE = "paperboy.yaml"
 DEFAULT_DATABASE_URL = "sqlite:///.paperboy/paperboy.db"
 PLATFORMS = ("slack", "discord", "terminal")
 KEYCAP_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # --- settings ----------------------------------------------------------------------------------
 
@@ -162,521 +186,20 @@ class ConfigErrors(ConfigError):
         self.args = ("\n".join(str(e) for e in errors),)
 
 
-# --- small public validators -------------------------------------------------------------------
+# --- platform and channel sections -----------------------------------------------------------
 
-_CRON_ALIASES = frozenset({"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly"})
-_CRON_FIELDS = (
-    ("minute", 0, 59),
-    ("hour", 0, 23),
-    ("day of month", 1, 31),
-    ("month", 1, 12),
-    ("day of week", 0, 7),
-)
 
-
-def validate_cron(expr: str) -> str | None:
-    """``None`` if ``expr`` is a valid five-field cron expression (or an ``@daily``-style alias),
-    else the reason it is not."""
-    text = expr.strip()
-    if not text:
-        return "it is empty"
-    if text.startswith("@"):
-        if text.lower() in _CRON_ALIASES:
-            return None
-        return f"unknown alias; use one of {', '.join(sorted(_CRON_ALIASES))}"
-    parts = text.split()
-    if len(parts) != 5:
-        extra = "; seconds and year fields are not supported" if len(parts) in (6, 7) else ""
-        fields_ = "minute hour day-of-month month day-of-week"
-        return f"expected 5 fields ({fields_}), got {len(parts)}{extra}"
-    for (name, low, high), value in zip(_CRON_FIELDS, parts, strict=True):
-        for item in value.split(","):
-            reason = _check_cron_item(name, low, high, item)
-            if reason:
-                return reason
-    if croniter.is_valid(text, strict=True):
-        return None
-    try:
-        croniter.expand(text, strict=True)
-    except Exception as exc:  # croniter's own error types vary between releases
-        detail = re.sub(r"^\[.*?\] is not acceptable[.,]?\s*", "", str(exc)).strip()
-        return detail or "a field has a value croniter cannot read"
-    return "croniter rejects it"  # pragma: no cover - is_valid and expand disagree
-
-
-def _check_cron_item(name: str, low: int, high: int, item: str) -> str | None:
-    base, slash, step = item.partition("/")
-    if base.upper() in ("H", "R") or base.upper().startswith(("H(", "R(")):
-        return f"{name} '{item}': hashed (H) and random (R) values are not supported"
-    if slash and base != "*" and "-" not in base:
-        top = 6 if name == "day of week" else high
-        single = base.isdigit() and step.isdigit() and int(base) + int(step) > top
-        instead = f"'{base}'" if single else f"a range such as '{base}-{top}/{step}'"
-        return (
-            f"{name} '{item}' steps from a single value, which cron versions read differently; "
-            f"write {instead} or '*/{step}'"
-        )
-    for bound in base.split("-"):
-        if bound.isdigit() and not low <= int(bound) <= high:
-            return f"{name} {int(bound)} is out of range {low}-{high}"
-    return None
-
-
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def validate_timezone(name: str) -> bool:
-    """True if ``name`` is an IANA timezone key such as ``Europe/London`` or ``UTC``."""
-    return name in _timezones()
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(text: str | int | float) -> timedelta:
-    """``"12h"``, ``"30m"``, ``"90s"``, ``"2d"``, ``"1w"``, ``"1h30m"``; a plain number is
-    seconds. Raises ValueError for anything else, including negative values."""
-    if isinstance(text, bool):
-        raise ValueError("expected a duration, got a boolean")
-    if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=text)
-    s = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", s):
-        return timedelta(seconds=float(s))
-    compact = s.replace(" ", "")
-    pieces = _DURATION_PART.findall(compact)
-    if not pieces or "".join(n + u for n, u in pieces) != compact:
-        raise ValueError(
-            f"{text!r} is not a valid duration: use seconds or units like '90s', '30m', '12h', "
-            "'2d', '1h30m'"
-        )
-    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u.lower()] for n, u in pieces))
-
-
-def format_duration(value: timedelta) -> str:
-    """The shortest ``1d2h30m``-style text for a timedelta (``0s`` for zero)."""
-    total = int(value.total_seconds())
-    out = ""
-    for unit in ("d", "h", "m", "s"):
-        amount, total = divmod(total, _UNIT_SECONDS[unit])
-        if amount:
-            out += f"{amount}{unit}"
-    return out or "0s"
-
-
-# --- YAML -> located tree ----------------------------------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """A private SafeLoader subclass: we only compose nodes with it, never touch SafeLoader."""
-
-
-@dataclass(slots=True)
-class _Node:
-    value: Any  # dict[str, _Node] for mappings, list[_Node] for sequences, else a scalar
-    line: int | None
-    text: str | None = None  # a scalar's text (after ${ENV} expansion)
-    key_lines: dict[str, int] = field(default_factory=dict)
-    failed: bool = False  # already reported (an unset ${VAR}); read as absent
-    expanded: bool = False  # the scalar came from ${ENV} expansion
-
-
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-
-
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[ConfigError] = []
-        self.broken: set[str] = set()  # platforms whose token reference already failed
-
-    def add(self, path: str, message: str, line: int | None) -> None:
-        self.items.append(ConfigError(path, message, line))
-
-
-def _expand(text: str, env: Mapping[str, str]) -> tuple[str, str | None]:
-    """Expand ``${VAR}``, ``${VAR:-default}`` and ``$$``; returns (text, error message)."""
-    problems: list[str] = []
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group(1)
-        if name is None:
-            problems.append("malformed ${...} reference; write ${NAME} or ${NAME:-default}")
-            return ""
-        value = env.get(name)
-        if m.group(2) is not None:  # ${VAR:-default}: default when unset or empty
-            return value if value else m.group(2)
-        if value is None:
-            problems.append(
-                f"environment variable {name} is not set "
-                f"(set it, or give a default with ${{{name}:-default}})"
-            )
-            return ""
-        return value
-
-    out = _ENV_REF.sub(sub, text)
-    return out, (problems[0] if problems else None)
-
-
-def _to_tree(
-    loader: _Loader, node: yaml.Node, path: str, env: Mapping[str, str], errs: _Errors
-) -> _Node:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<` merge keys on the node, not globally
-        out = _Node({}, line)
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
-            key_line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                errs.add(path, f"keys must be strings, got {_kind(key)} {key!r}", key_line)
-                continue
-            sub_path = f"{path}.{key}" if path else key
-            if key in out.value:
-                first = out.key_lines[key]
-                errs.add(sub_path, f"duplicate key (first given on line {first})", key_line)
-                continue
-            out.value[key] = _to_tree(loader, value_node, sub_path, env, errs)
-            out.key_lines[key] = key_line
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = [
-            _to_tree(loader, item, f"{path}[{i}]", env, errs) for i, item in enumerate(node.value)
-        ]
-        return _Node(items, line)
-    assert isinstance(node, yaml.ScalarNode)
-    raw: str = node.value
-    from_env = node.tag == "tag:yaml.org,2002:str" and "$" in raw
-    if from_env:
-        expanded, problem = _expand(raw, env)
-        if problem:
-            errs.add(path, problem, line)
-            return _Node(None, line, "", failed=True)
-        if node.style is None:  # a plain scalar takes the type its expanded text spells
-            tag = loader.resolve(yaml.ScalarNode, expanded, (True, False))  # type: ignore[no-untyped-call]
-            node = yaml.ScalarNode(tag, expanded, node.start_mark, node.end_mark)
-        else:
-            return _Node(expanded, line, expanded, expanded=True)
-        raw = expanded
-    try:
-        value = loader.construct_object(node)
-    except (ValueError, OverflowError) as exc:  # e.g. the date 2023-13-01
-        errs.add(path, f"{raw!r} cannot be read: {exc}", line)
-        return _Node(None, line, raw, failed=True)
-    return _Node(value, line, raw, expanded=from_env)
-
-
-def _compose(
-    text: str, source: str, env: Mapping[str, str], errs: _Errors
-) -> tuple[_Node | None, bool]:
-    """The located tree of ``text`` and whether it was valid YAML."""
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        return (None if root is None else _to_tree(loader, root, "", env, errs)), True
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "cannot be read"
-        errs.add("", f"invalid YAML in {source}: {problem}", mark.line + 1 if mark else None)
-    except yaml.YAMLError as exc:
-        errs.add("", f"invalid YAML in {source}: {exc}", None)
-    except RecursionError:
-        errs.add("", f"invalid YAML in {source}: an anchor refers to itself", None)
-    finally:
-        loader.dispose()
-    return None, False
-
-
-# --- value converters: raise _Invalid(message) -------------------------------------------------
-
-
-class _Invalid(Exception):
-    pass
-
-
-T = TypeVar("T")
-_Conv = Callable[[_Node], T]
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, datetime):
-        return "a timestamp"
-    if isinstance(value, date):
-        return "a date"
-    return type(value).__name__
-
-
-def _str(node: _Node) -> str:
-    if isinstance(node.value, str):
-        return node.value
-    if node.expanded and node.text is not None:  # `${VAR}` whose text YAML would read as 5
-        return node.text
-    raise _Invalid(f"expected a string, got {_kind(node.value)}")
-
-
-def _nonempty(node: _Node) -> str:
-    value = _str(node)
-    if not value.strip():
-        raise _Invalid("must not be empty")
-    return value
-
-
-def _ident(node: _Node) -> str:
-    """A workspace, channel or application id: a string, or a number written unquoted."""
-    if isinstance(node.value, int) and not isinstance(node.value, bool) and node.text:
-        return node.text
-    return _nonempty(node)
-
-
-def _opt(conv: _Conv[T]) -> _Conv[T | None]:
-    return lambda node: None if node.value is None else conv(node)
-
-
-def _bool(node: _Node) -> bool:
-    if isinstance(node.value, bool):
-        return node.value
-    raise _Invalid(f"expected true or false, got {_kind(node.value)}")
-
-
-def _int(minimum: int = 1, maximum: int | None = None) -> _Conv[int]:
-    def conv(node: _Node) -> int:
-        v = node.value
-        if isinstance(v, str) and v.strip().isdigit():
-            v = int(v)
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise _Invalid(f"expected a whole number, got {_kind(node.value)}")
-        if v < minimum or (maximum is not None and v > maximum):
-            limit = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-            raise _Invalid(f"{v} is out of range: must be {limit}")
-        return v
-
-    return conv
-
-
-def _choice(*options: str) -> _Conv[str]:
-    def conv(node: _Node) -> str:
-        if isinstance(node.value, str) and node.value.lower() in options:
-            return node.value.lower()
-        shown = repr(node.value) if isinstance(node.value, str) else _kind(node.value)
-        raise _Invalid(f"expected one of {', '.join(repr(o) for o in options)}, got {shown}")
-
-    return conv
-
-
-def _str_list(node: _Node) -> tuple[str, ...]:
-    if not isinstance(node.value, list):
-        raise _Invalid(f"expected a list of strings, got {_kind(node.value)}")
-    bad = [item for item in node.value if not isinstance(item.value, str)]
-    if bad:
-        raise _Invalid(f"expected a list of strings, got a list containing {_kind(bad[0].value)}")
-    return tuple(item.value for item in node.value)
-
-
-def _url(*schemes: str) -> _Conv[str]:
-    def conv(node: _Node) -> str:
-        value = _str(node).strip()
-        parts = urlsplit(value)
-        if parts.scheme.lower() not in schemes or not parts.netloc:
-            want = " or ".join(f"{s}://" for s in schemes)
-            raise _Invalid(f"{value!r} is not a valid URL: expected {want} and a host")
-        return value
-
-    return conv
-
-
-def _url_list(node: _Node) -> tuple[str, ...]:
-    items = _str_list(node)
-    for item in items:
-        _url("http", "https")(_Node(item, node.line))
-    return items
-
-
-def _duration(positive: bool = True) -> _Conv[timedelta]:
-    def conv(node: _Node) -> timedelta:
-        value = node.value
-        if isinstance(value, int | float) and not isinstance(value, bool) and node.text:
-            value = node.text  # so that YAML 1.1 sexagesimal `1:30` is not read as 90
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise _Invalid(f"expected a duration such as '12h', got {_kind(value)}")
-        try:
-            result = parse_duration(value)
-        except ValueError as exc:
-            raise _Invalid(str(exc)) from None
-        if positive and not result:
-            raise _Invalid("must be longer than zero")
-        return result
-
-    return conv
-
-
-def _date(node: _Node) -> date:
-    value = node.value
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            raise _Invalid(f"{value!r} is not a date: write YYYY-MM-DD") from None
-    raise _Invalid(f"expected a date (YYYY-MM-DD), got {_kind(value)}")
-
-
-def _timezone(node: _Node) -> str:
-    value = _str(node)
-    if not validate_timezone(value):
-        raise _Invalid(f"{value!r} is not a known IANA timezone")
-    return value
-
-
-def _cron(node: _Node) -> str:
-    value = _str(node)
-    reason = validate_cron(value)
-    if reason:
-        raise _Invalid(f"{value!r} is not a valid cron expression: {reason}")
-    return value.strip()
-
-
-def _token_shape(prefix: str, what: str, value: str) -> str | None:
-    if value.startswith(prefix):
-        return None
-    m = re.match(r"[a-z]{3,4}-", value)
-    got = f"one starting with {m.group(0)!r}" if m else "a value that is not a Slack token"
-    return f"expected a {what} starting with {prefix!r}, got {got}"
-
-
-def _database_url(node: _Node) -> str:
-    value = _str(node).strip()
-    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-    if scheme == "postgres":
-        return "postgresql" + value[len("postgres") :]
-    if scheme in ("postgresql", "sqlite"):
-        return value
-    got = f"one starting with {scheme + '://'!r}" if scheme else "no URL scheme"
-    raise _Invalid(f"expected a sqlite:/// or postgresql:// URL, got {got}")
-
-
-def _snowflake(node: _Node) -> str:
-    value = _ident(node)
-    if not value.isdigit():
-        raise _Invalid(f"expected a numeric Discord id, got {value!r}")
-    return value
-
-
-def _shards(node: _Node) -> int | Literal["auto"]:
-    if isinstance(node.value, str) and node.value.strip().lower() == "auto":
-        return "auto"
-    if isinstance(node.value, int) and not isinstance(node.value, bool):
-        return _int(1)(node)
-    raise _Invalid(f"expected a number of shards or 'auto', got {_kind(node.value)}")
-
-
-def _log_level(node: _Node) -> str:
-    value = _str(node).strip().upper()
-    if value not in LOG_LEVELS:
-        raise _Invalid(f"{node.value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
-    return value
-
-
-# --- reading sections --------------------------------------------------------------------------
-
-
-def _keys(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
-
-
-class _Section:
-    """One mapping being read: reports unknown keys, converts values, collects errors."""
-
-    def __init__(self, errs: _Errors, node: _Node | None, path: str, keys: tuple[str, ...]) -> None:
-        self.errs, self.path = errs, path
-        self.line = node.line if node is not None else None
-        self.items: dict[str, _Node] = {}
-        self.key_lines: dict[str, int] = {}
-        if node is None or node.value is None:
-            return
-        if not isinstance(node.value, dict):
-            where = "" if path else " at the top level"
-            errs.add(path, f"expected a mapping{where}, got {_kind(node.value)}", node.line)
-            return
-        self.items, self.key_lines = node.value, node.key_lines
-        for key in node.value:
-            if key not in keys:
-                close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(keys)}"
-                errs.add(self.sub(key), f"unknown key; {hint}", node.key_lines[key])
-
-    def sub(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, key: str) -> bool:
-        return key in self.items
-
-    def line_of(self, key: str) -> int | None:
-        node = self.items.get(key)
-        return node.line if node is not None else self.line
-
-    def get(self, key: str, conv: _Conv[T], default: T) -> T:
-        node = self.items.get(key)
-        if node is None or node.failed:
-            return default
-        try:
-            return conv(node)
-        except _Invalid as exc:
-            self.errs.add(self.sub(key), str(exc), node.line)
-            return default
-
-    def need(self, key: str, conv: _Conv[T], placeholder: T) -> T:
-        if key not in self.items:
-            self.errs.add(self.path, f"missing required key {key!r}", self.line)
-            return placeholder
-        return self.get(key, conv, placeholder)
-
-    def section(self, key: str, cls: type) -> _Section:
-        return _Section(self.errs, self.items.get(key), self.sub(key), _keys(cls))
-
-    def env_or_file(self, key: str, var: str, env: Mapping[str, str], conv: _Conv[T]) -> T | None:
-        """The file's value for ``key`` when given (even empty), else ``$var``; '' is unset."""
-        if key in self.items:
-            return self.get(key, _opt(conv), None) or None
-        value = env.get(var) or None
-        if value is None:
-            return None
-        try:
-            return conv(_Node(value, None, value))
-        except _Invalid as exc:
-            self.errs.add(self.sub(key), f"{exc} (from the {var} environment variable)", None)
-            return None
-
-
-def _slack(top: _Section, env: Mapping[str, str]) -> SlackSettings | None:
+def _slack(top: Section, env: Mapping[str, str]) -> SlackSettings | None:
     s = top.section("slack", SlackSettings)
-    bot = s.env_or_file("bot_token", "SLACK_BOT_TOKEN", env, _str)
-    app = s.env_or_file("app_token", "SLACK_APP_TOKEN", env, _str)
-    signing = s.env_or_file("signing_secret", "SLACK_SIGNING_SECRET", env, _str)
-    mode = s.get("mode", _opt(_choice("socket", "http")), None)
-    api = s.get("api_base_url", _url("http", "https"), "https://slack.com/api/")
-    group = s.get("admin_user_group", _opt(_nonempty), None)
-    seed = s.get("seed_reactions", _bool, True)
+    bot = s.env_or_file("bot_token", "SLACK_BOT_TOKEN", env, to_str)
+    app = s.env_or_file("app_token", "SLACK_APP_TOKEN", env, to_str)
+    signing = s.env_or_file("signing_secret", "SLACK_SIGNING_SECRET", env, to_str)
+    mode = s.get("mode", optional(to_choice("socket", "http")), None)
+    api = s.get("api_base_url", to_url("http", "https"), "https://slack.com/api/")
+    group = s.get("admin_user_group", optional(to_nonempty), None)
+    seed = s.get("seed_reactions", to_bool, True)
     if bot is None:
-        if s.items.get("bot_token", _Node(None, None)).failed:
+        if s.items.get("bot_token", Node(None, None)).failed:
             s.errs.broken.add("slack")
         elif app or signing:
             s.errs.add(
@@ -689,7 +212,7 @@ def _slack(top: _Section, env: Mapping[str, str]) -> SlackSettings | None:
         ("bot_token", "SLACK_BOT_TOKEN", bot, "xoxb-", "Slack bot token"),
         ("app_token", "SLACK_APP_TOKEN", app, "xapp-", "Slack app-level token"),
     ):
-        problem = _token_shape(prefix, what, value) if value else None
+        problem = token_problem(prefix, what, value) if value else None
         if problem and s.has(key):
             s.errs.add(s.sub(key), problem, s.line_of(key))
         elif problem:
@@ -712,17 +235,17 @@ def _slack(top: _Section, env: Mapping[str, str]) -> SlackSettings | None:
     )
 
 
-def _discord(top: _Section, env: Mapping[str, str]) -> DiscordSettings | None:
+def _discord(top: Section, env: Mapping[str, str]) -> DiscordSettings | None:
     d = top.section("discord", DiscordSettings)
-    token = d.env_or_file("token", "DISCORD_TOKEN", env, _str)
-    app_id = d.get("application_id", _opt(_snowflake), None)
-    api = d.get("api_base_url", _url("http", "https"), "https://discord.com/api/v10")
-    gateway = d.get("gateway_url", _opt(_url("ws", "wss")), None)
-    guild = d.get("test_guild", _opt(_snowflake), None)
-    shards = d.get("shards", _opt(_shards), None)
-    seed = d.get("seed_reactions", _bool, True)
+    token = d.env_or_file("token", "DISCORD_TOKEN", env, to_str)
+    app_id = d.get("application_id", optional(to_snowflake), None)
+    api = d.get("api_base_url", to_url("http", "https"), "https://discord.com/api/v10")
+    gateway = d.get("gateway_url", optional(to_url("ws", "wss")), None)
+    guild = d.get("test_guild", optional(to_snowflake), None)
+    shards = d.get("shards", optional(to_shards), None)
+    seed = d.get("seed_reactions", to_bool, True)
     if token is None:
-        if d.items.get("token", _Node(None, None)).failed:
+        if d.items.get("token", Node(None, None)).failed:
             d.errs.broken.add("discord")
         return None
     if token.lower().startswith("bot "):
@@ -749,35 +272,35 @@ def _platform_problem(platform: str, settings: Settings) -> str | None:
     return None
 
 
-def _channel(sec: _Section, terminal: TerminalSettings) -> tuple[str, str, str]:
-    platform = sec.need("platform", _choice(*PLATFORMS), "")
+def _channel(sec: Section, terminal: TerminalSettings) -> tuple[str, str, str]:
+    platform = sec.need("platform", to_choice(*PLATFORMS), "")
     if platform in ("terminal", ""):  # "": already reported; do not pile on more errors
-        workspace = sec.get("workspace", _ident, terminal.workspace)
-        channel = sec.get("channel", _ident, terminal.channel)
+        workspace = sec.get("workspace", to_ident, terminal.workspace)
+        channel = sec.get("channel", to_ident, terminal.channel)
     else:
-        workspace = sec.need("workspace", _ident, "")
-        channel = sec.need("channel", _ident, "")
+        workspace = sec.need("workspace", to_ident, "")
+        channel = sec.need("channel", to_ident, "")
     return platform, workspace, channel
 
 
 def _subscriptions(
-    top: _Section, timezone: str, terminal: TerminalSettings
-) -> list[tuple[int, _Section, SubscriptionSettings]]:
+    top: Section, timezone: str, terminal: TerminalSettings
+) -> list[tuple[int, Section, SubscriptionSettings]]:
     node = top.items.get("subscriptions")
     if node is None or node.value is None:
         return []
     if not isinstance(node.value, list):
-        top.errs.add("subscriptions", f"expected a list, got {_kind(node.value)}", node.line)
+        top.errs.add("subscriptions", f"expected a list, got {kind_of(node.value)}", node.line)
         return []
-    out: list[tuple[int, _Section, SubscriptionSettings]] = []
+    out: list[tuple[int, Section, SubscriptionSettings]] = []
     for i, item in enumerate(node.value):
-        sec = _Section(top.errs, item, f"subscriptions[{i}]", _keys(SubscriptionSettings))
+        sec = Section(top.errs, item, f"subscriptions[{i}]", field_names(SubscriptionSettings))
         if not isinstance(item.value, dict):
             continue
         platform, workspace, channel = _channel(sec, terminal)
-        cron = sec.need("cron", _cron, "")
-        tz = sec.get("timezone", _timezone, timezone)
-        kind = sec.get("kind", _choice("curated", "community"), "curated")
+        cron = sec.need("cron", to_cron, "")
+        tz = sec.get("timezone", to_timezone, timezone)
+        kind = sec.get("kind", to_choice("curated", "community"), "curated")
         community = kind == "community"
         sub = SubscriptionSettings(
             platform, workspace, channel, cron, tz, "community" if community else "curated"
@@ -787,7 +310,7 @@ def _subscriptions(
 
 
 def _check_channels(
-    settings: Settings, subs: list[tuple[int, _Section, SubscriptionSettings]], admin: _Section
+    settings: Settings, subs: list[tuple[int, Section, SubscriptionSettings]], admin: Section
 ) -> None:
     """Platforms referenced must be configured, and one subscription per channel."""
     seen: dict[ChannelRef, int] = {}
@@ -809,37 +332,37 @@ def _check_channels(
 # --- building Settings -------------------------------------------------------------------------
 
 
-def _build(root: _Node | None, env: Mapping[str, str], errs: _Errors) -> Settings:
-    top = _Section(errs, root, "", _keys(Settings))
+def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Settings:
+    top = Section(errs, root, "", field_names(Settings))
     s, ds = top.section("sources", SourcesSettings), SourcesSettings()
     sources = SourcesSettings(
-        paths=s.get("paths", _str_list, ds.paths),
-        urls=s.get("urls", _url_list, ()),
-        refresh_interval=s.get("refresh_interval", _duration(), ds.refresh_interval),
-        cache_dir=s.get("cache_dir", _nonempty, ds.cache_dir),
-        default_date=s.get("default_date", _opt(_date), None),
+        paths=s.get("paths", to_str_list, ds.paths),
+        urls=s.get("urls", to_url_list, ()),
+        refresh_interval=s.get("refresh_interval", to_duration(), ds.refresh_interval),
+        cache_dir=s.get("cache_dir", to_nonempty, ds.cache_dir),
+        default_date=s.get("default_date", optional(to_date), None),
     )
     st = top.section("store", StoreSettings)
-    db_url = st.env_or_file("url", "DATABASE_URL", env, _database_url) or DEFAULT_DATABASE_URL
-    timezone = top.get("timezone", _timezone, "UTC")
+    db_url = st.env_or_file("url", "DATABASE_URL", env, to_database_url) or DEFAULT_DATABASE_URL
+    timezone = top.get("timezone", to_timezone, "UTC")
     sc = top.section("scheduler", SchedulerSettings)
     scheduler = SchedulerSettings(
-        grace=sc.get("grace", _duration(positive=False), timedelta(hours=12)),
-        stalled_after_weeks=sc.get("stalled_after_weeks", _int(), 2),
-        community_window_days=sc.get("community_window_days", _int(), 7),
+        grace=sc.get("grace", to_duration(positive=False), timedelta(hours=12)),
+        stalled_after_weeks=sc.get("stalled_after_weeks", to_int(), 2),
+        community_window_days=sc.get("community_window_days", to_int(), 7),
     )
     dg = top.section("digest", DigestSettings)
     digest = DigestSettings(
-        summary_length=dg.get("summary_length", _int(), 280),
-        bullets=dg.get("bullets", _bool, True),
-        links=dg.get("links", _str_list, DigestSettings().links),
-        seed_reactions=dg.get("seed_reactions", _bool, True),
-        max_papers=dg.get("max_papers", _int(), 10),
+        summary_length=dg.get("summary_length", to_int(), 280),
+        bullets=dg.get("bullets", to_bool, True),
+        links=dg.get("links", to_str_list, DigestSettings().links),
+        seed_reactions=dg.get("seed_reactions", to_bool, True),
+        max_papers=dg.get("max_papers", to_int(), 10),
     )
     vs = top.section("votes", VoteSettings)
     votes = VoteSettings(
-        emoji=vs.get("emoji", _str_list, KEYCAP_EMOJI),
-        allow_thumbs_up=vs.get("allow_thumbs_up", _bool, True),
+        emoji=vs.get("emoji", to_str_list, KEYCAP_EMOJI),
+        allow_thumbs_up=vs.get("allow_thumbs_up", to_bool, True),
     )
     if not votes.emoji or len(set(votes.emoji)) != len(votes.emoji):
         errs.add("votes.emoji", "must be a non-empty list without repeats", vs.line_of("emoji"))
@@ -848,16 +371,16 @@ def _build(root: _Node | None, env: Mapping[str, str], errs: _Errors) -> Setting
         errs.add("digest.max_papers", msg, dg.line_of("max_papers"))
     tm = top.section("terminal", TerminalSettings)
     terminal = TerminalSettings(
-        enabled=tm.get("enabled", _opt(_bool), None),
-        workspace=tm.get("workspace", _ident, "local"),
-        channel=tm.get("channel", _ident, "terminal"),
-        color=tm.get("color", _opt(_bool), None),
+        enabled=tm.get("enabled", optional(to_bool), None),
+        workspace=tm.get("workspace", to_ident, "local"),
+        channel=tm.get("channel", to_ident, "terminal"),
+        color=tm.get("color", optional(to_bool), None),
     )
     hp = top.section("http", HttpSettings)
     http = HttpSettings(
-        host=hp.get("host", _nonempty, "127.0.0.1"),
-        port=hp.env_or_file("port", "PORT", env, _int(0, 65535)) or 8080,
-        enabled=hp.get("enabled", _bool, True),
+        host=hp.get("host", to_nonempty, "127.0.0.1"),
+        port=hp.env_or_file("port", "PORT", env, to_int(0, 65535)) or 8080,
+        enabled=hp.get("enabled", to_bool, True),
     )
     admin = top.section("admin_channel", ChannelRef)
     admin_ref = ChannelRef(*_channel(admin, terminal)) if admin.items else None
@@ -875,9 +398,9 @@ def _build(root: _Node | None, env: Mapping[str, str], errs: _Errors) -> Setting
         terminal=terminal,
         http=http,
         subscriptions=tuple(sub for _, _, sub in subs),
-        log_level=top.get("log_level", _log_level, "INFO"),
+        log_level=top.get("log_level", to_log_level, "INFO"),
         log_format="json"
-        if top.get("log_format", _choice("text", "json"), "") == "json"
+        if top.get("log_format", to_choice("text", "json"), "") == "json"
         else "text",
     )
     _check_channels(settings, subs, admin)
@@ -892,8 +415,8 @@ def parse_config(
 ) -> Settings:
     """Validate YAML text into Settings; raises ConfigErrors listing every mistake."""
     environ = os.environ if env is None else env
-    errs = _Errors()
-    root, composed = _compose(text, source, environ, errs)
+    errs = ErrorLog()
+    root, composed = compose(text, source, environ, errs)
     settings = _build(root, environ, errs) if composed else None
     if errs.items or settings is None:
         raise ConfigErrors(sorted(errs.items, key=lambda e: e.line or 0))
