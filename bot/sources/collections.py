@@ -43,9 +43,23 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
-from bot.model import Diagnostic, Link, Paper, ParseResult, Week, arxiv_id_from_url
+from bot.model import Diagnostic, Link, Paper, ParseResult, Week
+from bot.sources.markdown import (
+    BULLET_RE,
+    HEADING_RE,
+    LINK_RE,
+    document_date,
+    extra_label,
+    file_name,
+    front_matter,
+    links_only,
+    main_label,
+    plain_text,
+    split_lines,
+    squash,
+    usable_url,
+)
 
 __all__ = [
     "CollectionShape",
@@ -58,104 +72,11 @@ __all__ = [
 
 CollectionShape = Literal["paper-notes", "link-post", "newsletter"]
 
-# [text](url "title") and ![alt](url); one level of nested brackets/parentheses, unrolled loops.
-_LINK_RE = re.compile(
-    r"(?P<bang>!?)\[(?P<text>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]"
-    r"\(\s*<?(?P<url>[^\s()<>]*(?:\([^\s()]*\)[^\s()<>]*)*)>?(?:\s+\"[^\"\n]*\")?\s*\)"
-)
-_HEADING_RE = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(?P<text>.*?))?[ \t]*$")
-_BULLET_RE = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,3}[.)])(?:[ \t]+(?P<text>.*))?$")
 _ITEM_RE = re.compile(r"^[ \t]*\*\*[ \t]*(?P<n>\d{1,4})[ \t]*[:.)]?[ \t]*\*\*[ \t]*[:.)]?[ \t]*")
 _BOLD_LINE_RE = re.compile(r"^[ \t]*(?:\*\*|__)(?P<text>[^*_\n]+?)(?:\*\*|__)[ \t]*:?[ \t]*$")
-_FRONT_KEY_RE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)[ \t]*:[ \t]*(?P<value>.*?)[ \t]*$")
-_ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")
-_NAME_DATE_RE = re.compile(r"(?<!\d)(\d{4})([-_.]?)(\d{2})\2(\d{2})(?!\d)")
-_LINK_SEPARATORS_RE = re.compile(r"^[\s,;|·•/\-–—]*(?:and[\s,;|]*)?$", re.IGNORECASE)
 _LABELLED_URL_RE = re.compile(r"^(?P<label>[A-Za-z][\w .]{0,24}?)[ \t]*[:\-–—][ \t]*(?P<url>\S+)$")
 _TLDR_RE = re.compile(r"^tl[;:]?\s?dr\b[\s:\-–—.]*", re.IGNORECASE)
 _PAPERS_WORDING_RE = re.compile(r"\bpapers\b", re.IGNORECASE)
-_PAPER_HOSTS = ("arxiv.org", "openreview.net", "aclanthology.org", "doi.org", "dl.acm.org")
-
-
-# --- small markdown helpers ----------------------------------------------------------------------
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _plain(text: str) -> str:
-    """Markdown inline text as plain text: ``[t](u)`` -> ``t (u)``, emphasis markers dropped."""
-
-    def link(m: re.Match[str]) -> str:
-        label = _squash(m["text"])
-        url = m["url"]
-        if not url or url == label:
-            return label
-        return f"{label} ({url})" if label else url
-
-    text = _LINK_RE.sub(link, text)
-    text = re.sub(r"\*\*|__|`", "", text).replace("\\", "")
-    return _squash(text)
-
-
-def _lines(text: str) -> list[str]:
-    return re.split(r"\r\n|\r|\n", text)
-
-
-def _usable_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
-
-def _main_label(url: str) -> str:
-    """Label of a paper's own link: ``Paper`` for what looks like a paper, else ``Link``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "Link"
-    host = parts.netloc.lower()
-    if (
-        arxiv_id_from_url(url)
-        or parts.path.lower().endswith(".pdf")
-        or any(host == h or host.endswith("." + h) for h in _PAPER_HOSTS)
-    ):
-        return "Paper"
-    return "Link"
-
-
-def _extra_label(text: str, url: str) -> str:
-    """Label of a secondary link (``[Source code](u)`` -> ``Code``)."""
-    words = _squash(text).casefold()
-    host = urlsplit(url).netloc.lower() if _usable_url(url) else ""
-    if words in ("", "link", "url", "here"):
-        return _main_label(url)
-    if "code" in words or "github" in words or "repo" in words:
-        return "Code"
-    if "tweet" in words or "thread" in words:
-        return "Tweet"
-    if "dataset" in words or words == "data":
-        return "Dataset"
-    if words in ("paper", "pdf", "arxiv") or host.endswith("arxiv.org"):
-        return "Paper"
-    return _squash(text)
-
-
-def _links_only(text: str) -> list[tuple[str, str]] | None:
-    """The links of a line made only of markdown links and separators, else None."""
-    found: list[tuple[str, str]] = []
-    pos = 0
-    for m in _LINK_RE.finditer(text):
-        if m["bang"] or not _LINK_SEPARATORS_RE.match(text[pos : m.start()]):
-            return None
-        found.append((m["text"], m["url"]))
-        pos = m.end()
-    if not found or not _LINK_SEPARATORS_RE.match(text[pos:]):
-        return None
-    return found
 
 
 # --- shared parse state ---------------------------------------------------------------------------
@@ -183,7 +104,7 @@ class _Draft:
 
     def add_link(self, ctx: _Ctx, line: int, label: str, url: str) -> None:
         url = url.strip()
-        if not _usable_url(url):
+        if not usable_url(url):
             shown = url or "(empty)"
             ctx.warn(line, f"unusable URL {shown!r} for {self.title!r} (not http/https); ignored")
             return
@@ -198,64 +119,16 @@ class _Draft:
 _BodyParser = Callable[[list[str], int, _Ctx], list[_Draft]]
 
 
-def _front_matter(lines: list[str]) -> tuple[dict[str, tuple[str, int]], int]:
-    """Top-level ``key: value`` pairs of a ``---`` front matter block, and the body's first index.
-
-    Only flat keys are read (title and date are all we need), so odd YAML never breaks a file."""
-    if not lines or lines[0].strip() != "---":
-        return {}, 0
-    for end in range(1, len(lines)):
-        if lines[end].strip() in ("---", "..."):
-            meta: dict[str, tuple[str, int]] = {}
-            for idx in range(1, end):
-                m = _FRONT_KEY_RE.match(lines[idx])
-                if m:
-                    value = m["value"]
-                    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                        value = value[1:-1]
-                    meta.setdefault(m["key"].lower(), (value, idx + 1))
-            return meta, end + 1
-    return {}, 0
-
-
-def _date_from(m: re.Match[str] | None) -> date | None:
-    try:
-        return date(int(m[1]), int(m[3]), int(m[4])) if m else None
-    except ValueError:
-        return None
-
-
-def _file_name(source: str) -> str:
-    try:
-        path = urlsplit(source).path if "://" in source else source
-    except ValueError:
-        path = source
-    return PurePosixPath(unquote(path).replace("\\", "/")).name
-
-
-def _collection_date(
-    meta: dict[str, tuple[str, int]], source: str, default_date: date | None, ctx: _Ctx
-) -> date | None:
-    if "date" in meta:
-        value, line = meta["date"]
-        found = _date_from(_ISO_DATE_RE.search(value))
-        if found is not None:
-            return found
-        ctx.warn(line, f"front matter date {value!r} is not a YYYY-MM-DD date; ignored")
-    found = _date_from(_NAME_DATE_RE.search(_file_name(source)))
-    return found if found is not None else default_date
-
-
 def _run(text: str, source: str, default_date: date | None, body: _BodyParser) -> ParseResult:
     ctx = _Ctx(source)
-    lines = _lines(text)
-    meta, start = _front_matter(lines)
+    lines = split_lines(text)
+    meta, start = front_matter(lines)
     drafts = [d for d in body(lines, start, ctx) if d.title]
     if not drafts:
         ctx.warn(None, "no papers found in this link collection")
         return ParseResult([], ctx.diagnostics)
-    day = _collection_date(meta, source, default_date, ctx)
-    name = _file_name(source) or source
+    day = document_date(meta, source, default_date, ctx.warn)
+    name = file_name(source) or source
     if day is None:
         ctx.error(
             None,
@@ -263,7 +136,7 @@ def _run(text: str, source: str, default_date: date | None, body: _BodyParser) -
             "file name and no default date configured",
         )
         return ParseResult([], ctx.diagnostics)
-    title = _plain(meta["title"][0]) if "title" in meta else ""
+    title = plain_text(meta["title"][0]) if "title" in meta else ""
     title = title or PurePosixPath(name).stem or source
     papers = tuple(d.to_paper(i, source) for i, d in enumerate(drafts, start=1))
     return ParseResult([Week(day, day, title, source, papers, 1, "collection")], ctx.diagnostics)
@@ -281,11 +154,11 @@ def _notes_to_draft(draft: _Draft, blocks: list[str]) -> None:
 
 
 def _heading_link(line: str) -> re.Match[str] | None:
-    h = _HEADING_RE.match(line)
+    h = HEADING_RE.match(line)
     if h is None or not h["text"]:
         return None
     text = h["text"].strip("*_ \t")
-    m = _LINK_RE.match(text)
+    m = LINK_RE.match(text)
     return m if m is not None and not m["bang"] else None
 
 
@@ -300,18 +173,18 @@ def _paper_notes_body(lines: list[str], start: int, ctx: _Ctx) -> list[_Draft]:
 
     for idx in range(start, len(lines)):
         raw, lineno = lines[idx], idx + 1
-        if _HEADING_RE.match(raw):
+        if HEADING_RE.match(raw):
             finish()
             current, notes = None, []
             m = _heading_link(raw)
             if m is None:
                 continue
-            title = _plain(m["text"])
+            title = plain_text(m["text"])
             if not title:
                 ctx.warn(lineno, "heading link without a title; skipped")
                 continue
             current = _Draft(title, lineno)
-            current.add_link(ctx, lineno, _main_label(m["url"]), m["url"])
+            current.add_link(ctx, lineno, main_label(m["url"]), m["url"])
             drafts.append(current)
         elif current is not None:
             notes.append((lineno, raw))
@@ -328,13 +201,13 @@ def _read_notes(draft: _Draft, notes: list[tuple[int, str]], ctx: _Ctx) -> None:
             open_block = None
             continue
         if not seen_content:
-            links = _links_only(raw)
+            links = links_only(raw)
             if links is not None:
                 for text, url in links:
-                    draft.add_link(ctx, lineno, _extra_label(text, url), url)
+                    draft.add_link(ctx, lineno, extra_label(text, url), url)
                 continue
         seen_content = True
-        b = _BULLET_RE.match(raw)
+        b = BULLET_RE.match(raw)
         if b:
             open_block = [b["text"] or ""]
             blocks.append("")
@@ -343,7 +216,7 @@ def _read_notes(draft: _Draft, notes: list[tuple[int, str]], ctx: _Ctx) -> None:
             blocks.append("")
         else:
             open_block.append(raw)
-        blocks[-1] = _plain(" ".join(open_block))
+        blocks[-1] = plain_text(" ".join(open_block))
     _notes_to_draft(draft, blocks)
 
 
@@ -365,7 +238,7 @@ def _link_post_body(lines: list[str], start: int, ctx: _Ctx) -> list[_Draft]:
             current = [raw[m.end() :]]
             items.append((idx + 1, m["n"], current))
         elif current is not None:
-            if not raw.strip() or _HEADING_RE.match(raw) or raw.lstrip().startswith("{%"):
+            if not raw.strip() or HEADING_RE.match(raw) or raw.lstrip().startswith("{%"):
                 current = None
             else:
                 current.append(raw)
@@ -376,7 +249,7 @@ def _link_post_body(lines: list[str], start: int, ctx: _Ctx) -> list[_Draft]:
 
 
 def _link_post_item(lineno: int, number: str, text: str, ctx: _Ctx) -> list[_Draft]:
-    links = [m for m in _LINK_RE.finditer(text) if not m["bang"]]
+    links = [m for m in LINK_RE.finditer(text) if not m["bang"]]
     if not links:
         ctx.warn(lineno, f"item {number} has no link; skipped")
         return []
@@ -384,19 +257,19 @@ def _link_post_item(lineno: int, number: str, text: str, ctx: _Ctx) -> list[_Dra
     if lead and (lead.endswith(":") or _PAPERS_WORDING_RE.search(lead)):
         chosen, summary = links, ""
     elif lead:
-        chosen, summary = links[:1], _plain(text)
+        chosen, summary = links[:1], plain_text(text)
     else:
         chosen = links[:1]
-        summary = _plain(text[links[0].end() :]).lstrip(",;:-–— ")
+        summary = plain_text(text[links[0].end() :]).lstrip(",;:-–— ")
     drafts: list[_Draft] = []
     for m in chosen:
         line = lineno + text.count("\n", 0, m.start())
-        title = _plain(m["text"])
+        title = plain_text(m["text"])
         if not title:
             ctx.warn(line, f"item {number} has a link without a title; skipped")
             continue
         draft = _Draft(title, line, summary=summary)
-        draft.add_link(ctx, line, _main_label(m["url"]), m["url"])
+        draft.add_link(ctx, line, main_label(m["url"]), m["url"])
         drafts.append(draft)
     return drafts
 
@@ -413,29 +286,29 @@ def _section_name(line: str) -> str | None:
     m = _BOLD_LINE_RE.match(line)
     if m:
         return m["text"]
-    h = _HEADING_RE.match(line)
+    h = HEADING_RE.match(line)
     if h:
         return h["text"] or ""
     return None
 
 
 def _is_papers_section(name: str) -> bool:
-    return _plain(name).rstrip(":").strip().casefold() in ("papers", "paper")
+    return plain_text(name).rstrip(":").strip().casefold() in ("papers", "paper")
 
 
 def _link_bullet(text: str) -> list[tuple[str, str]] | None:
     """The links of a bullet that only carries links (``Link``, ``[Code](u)``, ``Code: u``)."""
     stripped = text.strip()
-    if _plain(stripped).casefold().rstrip(":") in ("link", "links"):
-        found = _links_only(stripped)
+    if plain_text(stripped).casefold().rstrip(":") in ("link", "links"):
+        found = links_only(stripped)
         return found if found is not None else []
-    found = _links_only(stripped)
+    found = links_only(stripped)
     if found is not None:
         return found
     if re.fullmatch(r"https?://\S+", stripped):
         return [("", stripped)]
     m = _LABELLED_URL_RE.match(stripped)
-    if m and _usable_url(m["url"]):
+    if m and usable_url(m["url"]):
         return [(m["label"], m["url"])]
     return None
 
@@ -449,7 +322,7 @@ def _next_content(lines: list[str], idx: int) -> str:
 
 def _starts_paper(lines: list[str], idx: int) -> bool:
     """Whether the line after a bold/heading line opens a paper's link bullets."""
-    b = _BULLET_RE.match(_next_content(lines, idx))
+    b = BULLET_RE.match(_next_content(lines, idx))
     return b is not None and _link_bullet(b["text"] or "") is not None
 
 
@@ -473,16 +346,16 @@ def _newsletter_body(lines: list[str], start: int, ctx: _Ctx) -> list[_Draft]:
             current, bullets = None, []
             in_papers = _is_papers_section(section)
         elif in_papers and not blank:
-            b = _BULLET_RE.match(raw)
+            b = BULLET_RE.match(raw)
             if b:
                 if current is not None:
                     bullets.append((lineno, b["text"] or ""))
-                elif _plain(b["text"] or ""):
+                elif plain_text(b["text"] or ""):
                     ctx.warn(lineno, "bullet in the Papers section before any paper title; ignored")
             elif current is not None and bullets and raw[:1] in (" ", "\t"):
                 bullets[-1] = (bullets[-1][0], bullets[-1][1] + " " + raw.strip())
             elif current is not None and not bullets and not previous_blank:
-                current.title = _squash(current.title + " " + _plain(raw))
+                current.title = squash(current.title + " " + plain_text(raw))
             else:
                 finish()
                 bullets = []
@@ -497,12 +370,12 @@ def _newsletter_body(lines: list[str], start: int, ctx: _Ctx) -> list[_Draft]:
 def _newsletter_title(raw: str, lineno: int, ctx: _Ctx) -> _Draft | None:
     section = _section_name(raw)
     text = (section if section is not None else raw).strip()
-    m = _LINK_RE.match(text)
+    m = LINK_RE.match(text)
     if m is not None and not m["bang"]:
-        draft = _Draft(_plain(m["text"]), lineno)
-        draft.add_link(ctx, lineno, _main_label(m["url"]), m["url"])
+        draft = _Draft(plain_text(m["text"]), lineno)
+        draft.add_link(ctx, lineno, main_label(m["url"]), m["url"])
         return draft
-    title = _plain(text)
+    title = plain_text(text)
     return _Draft(title, lineno) if title else None
 
 
@@ -513,9 +386,9 @@ def _read_newsletter_bullets(draft: _Draft, bullets: list[tuple[int, str]], ctx:
         links = _link_bullet(text)
         if links is not None:
             for label, url in links:
-                draft.add_link(ctx, lineno, _extra_label(label, url), url)
+                draft.add_link(ctx, lineno, extra_label(label, url), url)
             continue
-        note = _plain(text)
+        note = plain_text(text)
         tldr = _TLDR_RE.match(note)
         if tldr and summary is None:
             summary = note[tldr.end() :]
@@ -538,7 +411,7 @@ def parse_newsletter(text: str, source: str, *, default_date: date | None = None
 
 def detect_collection_shape(text: str) -> CollectionShape | None:
     """Which link-collection shape ``text`` has (the one with most markers), or None."""
-    lines = _lines(text)
+    lines = split_lines(text)
     heading_links = sum(1 for line in lines if _heading_link(line) is not None)
     items = sum(1 for line in lines if _ITEM_RE.match(line))
     papers = sum(
