@@ -1,0 +1,382 @@
+"""``paperboy run``: one asyncio process wiring config, store, archive, engine, scheduler, the
+configured adapters (terminal, Slack, Discord, several at once) and the HTTP server for
+``/healthz`` and ``/metrics``. Stops cleanly on SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from bot.archive import Archive
+from bot.clock import Clock, SystemClock
+from bot.commands import CommandContext, Commands
+from bot.config import Settings
+from bot.delivery import DeliveryEngine
+from bot.digests import DigestBuilder, DigestOptions
+from bot.errors import PaperboyError
+from bot.metrics import Metrics
+from bot.model import ChannelRef, Subscription, Week
+from bot.platforms.base import Adapter
+from bot.scheduler import Scheduler
+from bot.store import Store, open_store
+from bot.votes import VoteService
+
+log = logging.getLogger("paperboy")
+
+STOP_TIMEOUT = 8.0
+DEFAULT_TERMINAL_CRON = "0 9 * * MON"
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    store: Store | None = None
+    archive: Archive | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+    engine: DeliveryEngine | None = None
+    scheduler: Scheduler | None = None
+    votes: VoteService | None = None
+    commands: Commands | None = None
+    digests: DigestBuilder | None = None
+    web_app: web.Application | None = None
+    _runner: web.AppRunner | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    http_port: int | None = None
+    bot_user_ids: set[str] = field(default_factory=set)
+
+    # -- wiring ------------------------------------------------------------------------------------
+
+    @property
+    def terminal_enabled(self) -> bool:
+        return self.settings.terminal_enabled
+
+    def terminal_channel(self) -> ChannelRef:
+        t = self.settings.terminal
+        return ChannelRef("terminal", t.workspace, t.channel)
+
+    async def open(self) -> None:
+        """Everything up to (not including) connecting adapters. Raises PaperboyError."""
+        s = self.settings
+        self.store = open_store(s.store.url)
+        await self.store.open()
+        self.archive = Archive(
+            s.sources.paths,
+            s.sources.urls,
+            cache_dir=s.sources.cache_dir,
+            refresh_interval=s.sources.refresh_interval,
+            default_date=s.sources.default_date,
+            on_new_weeks=self._on_new_weeks,
+        )
+        await self.archive.load()
+        archive = self.archive
+        self.digests = DigestBuilder(
+            archive.current,
+            self.store,
+            DigestOptions(
+                summary_length=s.digest.summary_length,
+                bullets=s.digest.bullets,
+                links=s.digest.links,
+                max_papers=s.digest.max_papers,
+            ),
+            community_window_days=s.scheduler.community_window_days,
+        )
+        self.votes = VoteService(
+            self.store,
+            clock=self.clock,
+            bot_user_ids=self.bot_user_ids,
+            metrics=self.metrics,
+            allow_thumbs_up=s.votes.allow_thumbs_up,
+            rank_emoji=s.votes.emoji,
+        )
+        await self._seed_subscriptions()
+
+    async def _seed_subscriptions(self) -> None:
+        assert self.store is not None
+        s = self.settings
+        seeds = [
+            Subscription(ChannelRef(x.platform, x.workspace, x.channel), x.cron, x.timezone, x.kind)
+            for x in s.subscriptions
+        ]
+        if self.terminal_enabled and not any(x.channel.platform == "terminal" for x in seeds):
+            seeds.append(
+                Subscription(self.terminal_channel(), DEFAULT_TERMINAL_CRON, s.timezone, "curated")
+            )
+        for seed in seeds:
+            existing = await self.store.get_subscription(seed.channel)
+            if existing is None:
+                await self.store.upsert_subscription(seed)
+            elif (existing.cron, existing.timezone, existing.kind) != (
+                seed.cron,
+                seed.timezone,
+                seed.kind,
+            ):
+                # The config file wins over earlier admin commands for channels it names.
+                await self.store.upsert_subscription(
+                    Subscription(
+                        seed.channel,
+                        seed.cron,
+                        seed.timezone,
+                        seed.kind,
+                        existing.enabled,
+                        existing.paused_reason,
+                        existing.last_fire_at,
+                        existing.id,
+                    )
+                )
+
+    def _build_adapters(self) -> None:
+        assert self.commands is not None and self.votes is not None and self.store is not None
+        s = self.settings
+        if self.terminal_enabled:
+            from bot.platforms.terminal import TerminalAdapter
+
+            self.adapters["terminal"] = TerminalAdapter(
+                commands=self.commands,
+                reactions=self.votes,
+                store=self.store,
+                workspace=s.terminal.workspace,
+                channel=s.terminal.channel,
+                color=s.terminal.color,
+                on_quit=self.request_stop,
+                summary_length=s.digest.summary_length,
+            )
+        if s.slack is not None:
+            from bot.platforms.slack import SlackAdapter
+
+            self.adapters["slack"] = SlackAdapter(
+                bot_token=s.slack.bot_token,
+                app_token=s.slack.app_token,
+                signing_secret=s.slack.signing_secret,
+                mode=s.slack.mode,
+                api_base_url=s.slack.api_base_url,
+                commands=self.commands,
+                reactions=self.votes,
+                admin_user_group=s.slack.admin_user_group,
+                seed_reactions=s.slack.seed_reactions and s.digest.seed_reactions,
+                http_app=self.web_app,
+                render_options={
+                    "summary_length": s.digest.summary_length,
+                    "show_links": s.digest.links,
+                },
+            )
+        if s.discord is not None:
+            from bot.platforms.discord import DiscordAdapter
+
+            self.adapters["discord"] = DiscordAdapter(
+                token=s.discord.token,
+                commands=self.commands,
+                reactions=self.votes,
+                application_id=s.discord.application_id,
+                api_base_url=s.discord.api_base_url,
+                gateway_url=s.discord.gateway_url,
+                test_guild=s.discord.test_guild,
+                shards=s.discord.shards,
+                seed_reactions=s.discord.seed_reactions and s.digest.seed_reactions,
+                render_options={
+                    "summary_length": min(s.digest.summary_length, 200),
+                    "show_links": s.digest.links,
+                },
+            )
+
+    async def start(self) -> None:
+        await self.open()
+        assert self.store is not None and self.archive is not None and self.digests is not None
+        s = self.settings
+        self.web_app = self._make_web_app()
+        self.engine = DeliveryEngine(
+            self.store,
+            {},
+            self.digests,
+            clock=self.clock,
+            admin_channel=s.admin_channel,
+            stalled_after_weeks=s.scheduler.stalled_after_weeks,
+            metrics=self.metrics,
+        )
+        self.scheduler = Scheduler(self.store, self.engine, self.clock, grace=s.scheduler.grace)
+        self.commands = Commands(
+            CommandContext(
+                catalog=self.archive.current,
+                store=self.store,
+                clock=self.clock,
+                digests=self.digests,
+                engine=self.engine,
+                default_timezone=s.timezone,
+                on_subscriptions_changed=self.scheduler.wake,
+                metrics=self.metrics,
+            )
+        )
+        self._build_adapters()
+        self.engine.posters.update(self.adapters)
+        await self._start_http()
+        for name, adapter in self.adapters.items():
+            await adapter.start()
+            log.info("adapter started", extra={"platform": name})
+        await self.engine.reconcile_pending()
+        self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
+
+    def _on_new_weeks(self, weeks: list[Week]) -> None:
+        log.info("new curated weeks", extra={"weeks": ",".join(w.start.isoformat() for w in weeks)})
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
+    # -- http --------------------------------------------------------------------------------------
+
+    def _make_web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        adapters = {name: a.healthy() for name, a in self.adapters.items()}
+        ok = all(adapters.values()) and not self._stopping.is_set()
+        body = {
+            "status": "ok" if ok else "degraded",
+            "adapters": adapters,
+            "papers": len(self.archive.catalog) if self.archive else 0,
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if self.archive is not None:
+            self.metrics.set("catalog_papers", len(self.archive.catalog))
+        return web.Response(
+            text=self.metrics.render_prometheus(), content_type="text/plain", charset="utf-8"
+        )
+
+    async def _start_http(self) -> None:
+        h = self.settings.http
+        if not h.enabled or self.web_app is None:
+            return
+        self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, h.host, h.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            slack_http = self.settings.slack is not None and self.settings.slack.mode == "http"
+            if slack_http:
+                raise PaperboyError(
+                    f"cannot listen on {h.host}:{h.port} for Slack events: {exc.strerror}"
+                ) from exc
+            log.warning("health server not started", extra={"port": h.port, "error": exc.strerror})
+            return
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.http_port = sockets[0].getsockname()[1]
+        log.info("http server listening", extra={"host": h.host, "port": self.http_port})
+
+    # -- running and stopping ---------------------------------------------------------------------
+
+    async def post_now(self) -> None:
+        """``--now``: post the current digest to the terminal channel through the ledger; if it
+        was posted before, show it again without posting (the ledger never double-posts)."""
+        assert self.store is not None and self.engine is not None and self.digests is not None
+        sub = await self.store.get_subscription(self.terminal_channel())
+        terminal = self.adapters.get("terminal")
+        if sub is None or terminal is None:
+            return
+        outcome = await self.engine.deliver(sub)
+        if outcome.status in ("already_sent", "nothing_new"):
+            digest = self.digests.curated()
+            if digest is not None:
+                from bot.platforms.terminal import TerminalAdapter
+
+                assert isinstance(terminal, TerminalAdapter)
+                terminal.write("(This week's digest was already posted here; showing it again.)")
+                terminal.write(terminal.render(digest.message))
+
+    def start_input(self) -> None:
+        """Begin reading terminal input (after any ``--now`` digest is on screen)."""
+        from bot.platforms.terminal import TerminalAdapter
+
+        terminal = self.adapters.get("terminal")
+        if isinstance(terminal, TerminalAdapter):
+            terminal.start_reading()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def wait(self) -> None:
+        await self._stopping.wait()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.archive is not None:
+            self.archive.stop()
+        if self.scheduler is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.scheduler.stop(), timeout=STOP_TIMEOUT)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for name, adapter in self.adapters.items():
+            try:
+                await asyncio.wait_for(adapter.stop(), timeout=3)
+            except Exception:
+                log.warning("adapter did not stop cleanly", extra={"platform": name})
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.store is not None:
+            await self.store.close()
+        if self.archive is not None:
+            self.archive.catalog.close()
+
+
+class OffsetClock(SystemClock):
+    """The system clock shifted by a fixed offset: ``PAPERBOY_CLOCK_OFFSET`` (seconds) lets a
+    test or a demo see a schedule fire without waiting for the real instant."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = timedelta(seconds=offset)
+
+    def now(self) -> datetime:
+        return super().now() + self.offset
+
+
+def clock_from_env() -> Clock:
+    raw = os.environ.get("PAPERBOY_CLOCK_OFFSET", "").strip()
+    if not raw:
+        return SystemClock()
+    try:
+        return OffsetClock(float(raw))
+    except ValueError as exc:
+        raise PaperboyError(
+            f"PAPERBOY_CLOCK_OFFSET must be a number of seconds, got {raw!r}"
+        ) from exc
+
+
+async def run_app(settings: Settings, *, now: bool = False) -> int:
+    """Run until SIGTERM / SIGINT (or ``quit`` in the terminal). Returns the exit code."""
+    app = App(settings, clock=clock_from_env())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, app.request_stop)
+    try:
+        await app.start()
+        if now:
+            await app.post_now()
+        app.start_input()
+        log.info("paperboy running", extra={"adapters": ",".join(app.adapters) or "none"})
+        await app.wait()
+        log.info("stopping")
+    finally:
+        await app.stop()
+    log.info("stopped")
+    return 0
