@@ -1,0 +1,239 @@
+"""Search and autocomplete latency on a 130,000-paper catalog.
+
+    python bench/search.py [--weeks 13000] [--queries 2000] [--suggests 1000] [--profile]
+
+Builds the catalog from synthetic files (``bench/synth.py``, 10 papers a week), then times
+``catalog.search(q)`` over a deterministic mix of queries: common and rare single words,
+multi-word queries (including ones no paper holds every word of, which fall back to any-word
+matches), title words, filters (``year:``, ``has:``, ``week:``, ``arxiv:``) with and without
+words, and queries with no hits at all. Then ``catalog.suggest(prefix)``: title prefixes, words
+from inside titles, typos (the trigram path) and empty input. Prints p50 / p90 / p99 / max per
+kind of query and overall; the target is p99 < 5 ms for search. ``--profile`` prints the top
+cProfile entries of the slowest kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import math
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import synth
+
+from bot.catalog import Catalog
+from bot.sources.loader import load_paths
+
+TARGET_P99_MS = 5.0
+Query = tuple[str, str]  # (kind, text)
+
+
+def make_queries(n: int, catalog: Catalog, rng: random.Random) -> list[Query]:
+    """``n`` queries, evenly spread over the kinds below, in a shuffled order."""
+    common = synth.COMMON_WORDS[:40]
+    middle = synth.COMMON_WORDS[40:] + synth.RARE_WORDS[:100]
+    tail = synth.RARE_WORDS[-400:]
+    titles = [w.lower() for w in synth.TITLE_WORDS]
+    weeks = catalog.weeks()
+    papers = catalog.papers
+    years = sorted({w.end.year for w in weeks if 1990 <= w.end.year <= 2099})
+
+    def nohit() -> str:
+        return "".join(rng.choice("qxzjvkw") for _ in range(rng.randint(6, 10)))
+
+    def arxiv_id() -> str:
+        for _ in range(20):
+            aid = rng.choice(papers).arxiv_id
+            if aid:
+                return aid
+        return "2506.00001"
+
+    kinds: dict[str, Callable[[], str]] = {
+        "common word": lambda: rng.choice(common),
+        "middle word": lambda: rng.choice(middle),
+        "rare word": lambda: rng.choice(tail),
+        "very rare word": lambda: synth.very_rare_word(rng.getrandbits(16)),
+        "2 words": lambda: f"{rng.choice(common)} {rng.choice(middle)}",
+        "3 words": lambda: " ".join(rng.sample(middle, 3)),
+        "title words": lambda: " ".join(rng.sample(titles, 2)),
+        "no paper has all": lambda: f"{rng.choice(tail)} {rng.choice(tail)} {nohit()}",
+        "no hit": nohit,
+        "year: + word": lambda: f"year:{rng.choice(years)} {rng.choice(common + middle)}",
+        "has:code + word": lambda: f"has:code {rng.choice(common + middle)}",
+        "year: + has: + word": lambda: f"{rng.choice(middle)} year:{rng.choice(years)} has:code",
+        "year: + rare word": lambda: f"year:{rng.choice(years)} {rng.choice(tail)}",
+        "year: only": lambda: f"year:{rng.choice(years)}",
+        "has:code only": lambda: "has:code",
+        "week:": lambda: f"week:{rng.choice(weeks).start.isoformat()}",
+        "arxiv:": lambda: f"arxiv:{arxiv_id()}",
+    }
+    per = max(1, math.ceil(n / len(kinds)))
+    queries = [(kind, make()) for kind, make in kinds.items() for _ in range(per)]
+    rng.shuffle(queries)
+    return queries[:n]
+
+
+def make_prefixes(n: int, catalog: Catalog, rng: random.Random) -> list[Query]:
+    papers = catalog.papers
+
+    def typo(s: str) -> str:
+        i = rng.randrange(1, len(s) - 1)
+        return s[:i] + rng.choice("aeiourst") + s[i + 1 :]
+
+    def title_prefix() -> str:
+        t = rng.choice(papers).title
+        return t[: rng.randint(2, min(len(t), 20))]
+
+    def inner_words() -> str:
+        words = rng.choice(papers).title.split()
+        return " ".join(words[1:3]) if len(words) >= 3 else words[-1]
+
+    def typo_title() -> str:
+        t = rng.choice(papers).title
+        return typo(t[: max(4, min(len(t), rng.randint(8, 24)))])
+
+    kinds: dict[str, Callable[[], str]] = {
+        "title prefix": title_prefix,
+        "word inside title": inner_words,
+        "typo": typo_title,
+        "no match": lambda: "qxz" + "".join(rng.choice("jvkw") for _ in range(5)),
+        "empty": lambda: "",
+    }
+    per = max(1, math.ceil(n / len(kinds)))
+    out = [(kind, make()) for kind, make in kinds.items() for _ in range(per)]
+    rng.shuffle(out)
+    return out[:n]
+
+
+def timed(fn: Callable[[str], object], queries: Sequence[Query]) -> dict[str, list[float]]:
+    """Milliseconds per call, by kind (and ``all``)."""
+    out: dict[str, list[float]] = {"all": []}
+    clock = time.perf_counter_ns
+    for kind, text in queries:
+        t0 = clock()
+        fn(text)
+        ms = (clock() - t0) / 1e6
+        out.setdefault(kind, []).append(ms)
+        out["all"].append(ms)
+    return out
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+def report(title: str, times: dict[str, list[float]]) -> None:
+    print(f"\n{title}")
+    head = f"{'kind':<22} {'n':>5} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    print(head)
+    print("-" * len(head))
+    order = sorted((k for k in times if k != "all"), key=lambda k: -pct(times[k], 0.99))
+    for kind in [*order, "all"]:
+        v = times[kind]
+        print(
+            f"{kind:<22} {len(v):>5} {statistics.median(v):>8.3f} {pct(v, 0.9):>8.3f} "
+            f"{pct(v, 0.99):>8.3f} {max(v):>8.3f}"
+        )
+
+
+def profile(fn: Callable[[str], object], texts: Sequence[str], top: int = 20) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    for text in texts:
+        fn(text)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--weeks", type=int, default=13_000)
+    ap.add_argument("--weeks-per-file", type=int, default=130)
+    ap.add_argument("--queries", type=int, default=2_000)
+    ap.add_argument("--suggests", type=int, default=1_000)
+    ap.add_argument("--limit", type=int, default=5, help="hits per search page")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", action="store_true", help="cProfile the slowest query kind")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="paperboy-search-") as tmp:
+        files = max(1, math.ceil(args.weeks / max(1, args.weeks_per_file)))
+        synth.write_files(tmp, args.weeks, files=files, seed=args.seed)
+        t0 = time.perf_counter()
+        result = load_paths([tmp])
+        catalog = Catalog.build(result.weeks)
+        build_s = time.perf_counter() - t0
+    del result
+    t0 = time.perf_counter()
+    catalog.warm()
+    warm_s = time.perf_counter() - t0
+    gc.collect()
+    print(
+        f"catalog: {len(catalog):,} papers in {len(catalog.weeks()):,} weeks, "
+        f"loaded and indexed in {build_s:.1f} s; trigram index (warm) {warm_s:.2f} s"
+    )
+
+    rng = random.Random(args.seed)
+    queries = make_queries(args.queries, catalog, rng)
+    prefixes = make_prefixes(args.suggests, catalog, rng)
+
+    def search(text: str) -> object:
+        return catalog.search(text, limit=args.limit)
+
+    def suggest(text: str) -> object:
+        return catalog.suggest(text)
+
+    timed(search, queries[:50])  # warm-up: page cache, statement cache
+    search_times = timed(search, queries)
+    suggest_times = timed(suggest, prefixes)
+    report(f"catalog.search(q, limit={args.limit}): {len(queries)} queries", search_times)
+    report(f"catalog.suggest(prefix): {len(prefixes)} prefixes", suggest_times)
+
+    p99 = pct(search_times["all"], 0.99)
+    print()
+    if p99 < TARGET_P99_MS:
+        print(f"search p99 {p99:.2f} ms: target < {TARGET_P99_MS} ms met")
+    else:
+        print(
+            f"search p99 {p99:.2f} ms: target < {TARGET_P99_MS} ms MISSED by "
+            f"{p99 - TARGET_P99_MS:.2f} ms (x{p99 / TARGET_P99_MS:.1f})"
+        )
+    slow_kinds = [
+        k for k, v in search_times.items() if k != "all" and pct(v, 0.99) >= TARGET_P99_MS
+    ]
+    if slow_kinds:
+        print("kinds over the target at p99: " + ", ".join(sorted(slow_kinds)))
+
+    if args.profile:
+        worst = max(
+            (k for k in search_times if k != "all"), key=lambda k: pct(search_times[k], 0.99)
+        )
+        texts = [t for k, t in queries if k == worst]
+        print(f"\ncProfile of {len(texts)} '{worst}' queries:")
+        print(profile(search, texts))
+        worst_s = max(
+            (k for k in suggest_times if k != "all"), key=lambda k: pct(suggest_times[k], 0.99)
+        )
+        texts = [t for k, t in prefixes if k == worst_s]
+        print(f"cProfile of {len(texts)} '{worst_s}' suggestions:")
+        print(profile(suggest, texts))
+    catalog.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
