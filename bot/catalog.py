@@ -109,7 +109,7 @@ _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _FILTER_RE = re.compile(r"^(year|week|has|arxiv):(.+)$", re.IGNORECASE)
 MAX_QUERY_WORDS = 12
 MAX_WORD_LEN = 40
-RANK_WINDOW = 4000  # see Catalog._fts
+RANK_WINDOW = 1500  # see Catalog._fts
 
 
 def parse_query(text: str) -> SearchQuery:
@@ -239,6 +239,30 @@ class Catalog:
                 for i, p in enumerate(self._papers)
             ),
         )
+        db.execute("CREATE TABLE appear (pid INTEGER, year INTEGER, start TEXT, end TEXT)")
+        db.executemany(
+            "INSERT INTO appear VALUES (?, ?, ?, ?)",
+            (
+                (i, y, a.week_start.isoformat(), a.week_end.isoformat())
+                for i, p in enumerate(self._papers)
+                for a in p.appearances
+                for y in {a.week_start.year, a.week_end.year}
+            ),
+        )
+        db.execute("CREATE INDEX appear_year ON appear (year, pid)")
+        db.execute("CREATE INDEX appear_start ON appear (start, pid)")
+        db.execute("CREATE TABLE labels (pid INTEGER, label TEXT)")
+        db.executemany(
+            "INSERT INTO labels VALUES (?, ?)",
+            (
+                (i, label)
+                for i, p in enumerate(self._papers)
+                for label in {
+                    w for link in p.links for w in _WORD_RE.findall(link.label.casefold())
+                }
+            ),
+        )
+        db.execute("CREATE INDEX labels_label ON labels (label, pid)")
         self._sorted_titles = sorted(zip(self._titles, range(len(self._titles)), strict=True))
 
     def _ensure_fuzzy(self) -> None:
@@ -397,76 +421,54 @@ class Catalog:
             return False
         return all(p.has(h) for h in q.has)
 
-    def _filtered(self, q: SearchQuery) -> bool:
-        return q.year is not None or q.week is not None or bool(q.has)
+    @staticmethod
+    def _filter_sql(q: SearchQuery) -> tuple[str, list[object]]:
+        """SQL conditions on ``rowid`` for the query's filters (evaluated inside SQLite, so a
+        rare filter value costs no Python per matching row)."""
+        sql: list[str] = []
+        params: list[object] = []
+        if q.year is not None:
+            sql.append(" AND +rowid IN (SELECT pid FROM appear WHERE year = ?)")
+            params.append(q.year)
+        if q.week is not None:
+            day = q.week.isoformat()
+            sql.append(" AND +rowid IN (SELECT pid FROM appear WHERE start <= ? AND end >= ?)")
+            params += [day, day]
+        for label in q.has:
+            sql.append(" AND +rowid IN (SELECT pid FROM labels WHERE label = ?)")
+            params.append(label.casefold())
+        return "".join(sql), params
 
     def _fts(
         self, q: SearchQuery, match: str, limit: int, offset: int
     ) -> tuple[list[SearchHit], bool]:
-        want = offset + limit + 1
-        hits: list[SearchHit] = []
-        skipped = 0
-        # Without filters, LIMIT does the paging in SQLite; with filters, scan ranked rows in
-        # batches and filter in Python (filters are cheap attribute checks).
-        batch = want if not self._filtered(q) else max(want * 8, 200)
-        start = 0
+        where, params = self._filter_sql(q)
         with self._lock:
             # bm25 costs ~1 µs per matching row. A very common word can match half the archive,
             # so rank among the RANK_WINDOW newest matches (rowids run newest first).
             cutoff = self._db.execute(
-                "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid LIMIT 1 OFFSET ?",
-                (match, RANK_WINDOW - 1),
+                f"SELECT rowid FROM fts WHERE fts MATCH ?{where} ORDER BY rowid LIMIT 1 OFFSET ?",
+                (match, *params, RANK_WINDOW - 1),
             ).fetchone()
             ceiling = cutoff[0] if cutoff else len(self._papers)
-            while True:
-                rows = self._db.execute(
-                    "SELECT rowid, bm25(fts, 8.0, 1.0) AS s FROM fts WHERE fts MATCH ?"
-                    " AND rowid <= ? ORDER BY s LIMIT ? OFFSET ?",
-                    (match, ceiling, batch, start),
-                ).fetchall()
-                for rowid, score in rows:
-                    p = self._papers[rowid]
-                    if not self._passes(p, q):
-                        continue
-                    if skipped < offset:
-                        skipped += 1
-                        continue
-                    hits.append(SearchHit(p, -float(score)))
-                    if len(hits) == limit + 1:
-                        return hits[:limit], True
-                if len(rows) < batch:
-                    return hits, False
-                start += batch
-                batch *= 4
+            rows = self._db.execute(
+                f"SELECT rowid, bm25(fts, 8.0, 1.0) AS s FROM fts WHERE fts MATCH ?{where}"
+                " AND rowid <= ? ORDER BY s LIMIT ? OFFSET ?",
+                (match, *params, ceiling, limit + 1, offset),
+            ).fetchall()
+        hits = [SearchHit(self._papers[r], -float(score)) for r, score in rows]
+        return hits[:limit], len(hits) > limit
 
     def _filter_only(self, q: SearchQuery, limit: int, offset: int) -> SearchPage:
-        candidates: Iterable[CatalogPaper]
-        if q.week is not None:
-            week = self.week(q.week)
-            candidates = (
-                [self._papers[self._by_id[p.paper_id]] for p in week.papers] if week else []
-            )
-        else:
-            candidates = (
-                p
-                for p in sorted(
-                    self._papers,
-                    key=lambda p: p.first_seen or date.min,
-                    reverse=True,
-                )
-            )
-        out: list[SearchHit] = []
-        skipped = 0
-        for p in candidates:
-            if not self._passes(p, q):
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            out.append(SearchHit(p, 0.0))
-            if len(out) == limit + 1:
-                return SearchPage(q, out[:limit], offset, True)
-        return SearchPage(q, out, offset, False)
+        """Filters without words: the newest matching papers first."""
+        where, params = self._filter_sql(q)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid FROM fts WHERE 1{where} ORDER BY rowid LIMIT ? OFFSET ?",
+                (*params, limit + 1, offset),
+            ).fetchall()
+        hits = [SearchHit(self._papers[r], 0.0) for (r,) in rows]
+        return SearchPage(q, hits[:limit], offset, len(hits) > limit)
 
     # -- autocomplete -----------------------------------------------------------------
 
