@@ -230,12 +230,7 @@ class DeliveryEngine:
             )
         poster = self.posters.get(sub.channel.platform)
         if poster is None:
-            return Outcome(
-                sub.channel,
-                digest.key if digest else None,
-                "failed",
-                error=f"no poster for platform {sub.channel.platform!r}",
-            )
+            return _no_poster(sub, digest.key if digest else None)
         if digest is None:
             sent = await self.store.sent_digest_keys(sub.id)
             digest = await self.digests.next_digest(sub, sent, now)
@@ -251,9 +246,7 @@ class DeliveryEngine:
     ) -> Outcome:
         """Settle ``row`` holding its locks; ``digest`` None: only reconcile (a stale row)."""
         if row.status != "pending":
-            return Outcome(
-                sub.channel, row.digest_key, "already_sent", row.message_id, row.attempts
-            )
+            return _already(sub, row)
         assert sub.id is not None
         lock = self._locks.get((sub.id, row.digest_key))
         if lock is None:
@@ -266,9 +259,7 @@ class DeliveryEngine:
                 fresh = await self.store.get_delivery(sub.id, row.digest_key)
                 row = fresh or row
                 if row.status != "pending":
-                    return Outcome(
-                        sub.channel, row.digest_key, "already_sent", row.message_id, row.attempts
-                    )
+                    return _already(sub, row)
                 if digest is None:
                     return await self._settle_stale(sub, poster, row)
                 return await self._send(sub, poster, row, digest)
@@ -423,12 +414,7 @@ class DeliveryEngine:
             return Outcome(sub.channel, row.digest_key, "paused", error=sub.paused_reason)
         poster = self.posters.get(sub.channel.platform)
         if poster is None:
-            return Outcome(
-                sub.channel,
-                row.digest_key,
-                "failed",
-                error=f"no poster for platform {sub.channel.platform!r}",
-            )
+            return _no_poster(sub, row.digest_key)
         digest = await self._replay(sub, row)
         return await self._locked(sub, poster, row, digest)
 
@@ -486,6 +472,15 @@ class DeliveryEngine:
 
 
 _NOWHERE = ChannelRef("none", "", "")
+
+
+def _no_poster(sub: Subscription, key: str | None) -> Outcome:
+    error = f"no poster for platform {sub.channel.platform!r}"
+    return Outcome(sub.channel, key, "failed", error=error)
+
+
+def _already(sub: Subscription, row: Delivery) -> Outcome:
+    return Outcome(sub.channel, row.digest_key, "already_sent", row.message_id, row.attempts)
 
 
 def _e(exc: BaseException) -> str:

@@ -513,3 +513,24 @@ async def test_two_replicas_post_once_and_one_leads(store_url: str, store_factor
     assert follower.is_leader
     await follower.stop()
     await asyncio.wait_for(asyncio.gather(t1, t2), 5)
+
+
+async def test_endless_429s_give_up_at_the_cap(store: Store) -> None:
+    (sub,) = await subs(store, 1)
+    poster = FakePoster(retry_after=1.0)
+    poster.fail_next(*["429"] * 10)
+    out = await engine(
+        store, poster, Digests(digest("week:2025-06-23")), max_rate_limited=4
+    ).deliver(sub)
+    assert out.status == "failed" and "rate limited" in (out.error or "")
+    assert poster.calls["429"] == 5 and poster.count(sub.channel) == 0
+
+
+async def test_admin_notice_without_admin_channel_is_logged_once(store: Store, caplog) -> None:
+    eng = DeliveryEngine(store, {}, Digests(None), clock=FakeClock(T0))
+    with caplog.at_level("WARNING", logger="paperboy.delivery"):
+        await eng.notify_admin("hello", "first")
+        await eng.notify_admin("hello", "second")
+    notices = [r for r in caplog.records if r.getMessage() == "admin notice"]
+    assert [r.notice for r in notices] == ["first"]
+    assert await store.pending_deliveries() == []
