@@ -87,9 +87,14 @@ def _wall(instant: datetime, tz: str) -> datetime:
 
 
 class Firer(Protocol):
-    """What the scheduler needs from the delivery engine."""
+    """What the scheduler needs from the delivery engine. If it also has
+    ``async reconcile_pending()``, deliveries that failed are retried through it later."""
 
     async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> Sequence[Any]: ...
+
+
+def _failed(outcomes: Sequence[Any] | None) -> int:
+    return sum(1 for o in outcomes or () if getattr(o, "status", None) == "failed")
 
 
 ErrorHook = Callable[[BaseException, str], None]
@@ -117,6 +122,9 @@ class Scheduler:
     * Fires run in their own tasks: cancelling ``run()`` does not cancel them; ``stop()`` waits
       up to ``stop_timeout`` seconds for them, then cancels what is left (the ledger keeps those
       rows pending, and the next start reconciles them).
+    * Deliveries that come back ``failed`` (their ledger rows stay pending) are retried through
+      ``engine.reconcile_pending()`` after ``retry_failed``, doubling up to 4 hours while they
+      keep failing.
     * Errors (bad cron, store down, a failing fire) go to ``on_error`` and never end the loop.
     """
 
@@ -132,6 +140,7 @@ class Scheduler:
         refresh: timedelta | None = timedelta(hours=1),
         error_backoff: timedelta = timedelta(seconds=5),
         stop_timeout: float = 6.0,
+        retry_failed: timedelta = timedelta(minutes=10),
         on_error: ErrorHook | None = None,
     ) -> None:
         self.store = store
@@ -143,6 +152,9 @@ class Scheduler:
         self.refresh = refresh
         self.error_backoff = error_backoff
         self.stop_timeout = stop_timeout
+        self.retry_failed = retry_failed
+        self._retry_at: datetime | None = None
+        self._retry_delay = retry_failed
         self.on_error: ErrorHook = on_error or log_error
         self.is_leader = False
         self._wake = asyncio.Event()
@@ -237,7 +249,41 @@ class Scheduler:
             if self._stop.is_set():
                 break
             self._spawn(instant, group)
+        if self._retry_at is not None:
+            if self._retry_at <= now and not self._stop.is_set():
+                self._retry_at = None
+                self._track(asyncio.create_task(self._retry(), name="retry failed deliveries"))
+            elif earliest is None or self._retry_at < earliest:
+                earliest = self._retry_at
         return earliest
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _after(self, failed: int) -> None:
+        """Plan a retry if ``failed`` deliveries failed (or reset the back-off if none did)."""
+        if not failed:
+            self._retry_delay = self.retry_failed
+            return
+        if not callable(getattr(self.engine, "reconcile_pending", None)):
+            return
+        at = self.clock.now() + self._retry_delay
+        self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+        log.warning(
+            "deliveries failed; retrying later", extra={"failed": failed, "at": at.isoformat()}
+        )
+        self._retry_delay = min(self._retry_delay * 2, timedelta(hours=4))
+
+    async def _retry(self) -> None:
+        try:
+            self._after(_failed(await self.engine.reconcile_pending()))  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.on_error(exc, "retry failed deliveries")
+            self._after(1)
+        self._wake.set()
 
     async def _plan(
         self, sub: Subscription, now: datetime, due: dict[datetime, list[Subscription]]
@@ -288,15 +334,13 @@ class Scheduler:
         for sub in subs:
             assert sub.id is not None
             self._inflight[sub.id] = instant
-        task = asyncio.create_task(self._fire(instant, subs), name=f"fire {instant.isoformat()}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(asyncio.create_task(self._fire(instant, subs), name=f"fire {instant}"))
 
     async def _fire(self, instant: datetime, subs: list[Subscription]) -> None:
         log.info("firing", extra={"at": instant.isoformat(), "subscriptions": len(subs)})
         try:
             try:
-                await self.engine.fire(subs, instant)
+                self._after(_failed(await self.engine.fire(subs, instant)))
             except asyncio.CancelledError:
                 raise  # not handled: last_fire_at stays, so the next start catches up
             except Exception as exc:

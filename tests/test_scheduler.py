@@ -362,3 +362,44 @@ async def test_stop_gives_up_after_timeout_without_marking_the_fire(loop_parts) 
     sub = await store.get_subscription_by_id(sid)
     # Not handled: the next start catches it up (within grace) or the ledger finishes it.
     assert sub is not None and sub.last_fire_at == utc(2025, 6, 29, 8)
+
+
+class FailingEngine(FakeEngine):
+    """Its fires fail; ``reconcile_pending`` fails ``still_failing`` more times, then works."""
+
+    def __init__(self, still_failing: int) -> None:
+        super().__init__()
+        self.still_failing = still_failing
+        self.retries: list[datetime] = []
+        self.clock: FakeClock | None = None
+
+    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[object]:
+        await super().fire(subs, fire_time)
+        return [Failed()]
+
+    async def reconcile_pending(self) -> list[object]:
+        assert self.clock is not None
+        self.retries.append(self.clock.now())
+        self.still_failing -= 1
+        return [Failed()] if self.still_failing >= 0 else []
+
+
+class Failed:
+    status = "failed"
+
+
+async def test_failed_deliveries_are_retried_with_back_off(loop_parts) -> None:
+    store, clock, _ = loop_parts
+    engine = FailingEngine(still_failing=1)
+    engine.clock = clock
+    await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 23, 9))
+    sched = Scheduler(store, engine, clock, refresh=None, retry_failed=timedelta(minutes=10))
+    task = await start(sched, clock)
+    await step(sched, clock, utc(2025, 6, 30, 9))
+    assert clock.sleepers == [utc(2025, 6, 30, 9, 10)]  # retry in ten minutes
+    await step(sched, clock, clock.sleepers[0])
+    assert clock.sleepers == [utc(2025, 6, 30, 9, 30)]  # failed again: twenty more
+    await step(sched, clock, clock.sleepers[0])
+    assert engine.retries == [utc(2025, 6, 30, 9, 10), utc(2025, 6, 30, 9, 30)]
+    assert clock.sleepers == [utc(2025, 7, 7, 9)]  # all delivered: back to the schedule
+    await finish(sched, task)
