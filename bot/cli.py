@@ -174,13 +174,19 @@ def _out(args: argparse.Namespace) -> TextIO:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
-
     from bot.app import run_app
     from bot.logs import setup_logging
 
     settings = _settings(args)
-    setup_logging(settings.log_level, settings.log_format)
+    interactive = settings.terminal_enabled and sys.stdin.isatty() and sys.stdout.isatty()
+    if interactive:
+        # Someone is typing at this terminal: keep the screen for digests and answers, and
+        # write the structured log to a file (warnings and errors still show).
+        log_file = Path(settings.sources.cache_dir).parent / "paperboy.log"
+        setup_logging(settings.log_level, settings.log_format, file=log_file)
+        print(f"(logging to {log_file})", file=sys.stderr)
+    else:
+        setup_logging(settings.log_level, settings.log_format)
     paths, _ = _source_paths(settings, ())
     if list(settings.sources.paths) != paths:
         import dataclasses
@@ -191,7 +197,6 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_app(settings, now=args.now))
     except PaperboyError as exc:
-        logging.getLogger("paperboy").error("start-up failed", extra={"error": str(exc)})
         print(f"paperboy: {exc}", file=sys.stderr)
         return EXIT_ERRORS
 

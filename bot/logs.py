@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 _STANDARD = frozenset(
@@ -61,13 +62,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+def setup_logging(
+    level: str = "INFO",
+    fmt: str = "text",
+    stream: TextIO | None = None,
+    *,
+    file: str | Path | None = None,
+) -> None:
+    """One handler on the root logger: ``stream`` (default stderr), or ``file`` with a second
+    handler that still shows warnings and errors on stderr."""
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter()
+    handlers: list[logging.Handler] = []
+    if file is not None:
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(file, encoding="utf-8")
+        to_file.setFormatter(formatter)
+        handlers.append(to_file)
+        loud = logging.StreamHandler(stream or sys.stderr)
+        loud.setLevel(logging.WARNING)
+        loud.setFormatter(formatter)
+        handlers.append(loud)
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(formatter)
+        handlers.append(handler)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    root.addHandler(handler)
+        h.close()
+    for h in handlers:
+        root.addHandler(h)
     root.setLevel(level.upper())
     for noisy in ("aiohttp.access", "discord", "slack_bolt", "slack_sdk", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

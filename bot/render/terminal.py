@@ -91,6 +91,9 @@ def render_message(
     for s in msg.sections:
         out += _section(s, style, width, summary_length)
     for f in msg.fields:
+        if len(f.name) + len(f.value) < width - 8:
+            out.append(f"  {style.bold(clean(f.name))}: {clean(f.value)}")
+            continue
         out.append(f"  {style.bold(clean(f.name))}")
         out += textwrap.wrap(
             clean(f.value), width - 6, initial_indent="      ", subsequent_indent="      "
