@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 
-from bot.model import Link, Paper, Week, arxiv_id_from_url, normalize_title, primary_link
+from bot.model import HasLinks, Link, Paper, Week, arxiv_id_from_url, normalize_title
 
 # --- the deduplicated paper ---------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ class Appearance:
 
 
 @dataclass(slots=True)
-class CatalogPaper:
+class CatalogPaper(HasLinks):
     """One paper, however many weeks it appeared in. Content comes from its newest appearance;
     links are the union over all appearances (first label wins per URL)."""
 
@@ -47,23 +47,6 @@ class CatalogPaper:
     bullets: tuple[str, ...]
     links: tuple[Link, ...]
     appearances: list[Appearance] = field(default_factory=list)
-
-    @property
-    def primary(self) -> Link | None:
-        return primary_link(self.links)
-
-    @property
-    def url(self) -> str | None:
-        p = self.primary
-        return p.url if p else None
-
-    @property
-    def arxiv_id(self) -> str | None:
-        for link in self.links:
-            aid = arxiv_id_from_url(link.url)
-            if aid:
-                return aid
-        return None
 
     def has(self, label: str) -> bool:
         wanted = label.casefold()

@@ -95,17 +95,11 @@ def make_paper_id(identity_key: str) -> str:
     return hashlib.sha1(identity_key.encode("utf-8")).hexdigest()[:10]
 
 
-@dataclass(frozen=True, slots=True)
-class Paper:
-    """One paper as it appears in one week (rank, source and line belong to the appearance)."""
+class HasLinks:
+    """The link-derived facts of anything with ``links``: primary link, URL, arXiv id."""
 
-    rank: int
-    title: str
-    summary: str = ""
-    bullets: tuple[str, ...] = ()
-    links: tuple[Link, ...] = ()
-    source: str = ""
-    line: int = 0
+    __slots__ = ()
+    links: tuple[Link, ...]
 
     @property
     def primary(self) -> Link | None:
@@ -123,6 +117,19 @@ class Paper:
             if aid:
                 return aid
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Paper(HasLinks):
+    """One paper as it appears in one week (rank, source and line belong to the appearance)."""
+
+    rank: int
+    title: str
+    summary: str = ""
+    bullets: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    source: str = ""
+    line: int = 0
 
     @property
     def identity_key(self) -> str:

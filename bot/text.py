@@ -5,10 +5,9 @@ from __future__ import annotations
 ELLIPSIS = "…"
 
 
-def truncate_words(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters at a word boundary, with an ellipsis when
-    anything was cut. Whitespace runs collapse to one space."""
-    text = " ".join(text.split())
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ending with an ellipsis
+    when anything was cut (line breaks kept)."""
     if limit <= 0:
         return ""
     if len(text) <= limit:
@@ -19,7 +18,12 @@ def truncate_words(text: str, limit: int) -> str:
     space = cut.rfind(" ")
     if space >= max(1, (limit - 1) // 2):
         cut = cut[:space]
-    return cut.rstrip(" ,;:.-–—") + ELLIPSIS
+    return cut.rstrip(" \t\n,;:.-–—") + ELLIPSIS
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """Like ``truncate``, after collapsing every whitespace run to one space."""
+    return truncate(" ".join(text.split()), limit)
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:

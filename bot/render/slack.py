@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.model import Button, Link, Message, Section, primary_link
+from bot.text import truncate
 
 __all__ = [
     "MAX_BLOCKS",
@@ -50,7 +51,6 @@ TEXT_BUDGET = 10_000  # reported total-text failures start near 13,000
 BLOCK_ID_MAX = 255
 
 VOTE_FOOTER = "React 1️⃣–🔟 to vote for a paper"
-ELLIPSIS = "…"
 
 _RANK_NAMES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _WS = re.compile(r"\s+")
@@ -88,21 +88,6 @@ def safe_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     return url
-
-
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` chars at a word boundary, ending with an ellipsis."""
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    if limit == 1:
-        return ELLIPSIS
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= max(1, (limit - 1) // 2):
-        cut = cut[:space]
-    return cut.rstrip(" \t\n,;:.-–—") + ELLIPSIS
 
 
 def _fit(text: str, limit: int) -> str:
