@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 
-from bot.model import HasLinks, Link, Paper, Week, arxiv_id_from_url, normalize_title
+from bot.model import (
+    HasLinks,
+    Link,
+    Paper,
+    Week,
+    arxiv_id_from_url,
+    make_paper_id,
+    normalize_title,
+    paper_identity,
+)
+from bot.perf import pause_gc
 
 # --- the deduplicated paper ---------------------------------------------------------------------
 
@@ -92,7 +102,10 @@ _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _FILTER_RE = re.compile(r"^(year|week|has|arxiv):(.+)$", re.IGNORECASE)
 MAX_QUERY_WORDS = 12
 MAX_WORD_LEN = 40
-RANK_WINDOW = 1500  # see Catalog._fts
+RANK_WINDOW = 1500
+FUZZY_BELOW = (
+    5  # typo-tolerant matching only when fewer exact suggestions than this  # see Catalog._fts
+)
 
 
 def parse_query(text: str) -> SearchQuery:
@@ -161,7 +174,8 @@ class Catalog:
     @classmethod
     def build(cls, weeks: Iterable[Week]) -> Catalog:
         cat = cls()
-        cat._load(weeks)
+        with pause_gc():
+            cat._load(weeks)
         return cat
 
     def _load(self, weeks: Iterable[Week]) -> None:
@@ -183,7 +197,8 @@ class Catalog:
         self._index()
 
     def _add(self, week: Week, paper: Paper) -> None:
-        pid = paper.paper_id
+        key, aid = paper_identity(paper.title, paper.links)
+        pid = make_paper_id(key)
         appearance = Appearance(week.start, week.end, paper.rank, week.source, week.kind)
         idx = self._by_id.get(pid)
         if idx is None:
@@ -194,7 +209,6 @@ class Catalog:
                     pid, paper.title, paper.summary, paper.bullets, paper.links, [appearance]
                 )
             )
-            aid = paper.arxiv_id
             if aid:
                 self._by_arxiv.setdefault(aid.lower(), idx)
             norm = normalize_title(paper.title)
@@ -212,40 +226,23 @@ class Catalog:
 
     def _index(self) -> None:
         db = self._db
+        # ``meta`` holds filter tokens (year, week, link labels) so filters are posting-list
+        # intersections inside FTS5; bm25 gives it no weight.
         db.execute(
-            "CREATE VIRTUAL TABLE fts USING fts5(title, summary, tokenize='porter unicode61')"
+            "CREATE VIRTUAL TABLE fts USING fts5(title, summary, meta, tokenize='porter unicode61')"
         )
         db.executemany(
-            "INSERT INTO fts(rowid, title, summary) VALUES (?, ?, ?)",
+            "INSERT INTO fts(rowid, title, summary, meta) VALUES (?, ?, ?, ?)",
             (
-                (i, p.title, p.summary + (" " + " ".join(p.bullets) if p.bullets else ""))
+                (
+                    i,
+                    p.title,
+                    p.summary + (" " + " ".join(p.bullets) if p.bullets else ""),
+                    _meta_tokens(p),
+                )
                 for i, p in enumerate(self._papers)
             ),
         )
-        db.execute("CREATE TABLE appear (pid INTEGER, year INTEGER, start TEXT, end TEXT)")
-        db.executemany(
-            "INSERT INTO appear VALUES (?, ?, ?, ?)",
-            (
-                (i, y, a.week_start.isoformat(), a.week_end.isoformat())
-                for i, p in enumerate(self._papers)
-                for a in p.appearances
-                for y in {a.week_start.year, a.week_end.year}
-            ),
-        )
-        db.execute("CREATE INDEX appear_year ON appear (year, pid)")
-        db.execute("CREATE INDEX appear_start ON appear (start, pid)")
-        db.execute("CREATE TABLE labels (pid INTEGER, label TEXT)")
-        db.executemany(
-            "INSERT INTO labels VALUES (?, ?)",
-            (
-                (i, label)
-                for i, p in enumerate(self._papers)
-                for label in {
-                    w for link in p.links for w in _WORD_RE.findall(link.label.casefold())
-                }
-            ),
-        )
-        db.execute("CREATE INDEX labels_label ON labels (label, pid)")
         self._sorted_titles = sorted(zip(self._titles, range(len(self._titles)), strict=True))
 
     def _ensure_fuzzy(self) -> None:
@@ -389,6 +386,7 @@ class Catalog:
         return SearchPage(query, hits, offset, more, relaxed and bool(hits or offset))
 
     def _any(self, match: str) -> bool:
+        match = f"{{title summary}}: ({match})"
         with self._lock:
             row = self._db.execute("SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match,))
             return row.fetchone() is not None
@@ -404,51 +402,58 @@ class Catalog:
             return False
         return all(p.has(h) for h in q.has)
 
-    @staticmethod
-    def _filter_sql(q: SearchQuery) -> tuple[str, list[object]]:
-        """SQL conditions on ``rowid`` for the query's filters (evaluated inside SQLite, so a
-        rare filter value costs no Python per matching row)."""
-        sql: list[str] = []
-        params: list[object] = []
+    def _filter_match(self, q: SearchQuery) -> str | None:
+        """FTS5 terms for the query's filters ('' for none); None when a filter can match
+        nothing (a week date no loaded week covers)."""
+        terms: list[str] = []
         if q.year is not None:
-            sql.append(" AND +rowid IN (SELECT pid FROM appear WHERE year = ?)")
-            params.append(q.year)
+            terms.append(f'meta:"zzy{q.year}"')
         if q.week is not None:
-            day = q.week.isoformat()
-            sql.append(" AND +rowid IN (SELECT pid FROM appear WHERE start <= ? AND end >= ?)")
-            params += [day, day]
+            starts = {
+                w.start
+                for w in (self.week(q.week), *self._collections)
+                if w is not None and w.start <= q.week <= w.end
+            }
+            if not starts:
+                return None
+            terms.append("(" + " OR ".join(f'meta:"zzw{d:%Y%m%d}"' for d in sorted(starts)) + ")")
         for label in q.has:
-            sql.append(" AND +rowid IN (SELECT pid FROM labels WHERE label = ?)")
-            params.append(label.casefold())
-        return "".join(sql), params
+            words = _WORD_RE.findall(label.casefold())
+            terms += [f'meta:"zzh{w}"' for w in words]
+        return " AND ".join(terms)
 
     def _fts(
-        self, q: SearchQuery, match: str, limit: int, offset: int
+        self, q: SearchQuery, words: str, limit: int, offset: int
     ) -> tuple[list[SearchHit], bool]:
-        where, params = self._filter_sql(q)
+        filters = self._filter_match(q)
+        if filters is None:
+            return [], False
+        match = f"{{title summary}}: ({words})" + (f" AND {filters}" if filters else "")
         with self._lock:
             # bm25 costs ~1 µs per matching row. A very common word can match half the archive,
             # so rank among the RANK_WINDOW newest matches (rowids run newest first).
             cutoff = self._db.execute(
-                f"SELECT rowid FROM fts WHERE fts MATCH ?{where} ORDER BY rowid LIMIT 1 OFFSET ?",
-                (match, *params, RANK_WINDOW - 1),
+                "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid LIMIT 1 OFFSET ?",
+                (match, RANK_WINDOW - 1),
             ).fetchone()
             ceiling = cutoff[0] if cutoff else len(self._papers)
             rows = self._db.execute(
-                f"SELECT rowid, bm25(fts, 8.0, 1.0) AS s FROM fts WHERE fts MATCH ?{where}"
+                "SELECT rowid, bm25(fts, 8.0, 1.0, 0.0) AS s FROM fts WHERE fts MATCH ?"
                 " AND rowid <= ? ORDER BY s LIMIT ? OFFSET ?",
-                (match, *params, ceiling, limit + 1, offset),
+                (match, ceiling, limit + 1, offset),
             ).fetchall()
         hits = [SearchHit(self._papers[r], -float(score)) for r, score in rows]
         return hits[:limit], len(hits) > limit
 
     def _filter_only(self, q: SearchQuery, limit: int, offset: int) -> SearchPage:
         """Filters without words: the newest matching papers first."""
-        where, params = self._filter_sql(q)
+        filters = self._filter_match(q)
+        if not filters:
+            return SearchPage(q, [], offset, False)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT rowid FROM fts WHERE 1{where} ORDER BY rowid LIMIT ? OFFSET ?",
-                (*params, limit + 1, offset),
+                "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid LIMIT ? OFFSET ?",
+                (filters, limit + 1, offset),
             ).fetchall()
         hits = [SearchHit(self._papers[r], 0.0) for (r,) in rows]
         return SearchPage(q, hits[:limit], offset, len(hits) > limit)
@@ -485,7 +490,7 @@ class Catalog:
                 ).fetchall()
             for (rowid,) in rows:
                 seen.setdefault(rowid)
-        if len(seen) < limit and len(norm) >= 3:
+        if len(seen) < FUZZY_BELOW and len(norm) >= 3:
             for idx in self._fuzzy(norm, limit * 2):
                 if len(seen) >= limit:
                     break
@@ -507,7 +512,7 @@ class Catalog:
         match = " OR ".join('"' + g.replace('"', '""') + '"' for g in sorted(grams)[:30])
         with self._lock:
             rows = self._db.execute(
-                "SELECT rowid FROM tri WHERE tri MATCH ? ORDER BY bm25(tri) LIMIT 200", (match,)
+                "SELECT rowid FROM tri WHERE tri MATCH ? ORDER BY bm25(tri) LIMIT 80", (match,)
             ).fetchall()
         scored = sorted((-_window_ratio(norm, self._titles[r]), r) for (r,) in rows)
         return [r for score, r in scored if -score >= 0.6][:limit]
@@ -522,6 +527,27 @@ def _window_ratio(query: str, title: str) -> float:
         window = " ".join(words[i : i + qn])
         best = max(best, SequenceMatcher(None, query, window).ratio())
     return best
+
+
+_LABEL_TOKENS: dict[str, str] = {}
+
+
+def _meta_tokens(p: CatalogPaper) -> str:
+    """Filter tokens of a paper: ``zzy<year>``, ``zzw<week start>``, ``zzh<label word>``
+    (repeats are harmless: the meta column carries no weight)."""
+    parts = []
+    for a in p.appearances:
+        start, end = a.week_start, a.week_end
+        parts.append(f"zzy{start.year} zzw{start.year:04d}{start.month:02d}{start.day:02d}")
+        if end.year != start.year:
+            parts.append(f"zzy{end.year}")
+    for link in p.links:
+        tokens = _LABEL_TOKENS.get(link.label)
+        if tokens is None:
+            words = _WORD_RE.findall(link.label.casefold())
+            tokens = _LABEL_TOKENS.setdefault(link.label, " ".join(f"zzh{w}" for w in words))
+        parts.append(tokens)
+    return " ".join(parts)
 
 
 def week_range_label(week: Week) -> str:

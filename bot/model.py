@@ -54,8 +54,19 @@ def normalize_url(url: str) -> str:
     return urlunsplit(("https", host, path, query, ""))
 
 
+_NOT_WORD = re.compile(r"[^\w\s]")
+
+
 def normalize_title(title: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", title.casefold()).split())
+    """Case-folded words of a title, punctuation dropped: the key for title lookups."""
+    folded = title.casefold()
+    if folded.isascii():
+        # The common case, several times faster than the regex.
+        return " ".join(folded.translate(_ASCII_PUNCT).split())
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
+_ASCII_PUNCT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +90,20 @@ def primary_link(links: Sequence[Link]) -> Link | None:
 def paper_identity_key(title: str, links: Sequence[Link]) -> str:
     """What makes two appearances the same paper: the arXiv id, else the primary URL, else the
     normalised title. Independent of rank, week, summary and source."""
+    return paper_identity(title, links)[0]
+
+
+def paper_identity(title: str, links: Sequence[Link]) -> tuple[str, str | None]:
+    """(identity key, arXiv id or None) in one pass over the links."""
     for link in links:
         low = link.url.lower()
         aid = arxiv_id_from_url(link.url) if _MAYBE_ARXIV in low or _HF_PAPERS in low else None
         if aid:
-            return f"arxiv:{aid.lower()}"
+            return f"arxiv:{aid.lower()}", aid
     primary = primary_link(links)
     if primary is not None:
-        return f"url:{normalize_url(primary.url)}"
-    return f"title:{normalize_title(title)}"
+        return f"url:{normalize_url(primary.url)}", None
+    return f"title:{normalize_title(title)}", None
 
 
 def make_paper_id(identity_key: str) -> str:

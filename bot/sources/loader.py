@@ -16,6 +16,7 @@ from typing import Protocol, cast
 
 from bot.errors import PaperboyError, SourceError
 from bot.model import Diagnostic, ParseResult
+from bot.perf import pause_gc
 from bot.sources.collections import parse_collection
 
 __all__ = ["decode_text", "load_paths", "parse_text"]
@@ -75,8 +76,13 @@ def _expand(path: Path, result: ParseResult) -> list[Path]:
     source = str(path)
     try:
         if path.is_dir():
+            # A folder's README describes the folder; it is not a source.
             files = sorted(
-                (p for p in path.iterdir() if p.suffix.lower() == ".md" and p.is_file()),
+                (
+                    p
+                    for p in path.iterdir()
+                    if p.suffix.lower() == ".md" and p.is_file() and p.stem.lower() != "readme"
+                ),
                 key=lambda p: p.name,
             )
             if not files:
@@ -108,6 +114,17 @@ def load_paths(
     Missing or unreadable paths and sources that fail to parse become error diagnostics naming
     them; the other files still load. Weeks come in path order, then file-name order."""
     result = ParseResult()
+    with pause_gc():
+        _load_into(result, paths, default_date, default_year)
+    return result
+
+
+def _load_into(
+    result: ParseResult,
+    paths: Sequence[str | Path],
+    default_date: date | None,
+    default_year: int | None,
+) -> None:
     for given in paths:
         for file in _expand(Path(given), result):
             source = str(file)
@@ -133,4 +150,3 @@ def load_paths(
                 result.diagnostics.append(Diagnostic("error", source, None, str(exc)))
                 continue
             result.extend(parsed)
-    return result
