@@ -54,7 +54,9 @@ class Archive:
             weeks.extend(result.weeks)
             diags.extend(result.diagnostics)
         old = self.catalog
-        self.catalog = Catalog.build(weeks)
+        catalog = Catalog.build(weeks)
+        catalog.warm()  # typo index now, in this thread, not on the first autocomplete
+        self.catalog = catalog
         self.diagnostics = diags
         old.close()
 

@@ -168,6 +168,7 @@ class Catalog:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._lock = threading.Lock()
         self._fuzzy_ready = False
+        self._vocab: frozenset[str] = frozenset()
 
     # -- building -----------------------------------------------------------------
 
@@ -246,17 +247,16 @@ class Catalog:
         self._sorted_titles = sorted(zip(self._titles, range(len(self._titles)), strict=True))
 
     def _ensure_fuzzy(self) -> None:
-        """The trigram index of titles for typo-tolerant suggestions, built on first use."""
+        """The trigram index of title *words* for typo correction, built on first use."""
         if self._fuzzy_ready:
             return
         with self._lock:
-            ready = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tri'").fetchone()
+            ready = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'vocab'").fetchone()
             if ready is None:
-                self._db.execute("CREATE VIRTUAL TABLE tri USING fts5(title, tokenize='trigram')")
-                self._db.executemany(
-                    "INSERT INTO tri(rowid, title) VALUES (?, ?)",
-                    ((i, p.title) for i, p in enumerate(self._papers)),
-                )
+                words = sorted({w for t in self._titles for w in t.split() if len(w) >= 3})
+                self._vocab = frozenset(words)
+                self._db.execute("CREATE VIRTUAL TABLE vocab USING fts5(word, tokenize='trigram')")
+                self._db.executemany("INSERT INTO vocab(word) VALUES (?)", ((w,) for w in words))
             self._fuzzy_ready = True
 
     def warm(self) -> None:
@@ -476,26 +476,30 @@ class Catalog:
             seen.setdefault(idx)
             i += 1
         if len(seen) < limit:
-            words = norm.split()[:MAX_QUERY_WORDS]
-            match = " AND ".join(
-                [
-                    *('title:"' + w.replace('"', '""') + '"' for w in words[:-1]),
-                    'title:"' + words[-1].replace('"', '""') + '"*',
-                ]
-            )
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 8.0, 1.0) LIMIT ?",
-                    (match, limit),
-                ).fetchall()
-            for (rowid,) in rows:
+            for rowid in self._title_words(norm.split()[:MAX_QUERY_WORDS], limit):
                 seen.setdefault(rowid)
         if len(seen) < FUZZY_BELOW and len(norm) >= 3:
-            for idx in self._fuzzy(norm, limit * 2):
-                if len(seen) >= limit:
-                    break
-                seen.setdefault(idx)
+            corrected = self._correct(norm.split()[:MAX_QUERY_WORDS])
+            if corrected:
+                for rowid in self._title_words(corrected, limit):
+                    seen.setdefault(rowid)
         return [self._papers[i] for i in list(seen)[:limit]]
+
+    def _title_words(self, words: Sequence[str], limit: int) -> list[int]:
+        """Papers whose title holds every word (the last one as a prefix), newest first."""
+        if not words:
+            return []
+        match = " AND ".join(
+            [
+                *('title:"' + w.replace('"', '""') + '"' for w in words[:-1]),
+                'title:"' + words[-1].replace('"', '""') + '"*',
+            ]
+        )
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid LIMIT ?", (match, limit)
+            ).fetchall()
+        return [r for (r,) in rows]
 
     def _recent(self, limit: int) -> list[CatalogPaper]:
         week = self.latest_week()
@@ -503,30 +507,37 @@ class Catalog:
             return self._papers[:limit]
         return [self._papers[self._by_id[p.paper_id]] for p in week.papers][:limit]
 
-    def _fuzzy(self, norm: str, limit: int) -> list[int]:
+    def _correct(self, words: Sequence[str]) -> list[str] | None:
+        """The words with typos replaced by the closest title word (trigram candidates, then
+        difflib's ratio); None when nothing needed or could be corrected."""
         self._ensure_fuzzy()
-        grams = {norm[i : i + 3] for i in range(len(norm) - 2)}
-        grams = {g for g in grams if g.strip() == g and " " not in g}
-        if not grams:
-            return []
-        match = " OR ".join('"' + g.replace('"', '""') + '"' for g in sorted(grams)[:30])
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT rowid FROM tri WHERE tri MATCH ? ORDER BY bm25(tri) LIMIT 80", (match,)
-            ).fetchall()
-        scored = sorted((-_window_ratio(norm, self._titles[r]), r) for (r,) in rows)
-        return [r for score, r in scored if -score >= 0.6][:limit]
-
-
-def _window_ratio(query: str, title: str) -> float:
-    """How well ``query`` matches the best run of as many consecutive words in ``title``."""
-    qn = len(query.split())
-    words = title.split()
-    best = 0.0
-    for i in range(max(1, len(words) - qn + 1)):
-        window = " ".join(words[i : i + qn])
-        best = max(best, SequenceMatcher(None, query, window).ratio())
-    return best
+        out: list[str] = []
+        changed = False
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            known = word in self._vocab or (last and len(word) < 3)
+            if known or len(word) < 3:
+                out.append(word)
+                continue
+            grams = sorted({word[k : k + 3] for k in range(len(word) - 2)})[:20]
+            match = " OR ".join('"' + g.replace('"', '""') + '"' for g in grams)
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT word FROM vocab WHERE vocab MATCH ? ORDER BY bm25(vocab) LIMIT 40",
+                    (match,),
+                ).fetchall()
+            best, score = word, 0.0
+            for (cand,) in rows:
+                target = cand[: len(word) + 1] if last else cand
+                r = SequenceMatcher(None, word, target).ratio()
+                if r > score:
+                    best, score = cand, r
+            if score >= 0.75 and best != word:
+                changed = True
+                out.append(best)
+            else:
+                out.append(word)
+        return out if changed else None
 
 
 _LABEL_TOKENS: dict[str, str] = {}
