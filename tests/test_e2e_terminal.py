@@ -15,8 +15,10 @@ import socket
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -43,9 +45,12 @@ def _free_port() -> int:
 class Bot:
     """A running ``paperboy run`` subprocess with helpers to talk to it."""
 
+    running: ClassVar[list[asyncio.subprocess.Process]] = []
+
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.out: list[str] = []
+        Bot.running.append(proc)
 
     async def send(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -79,6 +84,16 @@ class Bot:
         self.out.append(rest.decode())
         assert self.proc.returncode is not None
         return self.proc.returncode, err.decode()
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers() -> Iterator[None]:
+    """A failing test must not leave a bot running."""
+    yield
+    for proc in Bot.running:
+        if proc.returncode is None:
+            proc.kill()
+    Bot.running.clear()
 
 
 async def _start(tmp: Path, config: Path, offset: float, *args: str) -> Bot:
