@@ -93,9 +93,7 @@ class Store(Protocol):
         """Add to the vote set keyed on (platform, message_id, user_id, emoji).
         True if it was new; a duplicate is a no-op returning False."""
 
-    async def remove_vote(
-        self, platform: str, message_id: str, user_id: str, emoji: str
-    ) -> bool:
+    async def remove_vote(self, platform: str, message_id: str, user_id: str, emoji: str) -> bool:
         """True if a vote was removed."""
 
     async def leaderboard(
