@@ -46,6 +46,7 @@ MAX_COMMAND_CHARS = 500
 DEFAULT_CRON = "0 9 * * MON"
 ADMIN_SUBCOMMANDS = ("subscribe", "unsubscribe", "schedule", "preview", "post")
 LOOKUP_SUBCOMMANDS = ("search", "week", "show", "top", "random", "help")
+KNOWN_SUBCOMMANDS = frozenset((*LOOKUP_SUBCOMMANDS, *ADMIN_SUBCOMMANDS, "find"))
 WINDOWS = {"week": 7, "month": 30, "year": 365}
 
 HELP_LINES = (
@@ -144,7 +145,9 @@ class Commands:
         finally:
             if self.ctx.metrics is not None:
                 self.ctx.metrics.observe(
-                    "command_seconds", time.perf_counter() - started, command=sub[:20]
+                    "command_seconds",
+                    time.perf_counter() - started,
+                    command=sub if sub in KNOWN_SUBCOMMANDS else "unknown",
                 )
 
     def _with_share(self, reply: Reply, text: str) -> Reply:
