@@ -222,9 +222,24 @@ class App:
         for name, adapter in self.adapters.items():
             await adapter.start()
             log.info("adapter started", extra={"platform": name})
+        await self._check_workspaces()
         await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
+
+    async def _check_workspaces(self) -> None:
+        """Warn about Slack subscriptions naming another workspace than the one connected:
+        commands in that channel would not find them, and a second one could be created."""
+        slack = self.adapters.get("slack")
+        team = getattr(slack, "team_id", "")
+        if not team or self.store is None:
+            return
+        for sub in await self.store.list_subscriptions():
+            if sub.channel.platform == "slack" and sub.channel.workspace != team:
+                log.warning(
+                    "slack subscription names another workspace than the connected one",
+                    extra={"channel": str(sub.channel), "connected_team": team},
+                )
 
     def _on_new_weeks(self, weeks: list[Week]) -> None:
         log.info("new curated weeks", extra={"weeks": ",".join(w.start.isoformat() for w in weeks)})

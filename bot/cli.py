@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.errors import ConfigError, PaperboyError
@@ -402,7 +403,12 @@ def _week(args: argparse.Namespace) -> int:
 def _slack_manifest(args: argparse.Namespace) -> int:
     from bot.platforms.slack import slack_manifest
 
-    manifest = slack_manifest(socket_mode=args.http is None, request_url=args.http, name=args.name)
+    request_url = args.http
+    if request_url is not None and urlsplit(request_url).path in ("", "/"):
+        request_url = request_url.rstrip("/") + "/slack/events"  # where the bot listens
+    manifest = slack_manifest(
+        socket_mode=request_url is None, request_url=request_url, name=args.name
+    )
     if args.format == "json":
         print(json.dumps(manifest, indent=2))
     else:

@@ -377,9 +377,10 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
         color=tm.get("color", optional(to_bool), None),
     )
     hp = top.section("http", HttpSettings)
+    port = hp.env_or_file("port", "PORT", env, to_int(0, 65535))
     http = HttpSettings(
         host=hp.get("host", to_nonempty, "127.0.0.1"),
-        port=hp.env_or_file("port", "PORT", env, to_int(0, 65535)) or 8080,
+        port=8080 if port is None else port,  # 0: any free port
         enabled=hp.get("enabled", to_bool, True),
     )
     admin = top.section("admin_channel", ChannelRef)

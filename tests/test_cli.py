@@ -123,3 +123,12 @@ def test_shipped_digests_by_default(
     assert "Attention Is All You Need" in capsys.readouterr().out
     assert main(["export"]) == 0
     assert len(capsys.readouterr().out.splitlines()) >= 50
+
+
+def test_slack_manifest_points_at_the_events_route(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["slack-manifest", "--format", "json", "--http", "https://bot.example.org"]) == 0
+    text = capsys.readouterr().out
+    assert "https://bot.example.org/slack/events" in text
+    assert json.loads(text)["settings"]["socket_mode_enabled"] is False
+    assert main(["slack-manifest", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["socket_mode_enabled"] is True

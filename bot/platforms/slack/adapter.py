@@ -213,6 +213,11 @@ class SlackAdapter:
         if session is not None:
             await session.close()
 
+    @property
+    def team_id(self) -> str:
+        """The workspace (team) id from ``auth.test``; empty before ``start``."""
+        return self._team_id
+
     def healthy(self) -> bool:
         if not self._started:
             return False
