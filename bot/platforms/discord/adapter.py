@@ -1,0 +1,361 @@
+"""The Discord adapter: one discord.py client, posting digests, answering ``/papers``, votes.
+
+* Intents: ``guilds`` and ``guild_reactions`` only (no privileged intents; message content is
+  never read). ``AllowedMentions.none()`` is set client-wide: nothing Paperboy sends can ping.
+* ``post`` sends one embed with ``nonce=<idempotency key>``; discord.py then sets
+  ``enforce_nonce``, so a retried send within Discord's window returns the message already
+  stored instead of posting twice. Discord does not return the nonce when reading history, so
+  the key is also written at the end of the embed footer (``… · ref <key>``) and
+  ``find_posted`` matches on that, among the bot's own messages posted after ``since``.
+* Digests get 1️⃣..🔟 seeded underneath in the background (paced by discord.py's per-route
+  buckets, a few messages at a time; failures are only logged), so ``post`` returns as soon as
+  the message exists.
+* Votes come from the raw reaction events, which fire for messages not in the cache (digests
+  posted before a restart).
+* ``api_base_url`` / ``gateway_url`` other than Discord's own switch discord.py's process-wide
+  endpoints (see ``endpoints``); that is meant for a local fake or a proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import aiohttp
+import discord
+from discord.utils import MISSING
+
+from bot.errors import ConfigError, PermanentError, TransientError
+from bot.model import ChannelRef, Message
+from bot.platforms.base import CommandHandler, ReactionHandler
+from bot.platforms.discord import endpoints, interactions
+from bot.platforms.discord import translate as tr
+from bot.platforms.discord.errors import to_delivery_error
+from bot.render.discord import KEYCAPS, ref_of, render_message
+
+log = logging.getLogger("paperboy.discord")
+
+RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
+NONCE_MAX = 25
+HISTORY_PAGE = 100
+HISTORY_PAGES_MAX = 5
+SINCE_SLACK = timedelta(seconds=5)  # clocks differ; look a little before ``since``
+
+Shards = int | Literal["auto"] | None
+
+
+def intents() -> discord.Intents:
+    """Guilds (channels, permissions) and guild reactions (votes); nothing privileged."""
+    flags = discord.Intents.none()
+    flags.guilds = True
+    flags.guild_reactions = True
+    return flags
+
+
+def nonce_for(key: str) -> str:
+    """``key`` if it fits Discord's 25-character nonce, else a stable 25-character digest."""
+    if 0 < len(key) <= NONCE_MAX:
+        return key
+    return "pb" + hashlib.sha1(key.encode("utf-8")).hexdigest()[: NONCE_MAX - 2]
+
+
+def _snowflake(value: str, what: str) -> int:
+    if not value.isdigit():
+        raise PermanentError(f"unknown_{what}", f"not a Discord {what} id: {value!r}")
+    return int(value)
+
+
+class DiscordAdapter:
+    """A Discord bot connection implementing ``bot.platforms.base.Adapter``."""
+
+    platform = "discord"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        commands: CommandHandler,
+        reactions: ReactionHandler,
+        application_id: str | None = None,
+        api_base_url: str | None = None,
+        gateway_url: str | None = None,
+        test_guild: int | None = None,
+        shards: Shards = None,
+        seed_reactions: bool = True,
+        render_options: dict[str, Any] | None = None,
+        ready_timeout: float = 30.0,
+        guild_ready_timeout: float = 0.5,
+        defer_after: float = 1.5,
+        seed_concurrency: int = 2,
+        max_ratelimit_timeout: float = 30.0,
+    ) -> None:
+        if not token:
+            raise ConfigError("discord.token", "a bot token is required")
+        if token.lower().startswith("bot "):
+            raise ConfigError("discord.token", "write the token without the 'Bot ' prefix")
+        if application_id is not None and not str(application_id).isdigit():
+            raise ConfigError("discord.application_id", "expected a numeric Discord id")
+        if shards is not None and shards != "auto" and (not isinstance(shards, int) or shards < 1):
+            raise ConfigError("discord.shards", "expected a positive number of shards or 'auto'")
+        options = dict(render_options or {})
+        unknown = set(options) - RENDER_OPTIONS
+        if unknown:
+            raise ConfigError("discord.render", f"unknown option(s): {', '.join(sorted(unknown))}")
+        self._token = token
+        self._commands = commands
+        self._reactions = reactions
+        self._application_id = int(application_id) if application_id else None
+        self._api_base_url = api_base_url
+        self._gateway_url = gateway_url
+        self._test_guild = test_guild
+        self._shards = shards
+        self._seed = seed_reactions
+        self._render_options = options
+        self._ready_timeout = ready_timeout
+        self._guild_ready_timeout = guild_ready_timeout
+        # discord.py refuses values under 30 s; longer waits surface as RateLimited.
+        self._max_ratelimit_timeout = max(30.0, max_ratelimit_timeout)
+        self._runner = interactions.Runner(
+            commands, render_options=options, defer_after=defer_after
+        )
+        self._seed_concurrency = max(1, seed_concurrency)
+        self._seed_slots: asyncio.Semaphore | None = None
+        self._client: discord.Client | None = None
+        self._tree: discord.app_commands.CommandTree[Any] | None = None
+        self._gateway_task: asyncio.Task[None] | None = None
+        self._release: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> discord.Client | None:
+        return self._client
+
+    @property
+    def bot_user_id(self) -> int | None:
+        client = self._client
+        return client.user.id if client is not None and client.user is not None else None
+
+    @property
+    def latency(self) -> float:
+        """Gateway heartbeat round trip in seconds (inf before the first heartbeat)."""
+        return self._client.latency if self._client is not None else float("inf")
+
+    def _make_client(self) -> discord.Client:
+        options: dict[str, Any] = {
+            "intents": intents(),
+            "allowed_mentions": discord.AllowedMentions.none(),
+            "guild_ready_timeout": self._guild_ready_timeout,
+            "max_ratelimit_timeout": self._max_ratelimit_timeout,
+            "max_messages": None,
+            "chunk_guilds_at_startup": False,
+        }
+        if self._application_id is not None:
+            options["application_id"] = self._application_id
+        client: discord.Client
+        if self._shards is not None:
+            count = None if self._shards == "auto" else self._shards
+            client = discord.AutoShardedClient(shard_count=count, **options)
+        else:
+            client = discord.Client(**options)
+
+        async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
+            await self._on_reaction(payload, added=True)
+
+        async def on_raw_reaction_remove(payload: discord.RawReactionActionEvent) -> None:
+            await self._on_reaction(payload, added=False)
+
+        client.event(on_raw_reaction_add)
+        client.event(on_raw_reaction_remove)
+        self._tree = interactions.install(client, self._runner)
+        return client
+
+    async def start(self) -> None:
+        """Log in, connect the gateway in the background, wait until ready, sync commands."""
+        if self._client is not None:
+            return
+        self._release = endpoints.acquire(self._api_base_url, self._gateway_url)
+        self._seed_slots = asyncio.Semaphore(self._seed_concurrency)
+        client = self._make_client()
+        self._client = client
+        try:
+            await self._login(client)
+            self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
+            await self._wait_ready(client)
+        except BaseException:
+            await self.stop()
+            raise
+        await self._sync_commands()
+        log.info("discord adapter ready as %s in %d guild(s)", client.user, len(client.guilds))
+
+    async def _login(self, client: discord.Client) -> None:
+        try:
+            await client.login(self._token)
+        except discord.LoginFailure as exc:
+            raise ConfigError("discord.token", "Discord rejected the bot token") from exc
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise TransientError(f"cannot log in to Discord: {exc!r}") from exc
+
+    async def _run_gateway(self, client: discord.Client) -> None:
+        try:
+            await client.connect(reconnect=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("discord gateway stopped")
+
+    async def _wait_ready(self, client: discord.Client) -> None:
+        ready = asyncio.ensure_future(client.wait_until_ready())
+        gateway = self._gateway_task
+        assert gateway is not None
+        try:
+            await asyncio.wait(
+                {ready, gateway}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            if not ready.done():
+                ready.cancel()
+        if not client.is_ready():
+            raise TransientError("the Discord gateway did not become ready")
+
+    async def _sync_commands(self) -> None:
+        """Register the commands: to the test guild (instant) if set, else globally."""
+        tree = self._tree
+        if tree is None:
+            return
+        try:
+            if self._test_guild is not None:
+                guild = discord.Object(id=self._test_guild)
+                tree.copy_global_to(guild=guild)
+                synced = await tree.sync(guild=guild)
+            else:
+                synced = await tree.sync()
+            log.info("synced %d discord command(s)", len(synced))
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            # Commands from an earlier sync keep working; posting does not depend on them.
+            log.error("could not sync discord commands: %r", exc)
+
+    async def stop(self) -> None:
+        """Close the connection and every resource; restore global endpoints (idempotent)."""
+        client, self._client = self._client, None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if client is not None:
+            try:
+                await client.close()
+            except Exception as exc:
+                log.warning("discord client did not close cleanly: %r", exc)
+        gateway, self._gateway_task = self._gateway_task, None
+        if gateway is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(gateway, 5.0)
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def healthy(self) -> bool:
+        client = self._client
+        return client is not None and client.is_ready() and not client.is_closed()
+
+    # --- Poster -------------------------------------------------------------------------------
+
+    def _require(self) -> discord.Client:
+        client = self._client
+        if client is None or client.is_closed():
+            raise TransientError("the Discord adapter is not started")
+        return client
+
+    async def post(self, channel: ChannelRef, message: Message, idempotency_key: str) -> str:
+        """Send ``message`` as an embed with ``nonce=idempotency_key``; returns the message id."""
+        client = self._require()
+        channel_id = _snowflake(channel.channel, "channel")
+        guild_id = int(channel.workspace) if channel.workspace.isdigit() else None
+        nonce = nonce_for(idempotency_key)
+        rendered = render_message(message, **self._render_options, ref=nonce)
+        target = client.get_partial_messageable(channel_id, guild_id=guild_id)
+        view = self._runner.view(tr.public_version(message))
+        try:
+            sent = await target.send(
+                embeds=rendered.embeds,
+                nonce=nonce,
+                allowed_mentions=discord.AllowedMentions.none(),
+                view=view if view is not None else MISSING,
+            )
+        except Exception as exc:
+            raise to_delivery_error(exc, may_have_sent=True) from exc
+        if message.kind == "digest" and self._seed:
+            self._spawn(self._seed_reactions(target, sent.id))
+        return str(sent.id)
+
+    async def _seed_reactions(self, target: discord.PartialMessageable, message_id: int) -> None:
+        """1️⃣..🔟 under a digest so voting is one click; failures are only logged."""
+        slots = self._seed_slots or asyncio.Semaphore(1)
+        async with slots:
+            msg = target.get_partial_message(message_id)
+            for emoji in KEYCAPS:
+                try:
+                    await msg.add_reaction(emoji)
+                except discord.HTTPException as exc:
+                    log.warning("could not seed %s on %s: %s", emoji, message_id, exc)
+                    if exc.status in (403, 404, 429):
+                        return
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.warning("could not seed reactions on %s: %r", message_id, exc)
+                    return
+
+    async def find_posted(
+        self, channel: ChannelRef, idempotency_key: str, since: datetime
+    ) -> str | None:
+        """The id of the bot's message posted after ``since`` whose footer carries the key."""
+        client = self._require()
+        channel_id = _snowflake(channel.channel, "channel")
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        after = discord.utils.time_snowflake(since - SINCE_SLACK)
+        key = nonce_for(idempotency_key)
+        me = self.bot_user_id
+        for _ in range(HISTORY_PAGES_MAX):
+            try:
+                page = await client.http.logs_from(channel_id, HISTORY_PAGE, after=after)
+            except Exception as exc:
+                raise to_delivery_error(exc, may_have_sent=False) from exc
+            for msg in page:
+                if _is_ours(msg, key, me):
+                    return str(msg["id"])
+            if len(page) < HISTORY_PAGE:
+                return None
+            after = max(int(m["id"]) for m in page)
+        log.warning("find_posted gave up after %d pages of %s", HISTORY_PAGES_MAX, channel)
+        return None
+
+    # --- votes --------------------------------------------------------------------------------
+
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        try:
+            ev = tr.reaction_event(payload, added=added, bot_user_id=self.bot_user_id)
+            await self._reactions.on_reaction(ev)
+        except Exception:
+            log.exception("discord reaction on %s failed", payload.message_id)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _is_ours(msg: Any, key: str, me: int | None) -> bool:
+    author = msg.get("author") or {}
+    if me is not None and str(author.get("id")) != str(me):
+        return False
+    return any(ref_of((e.get("footer") or {}).get("text")) == key for e in msg.get("embeds") or [])

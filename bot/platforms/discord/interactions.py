@@ -1,0 +1,427 @@
+"""``/papers`` and ``/papers-admin`` as discord.py app commands, and their buttons.
+
+Two top-level command groups, because Discord applies ``default_member_permissions`` only to
+top-level commands (it is ignored on subcommand groups): ``/papers`` (search, week, show, top,
+random, help) for everyone, and ``/papers-admin`` (subscribe, unsubscribe, schedule, preview,
+post), hidden by default from members without Manage Server *and* checked here on every call.
+
+Every subcommand builds the text form (``search attention page:2``) and hands an ``Invocation``
+to the core's ``CommandHandler``. The answer goes out within Discord's 3-second window: if the
+core has not answered after ``defer_after`` seconds (at once for admin work that posts), the
+interaction is deferred and the answer follows. Replies are ephemeral unless the core says
+otherwise; lookups carry a "Share to channel" button that re-runs the command and posts the
+answer publicly. Errors are logged and the user gets a short apology, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import zoneinfo
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Literal, Protocol
+
+import discord
+from discord import app_commands
+from discord.utils import MISSING
+
+from bot.model import Invocation, Message, Reply
+from bot.platforms.base import CommandHandler
+from bot.platforms.discord import translate as tr
+from bot.render.discord import RenderedDiscord, render_message
+
+log = logging.getLogger("paperboy.discord")
+
+NONE = discord.AllowedMentions.none()
+ButtonItem = discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]
+
+
+class ButtonFactory(Protocol):
+    def __call__(
+        self, action: str, text: str | None, label: str = "", *, custom_id: str = ""
+    ) -> ButtonItem: ...
+
+
+class Runner:
+    """Runs one interaction: builds the Invocation, asks the core, answers in time."""
+
+    def __init__(
+        self,
+        commands: CommandHandler,
+        *,
+        render_options: dict[str, Any],
+        defer_after: float = 1.5,
+    ) -> None:
+        self.commands = commands
+        self.render_options = render_options
+        self.defer_after = defer_after
+        self.texts = tr.ButtonTexts()
+        self.button_cls, self.make_button = _button_class(self)
+        self._timezones: list[str] | None = None
+
+    # --- building blocks ------------------------------------------------------------------
+
+    def invocation(self, interaction: discord.Interaction[Any], text: str) -> Invocation:
+        user = interaction.user
+        return Invocation(
+            channel=tr.channel_ref(interaction.guild_id, interaction.channel_id),
+            user_id=str(user.id),
+            text=text,
+            is_admin=self.is_admin(interaction),
+            user_name=user.display_name,
+        )
+
+    @staticmethod
+    def is_admin(interaction: discord.Interaction[Any]) -> bool:
+        """Manage Server in this channel (Administrator implies it); never in DMs."""
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+    def render(self, msg: Message) -> RenderedDiscord:
+        return render_message(msg, **self.render_options)
+
+    def view(self, msg: Message) -> discord.ui.View | None:
+        """Link buttons and command buttons (persistent: they carry their command)."""
+        view = discord.ui.View(timeout=None)
+        for b in tr.action_buttons(msg):
+            view.add_item(self.make_button(b.action or "", b.value.strip(), b.label))
+        for link in tr.link_buttons(msg):
+            view.add_item(discord.ui.Button(label=link["label"], url=link["url"]))
+        return view if view.children else None
+
+    async def in_time(
+        self,
+        coro: Coroutine[Any, Any, Reply],
+        defer: Callable[[], Awaitable[Any]],
+        *,
+        at_once: bool = False,
+    ) -> Reply:
+        """Await the core's reply; ``defer()`` first if it is not there in ``defer_after``."""
+        task = asyncio.ensure_future(coro)
+        try:
+            if at_once:
+                await defer()
+            else:
+                done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+                if not done:
+                    await defer()
+            return await task
+        finally:
+            if not task.done():
+                task.cancel()
+
+    # --- slash commands -------------------------------------------------------------------
+
+    async def run(
+        self, interaction: discord.Interaction[Any], text: str, *, admin: bool = False
+    ) -> None:
+        """Answer ``/papers <text>`` (or an admin subcommand)."""
+        try:
+            if admin and not self.is_admin(interaction):
+                log.info("refused admin command from %s", interaction.user.id)
+                await self.notice(interaction, tr.NOT_ADMIN)
+                return
+            inv = self.invocation(interaction, text)
+            slow = admin and text.split(" ", 1)[0] in ("post", "preview")
+            reply = await self.in_time(
+                self.commands.handle(inv),
+                lambda: interaction.response.defer(ephemeral=True, thinking=True),
+                at_once=slow,
+            )
+            await self.answer(interaction, reply, tr.with_share_button(reply, text))
+        except Exception:
+            log.exception("discord command %r failed", text[:200])
+            await self.sorry(interaction)
+
+    async def answer(
+        self, interaction: discord.Interaction[Any], reply: Reply, msg: Message
+    ) -> None:
+        rendered, view = self.render(msg), self.view(msg)
+        message_id: int | None = None
+        if not interaction.response.is_done():
+            resp = await interaction.response.send_message(
+                embeds=rendered.embeds,
+                view=view if view is not None else MISSING,
+                ephemeral=msg.ephemeral,
+                allowed_mentions=NONE,
+            )
+            message_id = resp.message_id
+        elif msg.ephemeral:
+            await interaction.edit_original_response(
+                embeds=rendered.embeds, view=view, allowed_mentions=NONE
+            )
+        else:  # deferred privately, but the answer is public: say so, then post it
+            await interaction.edit_original_response(content="Posted to the channel.")
+            sent = await interaction.followup.send(
+                embeds=rendered.embeds,
+                view=view if view is not None else MISSING,
+                ephemeral=False,
+                allowed_mentions=NONE,
+                wait=True,
+            )
+            message_id = sent.id
+        if not msg.ephemeral and message_id is not None and reply.paper_ids:
+            channel = tr.channel_ref(interaction.guild_id, interaction.channel_id)
+            await self.commands.shared(channel, str(message_id), reply)
+
+    async def notice(self, interaction: discord.Interaction[Any], text: str) -> None:
+        embed = discord.Embed(description=text, colour=0xF0B232)
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NONE)
+        else:
+            await interaction.response.send_message(
+                embed=embed, ephemeral=True, allowed_mentions=NONE
+            )
+
+    async def sorry(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await self.notice(interaction, tr.SORRY)
+        except Exception as exc:  # the token may have expired: nothing more to do
+            log.warning("could not tell the user something went wrong: %r", exc)
+
+    # --- buttons --------------------------------------------------------------------------
+
+    async def on_button(
+        self, interaction: discord.Interaction[Any], action: str, text: str | None
+    ) -> None:
+        try:
+            if text is None:
+                await self.notice(interaction, tr.EXPIRED)
+            elif action == tr.SHARE_ACTION:
+                await self.share(interaction, text)
+            else:
+                await self.page(interaction, text)
+        except Exception:
+            log.exception("discord button %s %r failed", action, (text or "")[:200])
+            await self.sorry(interaction)
+
+    async def page(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """Re-run the command and replace the (private) message the button is on."""
+        reply = await self.in_time(
+            self.commands.handle(self.invocation(interaction, text)),
+            lambda: interaction.response.defer(),
+        )
+        msg = tr.with_share_button(reply, text)
+        rendered, view = self.render(msg), self.view(msg)
+        if interaction.response.is_done():
+            await interaction.edit_original_response(
+                embeds=rendered.embeds, view=view, allowed_mentions=NONE
+            )
+        else:
+            await interaction.response.edit_message(
+                embeds=rendered.embeds, view=view, allowed_mentions=NONE
+            )
+
+    async def share(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """Re-run the command and post the answer publicly; its papers then take votes."""
+        reply = await self.in_time(
+            self.commands.handle(self.invocation(interaction, text)),
+            lambda: interaction.response.defer(ephemeral=False, thinking=True),
+        )
+        msg = tr.public_version(reply.message)
+        rendered, view = self.render(msg), self.view(msg)
+        content = tr.shared_by(interaction.user.id)
+        if interaction.response.is_done():
+            sent = await interaction.edit_original_response(
+                content=content, embeds=rendered.embeds, view=view, allowed_mentions=NONE
+            )
+            message_id: int | None = sent.id
+        else:
+            resp = await interaction.response.send_message(
+                content=content,
+                embeds=rendered.embeds,
+                view=view if view is not None else MISSING,
+                allowed_mentions=NONE,
+            )
+            message_id = resp.message_id
+        if message_id is None:
+            log.warning("shared reply has no message id; its votes will not count")
+            return
+        channel = tr.channel_ref(interaction.guild_id, interaction.channel_id)
+        await self.commands.shared(channel, str(message_id), reply)
+
+    # --- autocomplete ---------------------------------------------------------------------
+
+    def suggest(self, current: str) -> list[app_commands.Choice[str]]:
+        try:
+            return tr.choices(self.commands.suggest(current[:200], tr.MAX_CHOICES))
+        except Exception:
+            log.exception("autocomplete failed for %r", current[:100])
+            return []
+
+    def timezones(self, current: str) -> list[app_commands.Choice[str]]:
+        if self._timezones is None:
+            self._timezones = sorted(zoneinfo.available_timezones())
+        needle = current.strip().casefold()
+        hits = [tz for tz in self._timezones if needle in tz.casefold()]
+        hits.sort(key=lambda tz: (not tz.casefold().startswith(needle), tz))
+        return tr.choices([(tz, tz) for tz in hits[: tr.MAX_CHOICES]])
+
+
+def _button_class(runner: Runner) -> tuple[type[ButtonItem], ButtonFactory]:
+    """A persistent button class bound to ``runner`` (dispatched by custom_id pattern, so
+    buttons on messages sent before a restart still work)."""
+
+    class CommandButton(ButtonItem, template=tr.BUTTON_TEMPLATE):
+        def __init__(
+            self, action: str, text: str | None, label: str = "", *, custom_id: str = ""
+        ) -> None:
+            style = (
+                discord.ButtonStyle.primary
+                if action == tr.SHARE_ACTION
+                else discord.ButtonStyle.secondary
+            )
+            super().__init__(
+                discord.ui.Button(
+                    label=(label or action)[: tr.BUTTON_LABEL_MAX],
+                    style=style,
+                    custom_id=custom_id or runner.texts.custom_id(action, text or ""),
+                )
+            )
+            self.action = action
+            self.text = text
+
+        @classmethod
+        async def from_custom_id(
+            cls,
+            interaction: discord.Interaction[Any],
+            item: discord.ui.Item[Any],
+            match: re.Match[str],
+            /,
+        ) -> CommandButton:
+            return cls(
+                match["action"],
+                runner.texts.text(match),
+                str(getattr(item, "label", None) or ""),
+                custom_id=match.group(0),
+            )
+
+        async def callback(self, interaction: discord.Interaction[Any]) -> None:
+            await runner.on_button(interaction, self.action, self.text)
+
+    return CommandButton, CommandButton
+
+
+# --- the command tree -------------------------------------------------------------------------
+
+Window = Literal["week", "month", "year", "all"]
+Scope = Literal["here", "server"]
+Kind = Literal["curated", "community"]
+
+
+def build_groups(runner: Runner) -> tuple[app_commands.Group, app_commands.Group]:
+    """``/papers`` (everyone) and ``/papers-admin`` (Manage Server)."""
+    papers = app_commands.Group(
+        name="papers", description="Curated ML papers: search, weekly top tens, leaderboards"
+    )
+    admin = app_commands.Group(
+        name="papers-admin",
+        description="Digest subscriptions for this channel (Manage Server)",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+
+    @papers.command(name="search", description="Search paper titles and summaries")
+    @app_commands.describe(
+        query="Words to look for; filters: year:2024 week:2025-06-23 has:code",
+        page="Result page (5 per page)",
+    )
+    async def search(
+        interaction: discord.Interaction[Any],
+        query: app_commands.Range[str, 1, 200],
+        page: app_commands.Range[int, 1, 200] | None = None,
+    ) -> None:
+        await runner.run(interaction, f"search {query}" + (f" page:{page}" if page else ""))
+
+    @papers.command(name="week", description="The curated top ten of a week")
+    @app_commands.describe(date="Any day inside the week (2025-06-23), or 'latest'")
+    async def week(
+        interaction: discord.Interaction[Any], date: app_commands.Range[str, 1, 40] | None = None
+    ) -> None:
+        await runner.run(interaction, f"week {date}" if date else "week")
+
+    @papers.command(name="show", description="One paper with its links and weeks")
+    @app_commands.describe(ref="Paper title, paper id or arXiv id")
+    async def show(
+        interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await runner.run(interaction, f"show {ref}")
+
+    @show.autocomplete("ref")
+    async def show_ref(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return runner.suggest(current)
+
+    @papers.command(name="top", description="The community leaderboard from reaction votes")
+    @app_commands.describe(window="Period to count votes in", scope="This channel or the server")
+    async def top(
+        interaction: discord.Interaction[Any],
+        window: Window | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        await runner.run(interaction, " ".join(["top", *(p for p in (window, scope) if p)]))
+
+    @papers.command(name="random", description="A random paper from the archive")
+    async def random(interaction: discord.Interaction[Any]) -> None:
+        await runner.run(interaction, "random")
+
+    @papers.command(name="help", description="What Paperboy can do")
+    async def help_(interaction: discord.Interaction[Any]) -> None:
+        await runner.run(interaction, "help")
+
+    @admin.command(name="subscribe", description="Post digests in this channel on a schedule")
+    @app_commands.describe(
+        cron="Cron schedule, e.g. '0 9 * * MON' (Mondays 09:00)",
+        timezone="IANA timezone, e.g. Europe/London",
+        kind="Curated weekly top ten, or the community's most-voted",
+    )
+    async def subscribe(
+        interaction: discord.Interaction[Any],
+        cron: app_commands.Range[str, 1, 100] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        kind: Kind | None = None,
+    ) -> None:
+        parts = ["subscribe", *(p for p in (cron, timezone, kind) if p)]
+        await runner.run(interaction, " ".join(parts), admin=True)
+
+    @subscribe.autocomplete("timezone")
+    async def subscribe_timezone(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return runner.timezones(current)
+
+    @admin.command(name="unsubscribe", description="Stop posting digests in this channel")
+    async def unsubscribe(interaction: discord.Interaction[Any]) -> None:
+        await runner.run(interaction, "unsubscribe", admin=True)
+
+    @admin.command(name="schedule", description="This channel's subscription and next run")
+    async def schedule(interaction: discord.Interaction[Any]) -> None:
+        await runner.run(interaction, "schedule", admin=True)
+
+    @admin.command(name="preview", description="The next digest, shown only to you")
+    async def preview(interaction: discord.Interaction[Any]) -> None:
+        await runner.run(interaction, "preview", admin=True)
+
+    @admin.command(name="post", description="Post this week's digest here now (never twice)")
+    async def post(interaction: discord.Interaction[Any]) -> None:
+        await runner.run(interaction, "post", admin=True)
+
+    return papers, admin
+
+
+def install(client: discord.Client, runner: Runner) -> app_commands.CommandTree[Any]:
+    """A command tree on ``client`` with both groups, persistent buttons and an error hook."""
+    tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
+    for group in build_groups(runner):
+        tree.add_command(group)
+    client.add_dynamic_items(runner.button_cls)
+
+    @tree.error
+    async def on_error(
+        interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        log.error("app command failed: %r", error, exc_info=error)
+        await runner.sorry(interaction)
+
+    return tree
