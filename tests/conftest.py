@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -19,6 +21,25 @@ from bot.store import Store, open_store
 from bot.store.base import mask_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LOOPBACK = ("127.0.0.1", "localhost", "::1", None)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test is offline: looking up any host but the loopback fails the test, and proxy
+    settings are ignored (fakes of Slack, Discord and sources listen on 127.0.0.1)."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    real = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in LOOPBACK:
+            raise OSError(f"test tried to reach the network: {host}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    yield
+
 
 StoreFactory = Callable[[], Awaitable[Store]]
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,25 +42,6 @@ from bot.platforms.slack import SlackAdapter, slack_manifest
 
 CHANNEL = ChannelRef("slack", TEAM_ID, "C0DIGEST")
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-# --- no network beyond 127.0.0.1 -------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail any lookup of a host other than the loopback, and ignore proxy settings."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", "::1", None):
-            raise OSError(f"test tried to reach the network: {host}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    yield
 
 
 # --- small fakes of the core ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,24 +66,6 @@ WEEKLY = """\
 ATTENTION = make_paper_id("arxiv:1706.03762")
 RESIDUAL = make_paper_id("arxiv:1512.03385")
 ADAM = make_paper_id("arxiv:1412.6980")
-
-
-# --- no network beyond 127.0.0.1 -------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", "::1", None):
-            raise OSError(f"test tried to reach the network: {host}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    yield
 
 
 @pytest.fixture
