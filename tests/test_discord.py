@@ -166,6 +166,7 @@ def make_adapter(fake: FakeDiscord, commands: Any, votes: Any, **kw: Any) -> Dis
         "test_guild": GUILD_ID,
         "guild_ready_timeout": 0.05,
         "ready_timeout": 10.0,
+        "seed_idle": 0.02,
     }
     options.update(kw)
     return DiscordAdapter(**options)
@@ -250,13 +251,16 @@ async def test_rejected_token_is_a_config_error(
     assert base == discord.http.Route.BASE and not a.healthy()
 
 
-async def test_auto_sharding_asks_gateway_bot_and_syncs_globally(
-    fake: FakeDiscord, commands: FakeCommands, votes: FakeVotes
+@pytest.mark.parametrize("shards", ["auto", 1])
+async def test_sharded_client_and_global_sync(
+    fake: FakeDiscord, commands: FakeCommands, votes: FakeVotes, shards: Any
 ) -> None:
-    a = make_adapter(fake, commands, votes, shards="auto", test_guild=None)
+    a = make_adapter(fake, commands, votes, shards=shards, test_guild=None)
     await a.start()
     try:
-        assert fake.calls("get_gateway_bot")
+        assert a.healthy()
+        # "auto" asks Discord how many shards (and where); a count uses the default gateway.
+        assert bool(fake.calls("get_gateway_bot")) == (shards == "auto")
         assert fake.identifies[-1]["shard"] == [0, 1]
         assert {c["name"] for c in fake.synced[None]} == {"papers", "papers-admin"}
         mid = await a.post(CHANNEL, digest(), KEY)
@@ -366,6 +370,24 @@ async def test_server_error_is_transient_with_unknown_outcome(
     with pytest.raises(TransientError) as info:
         await adapter.post(CHANNEL, digest(), KEY)
     assert info.value.outcome_unknown and not isinstance(info.value, RateLimited)
+
+
+async def test_global_pacing_avoids_global_429s(commands: FakeCommands, votes: FakeVotes) -> None:
+    channels = [CHANNEL_ID + i for i in range(10)]
+    async with FakeDiscord(guilds={GUILD_ID: channels}, global_limit=8) as f:
+        a = make_adapter(f, commands, votes, global_rate=8, seed_reactions=False)
+        await a.start()
+        try:
+            posts = [
+                a.post(ChannelRef("discord", str(GUILD_ID), str(c)), digest(), KEY)
+                for c in channels
+            ]
+            ids = await asyncio.gather(*posts)
+        finally:
+            await a.stop()
+    assert len(set(ids)) == 10 and f.global_429 == 0
+    times = sorted(r.at for r in f.calls("create_message"))
+    assert times[-1] - times[0] >= 0.5  # some waited for the one-second window to move
 
 
 async def test_hostile_title_renders_inert_without_mentions(
@@ -584,6 +606,24 @@ async def test_handler_errors_get_a_friendly_private_message(
     assert "Sorry" in text and "exploded" not in text and "Traceback" not in text
 
 
+async def test_errors_after_a_defer_replace_the_thinking_message(
+    fake: FakeDiscord, commands: FakeCommands, votes: FakeVotes
+) -> None:
+    a = make_adapter(fake, commands, votes, defer_after=0.02)
+    await a.start()
+    try:
+        commands.gate = asyncio.Event()
+        commands.fail = RuntimeError("boom")
+        it = await fake.wait_response(await fake.slash("search", {"query": "x"}))
+        assert callback(it)["type"] == 5
+        commands.gate.set()
+        await fake.wait_for(lambda: bool(it.edits))
+        assert "Sorry" in it.edits[0]["embeds"][0]["description"]
+        assert it.original is not None and not it.original["flags"] & (1 << 7)  # not loading
+    finally:
+        await a.stop()
+
+
 # --- votes ------------------------------------------------------------------------------------
 
 
@@ -630,6 +670,19 @@ async def test_votes_on_a_digest_posted_before_a_restart(
         assert await second.find_posted(CHANNEL, KEY, SINCE) == mid
     finally:
         await second.stop()
+
+
+async def test_a_dropped_gateway_resumes_and_votes_still_arrive(
+    fake: FakeDiscord, adapter: DiscordAdapter, votes: FakeVotes
+) -> None:
+    mid = await adapter.post(CHANNEL, digest(), KEY)
+    await fake.drop()
+    await fake.wait_for(lambda: bool(fake.resumes) and fake.connected == 1, timeout=10)
+    assert fake.resumes[0]["token"] == TOKEN and len(fake.identifies) == 1
+    await fake.react(mid, "5️⃣")
+    await fake.wait_for(lambda: bool(votes.events))
+    assert votes.events[0].emoji == "5️⃣"
+    assert adapter.healthy()
 
 
 # --- the real core ----------------------------------------------------------------------------

@@ -117,6 +117,7 @@ class FakeDiscord(GatewayMixin):
         self.reactions: dict[int, list[tuple[str, int]]] = {}
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
         self.synced: dict[int | None, list[dict[str, Any]]] = {}
         self.interactions: dict[int, Interaction] = {}
         self.denied: dict[int, int] = {}  # channel -> error code (50001/50013)

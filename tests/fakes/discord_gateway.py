@@ -47,6 +47,7 @@ class GatewayMixin:
     guilds: dict[int, list[int]]
     channels: dict[int, int]
     identifies: list[dict[str, Any]]
+    resumes: list[dict[str, Any]]
     interactions: dict[int, Interaction]
     synced: dict[int | None, list[dict[str, Any]]]
     heartbeat_interval: int
@@ -83,6 +84,7 @@ class GatewayMixin:
                 elif op == 2:
                     await self._identify(session, msg["d"])
                 elif op == 6:
+                    self.resumes.append(msg["d"])
                     session.identified = True
                     await self._dispatch_to(session, "RESUMED", {})
         finally:
@@ -134,6 +136,11 @@ class GatewayMixin:
     @staticmethod
     def _shard_of(guild: int, count: int) -> int:
         return (guild >> 22) % count
+
+    async def drop(self, code: int = 4000) -> None:
+        """Close every gateway connection as Discord does now and then (the client resumes)."""
+        for s in list(self._sessions):
+            await s.ws.close(code=code)
 
     @property
     def connected(self) -> int:
@@ -312,6 +319,8 @@ class GatewayMixin:
         body = body or {}
         it.callbacks.append(body)
         it.responded_at = asyncio.get_running_loop().time()
+        if body.get("type") in (4, 7, 8):
+            it.answered_at = it.responded_at
         kind, data = body.get("type"), dict(body.get("data") or {})
         flags = int(data.get("flags") or 0)
         info: dict[str, Any] = {"id": str(it.id), "type": it.payload["type"]}
@@ -344,6 +353,8 @@ class GatewayMixin:
         body = body or {}
         msg = self._response_message(it, body, int(body.get("flags") or 0))
         it.followups.append(msg)
+        if it.answered_at is None:
+            it.answered_at = asyncio.get_running_loop().time()
         return self._json(200, msg) if request.query.get("wait") else web.Response(status=204)
 
     async def _wh_get(self, request: web.Request, body: Any) -> web.Response:
@@ -358,6 +369,8 @@ class GatewayMixin:
             return self._error(10008)
         body = dict(body or {})
         it.edits.append(body)
+        if it.answered_at is None:
+            it.answered_at = asyncio.get_running_loop().time()
         it.original.update(
             {k: v for k, v in body.items() if k not in ("flags", "allowed_mentions")}
         )

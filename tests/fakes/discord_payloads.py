@@ -3,6 +3,7 @@ checks Discord applies to message bodies."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,14 @@ ERRORS = {
 }
 
 
+@functools.cache
+def _fixture_text(name: str) -> str:
+    return (FIXTURES / f"{name}.json").read_text(encoding="utf-8")
+
+
 def fixture(name: str) -> Any:
     """A recorded-shape payload from ``tests/fixtures/discord/<name>.json`` (a fresh copy)."""
-    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads(_fixture_text(name))
 
 
 def u16(text: str) -> int:
@@ -108,7 +114,8 @@ class Interaction:
     token: str
     payload: dict[str, Any]
     sent_at: float = 0.0
-    responded_at: float | None = None
+    responded_at: float | None = None  # the first callback (an answer or a defer)
+    answered_at: float | None = None  # the answer itself (callback 4/7/8, or the edit after 5/6)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     original: dict[str, Any] | None = None  # the response message (or the clicked one)
     followups: list[dict[str, Any]] = field(default_factory=list)
@@ -117,6 +124,10 @@ class Interaction:
     @property
     def latency(self) -> float | None:
         return None if self.responded_at is None else self.responded_at - self.sent_at
+
+    @property
+    def answer_latency(self) -> float | None:
+        return None if self.answered_at is None else self.answered_at - self.sent_at
 
     @property
     def choices(self) -> list[dict[str, Any]] | None:

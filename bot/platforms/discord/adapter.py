@@ -7,11 +7,18 @@
   stored instead of posting twice. Discord does not return the nonce when reading history, so
   the key is also written at the end of the embed footer (``… · ref <key>``) and
   ``find_posted`` matches on that, among the bot's own messages posted after ``since``.
-* Digests get 1️⃣..🔟 seeded underneath in the background (paced by discord.py's per-route
-  buckets, a few messages at a time; failures are only logged), so ``post`` returns as soon as
-  the message exists.
+* Digests get 1️⃣..🔟 seeded underneath in the background, so ``post`` returns as soon as the
+  message exists. Seeding yields to posting: it waits until no post has been sent for
+  ``seed_idle`` seconds (at most ``SEED_MAX_WAIT``), so a fan-out is not slowed by 10 extra
+  requests per channel; then ``seed_concurrency`` messages at a time, each paced by
+  discord.py's per-channel reaction bucket. Failures are only logged.
 * Votes come from the raw reaction events, which fire for messages not in the cache (digests
   posted before a restart).
+* Every REST call the client makes (posts, reactions, history, login) first takes a slot from
+  a global pacer (``global_rate`` per second, default 48, under Discord's 50): discord.py
+  reacts to a global 429 but does not avoid one, and the delivery engine's limiter cannot see
+  reaction seeding or reads, nor the jitter between its slot and the wire. Interaction
+  responses go through discord.py's webhook path, which Discord exempts, and are not paced.
 * ``api_base_url`` / ``gateway_url`` other than Discord's own switch discord.py's process-wide
   endpoints (see ``endpoints``); that is meant for a local fake or a proxy.
 """
@@ -36,6 +43,7 @@ from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.discord import endpoints, interactions
 from bot.platforms.discord import translate as tr
 from bot.platforms.discord.errors import to_delivery_error
+from bot.ratelimit import RateLimiter
 from bot.render.discord import KEYCAPS, ref_of, render_message
 
 log = logging.getLogger("paperboy.discord")
@@ -45,6 +53,7 @@ NONCE_MAX = 25
 HISTORY_PAGE = 100
 HISTORY_PAGES_MAX = 5
 SINCE_SLACK = timedelta(seconds=5)  # clocks differ; look a little before ``since``
+SEED_MAX_WAIT = 60.0  # seeding waits at most this long for posting to pause
 
 Shards = int | Literal["auto"] | None
 
@@ -91,8 +100,10 @@ class DiscordAdapter:
         ready_timeout: float = 30.0,
         guild_ready_timeout: float = 0.5,
         defer_after: float = 1.5,
-        seed_concurrency: int = 2,
+        seed_concurrency: int = 8,
+        seed_idle: float = 0.5,
         max_ratelimit_timeout: float = 30.0,
+        global_rate: int | None = 48,
     ) -> None:
         if not token:
             raise ConfigError("discord.token", "a bot token is required")
@@ -123,13 +134,18 @@ class DiscordAdapter:
         self._runner = interactions.Runner(
             commands, render_options=options, defer_after=defer_after
         )
+        self._global_rate = global_rate
         self._seed_concurrency = max(1, seed_concurrency)
         self._seed_slots: asyncio.Semaphore | None = None
+        self._seed_idle = seed_idle
+        self._posting = 0
+        self._last_post = 0.0
         self._client: discord.Client | None = None
         self._tree: discord.app_commands.CommandTree[Any] | None = None
         self._gateway_task: asyncio.Task[None] | None = None
         self._release: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._down: set[int | None] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -173,8 +189,44 @@ class DiscordAdapter:
 
         client.event(on_raw_reaction_add)
         client.event(on_raw_reaction_remove)
+        self._track_connection(client)
+        if self._global_rate:
+            _pace(client, self._global_rate)
         self._tree = interactions.install(client, self._runner)
         return client
+
+    def _track_connection(self, client: discord.Client) -> None:
+        """Keep ``_down``: the shards (None: the only connection) now disconnected."""
+        down = self._down
+        down.clear()
+        if isinstance(client, discord.AutoShardedClient):
+
+            async def on_shard_disconnect(shard_id: int) -> None:
+                down.add(shard_id)
+
+            async def on_shard_connect(shard_id: int) -> None:
+                down.discard(shard_id)
+
+            async def on_shard_resumed(shard_id: int) -> None:
+                down.discard(shard_id)
+
+            client.event(on_shard_disconnect)
+            client.event(on_shard_connect)
+            client.event(on_shard_resumed)
+            return
+
+        async def on_disconnect() -> None:
+            down.add(None)
+
+        async def on_connect() -> None:
+            down.discard(None)
+
+        async def on_resumed() -> None:
+            down.discard(None)
+
+        client.event(on_disconnect)
+        client.event(on_connect)
+        client.event(on_resumed)
 
     async def start(self) -> None:
         """Log in, connect the gateway in the background, wait until ready, sync commands."""
@@ -263,8 +315,11 @@ class DiscordAdapter:
             release()
 
     def healthy(self) -> bool:
+        """Ready, not closed, and no gateway connection is down (reconnecting)."""
         client = self._client
-        return client is not None and client.is_ready() and not client.is_closed()
+        return (
+            client is not None and client.is_ready() and not client.is_closed() and not self._down
+        )
 
     # --- Poster -------------------------------------------------------------------------------
 
@@ -283,6 +338,7 @@ class DiscordAdapter:
         rendered = render_message(message, **self._render_options, ref=nonce)
         target = client.get_partial_messageable(channel_id, guild_id=guild_id)
         view = self._runner.view(tr.public_version(message))
+        self._posting += 1
         try:
             sent = await target.send(
                 embeds=rendered.embeds,
@@ -292,6 +348,9 @@ class DiscordAdapter:
             )
         except Exception as exc:
             raise to_delivery_error(exc, may_have_sent=True) from exc
+        finally:
+            self._posting -= 1
+            self._last_post = asyncio.get_running_loop().time()
         if message.kind == "digest" and self._seed:
             self._spawn(self._seed_reactions(target, sent.id))
         return str(sent.id)
@@ -302,6 +361,7 @@ class DiscordAdapter:
         async with slots:
             msg = target.get_partial_message(message_id)
             for emoji in KEYCAPS:
+                await self._quiet()
                 try:
                     await msg.add_reaction(emoji)
                 except discord.HTTPException as exc:
@@ -311,6 +371,16 @@ class DiscordAdapter:
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                     log.warning("could not seed reactions on %s: %r", message_id, exc)
                     return
+
+    async def _quiet(self) -> None:
+        """Wait until no post is in flight and none was sent for ``seed_idle`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SEED_MAX_WAIT
+        while loop.time() < deadline:
+            idle_for = loop.time() - self._last_post
+            if self._posting == 0 and idle_for >= self._seed_idle:
+                return
+            await asyncio.sleep(max(0.01, self._seed_idle - idle_for))
 
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, since: datetime
@@ -352,6 +422,20 @@ class DiscordAdapter:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _pace(client: discord.Client, per_second: int) -> None:
+    """Make every REST request of ``client`` wait for a global slot first."""
+    limiter = RateLimiter(
+        global_limit=per_second, global_period=1.0, channel_limit=None, margin=0.02
+    )
+    send = client.http.request
+
+    async def request(route: discord.http.Route, **kwargs: Any) -> Any:
+        await limiter.acquire("")
+        return await send(route, **kwargs)
+
+    client.http.request = request  # type: ignore[method-assign]
 
 
 def _is_ours(msg: Any, key: str, me: int | None) -> bool:

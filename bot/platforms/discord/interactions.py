@@ -165,8 +165,14 @@ class Runner:
             await self.commands.shared(channel, str(message_id), reply)
 
     async def notice(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """A short private note; after a "thinking" defer it replaces the placeholder."""
         embed = discord.Embed(description=text, colour=0xF0B232)
-        if interaction.response.is_done():
+        kind = interaction.response.type
+        if kind == discord.InteractionResponseType.deferred_channel_message:
+            await interaction.edit_original_response(
+                content=None, embed=embed, view=None, allowed_mentions=NONE
+            )
+        elif interaction.response.is_done():
             await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NONE)
         else:
             await interaction.response.send_message(

@@ -1,0 +1,413 @@
+"""Discord through the real discord.py client against the local fake Discord (tests/fakes).
+
+    python bench/discord_bench.py [--papers 130000] [--interactions 200] [--sequential 100]
+                                  [--channels 1000] [--seed-reactions] [--gc-freeze]
+
+Two processes, so the bot is measured alone: this one runs the bot (``DiscordAdapter`` with
+``bot.commands.Commands`` over a catalog of ``--papers`` synthetic papers, SQLite store); a
+child runs the fake Discord (REST + gateway) and the load.
+
+1. Interaction latency: the fake sends ``--sequential`` INTERACTION_CREATE events one at a
+   time, then a burst of ``--interactions`` back to back over the gateway (search, week, show,
+   top, random, help and ``show`` autocomplete), and times, per interaction, the first
+   response (answer or defer; Discord's deadline is 3 s) and the answer itself, measured where
+   the fake receives them. p50 / p99 / max. ``--gc-freeze`` moves the catalog out of the
+   cyclic collector's reach (full collections over 130,000 papers' objects show in the burst).
+2. Fan-out: one digest to ``--channels`` channels through ``DeliveryEngine`` (ledger in SQLite,
+   ``RateLimiter.discord()``) and the adapter, against the fake's limits: 5 messages per 5 s
+   per channel and 50 requests per second overall (429s with ``retry_after`` past them).
+   Prints the time, the floor those limits allow (requests / 50 per second), the ratio
+   (target < 1.1x), 429s, duplicates and losses. Reactions are not seeded unless
+   ``--seed-reactions`` (they are ten more requests per digest under the same global limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakes.discord import GUILD_ID, TOKEN, FakeDiscord  # noqa: E402
+
+from bot.model import ChannelRef, Link, Paper, ReactionEvent, Subscription, Week  # noqa: E402
+
+WORDS = (
+    "attention",
+    "transformer",
+    "diffusion",
+    "sparse",
+    "retrieval",
+    "agent",
+    "reasoning",
+    "vision",
+    "language",
+    "model",
+    "scaling",
+    "law",
+    "reinforcement",
+    "learning",
+    "mixture",
+    "experts",
+    "tokenizer",
+    "memory",
+    "planning",
+    "graph",
+    "contrastive",
+    "distillation",
+    "quantization",
+    "alignment",
+    "reward",
+    "speech",
+    "video",
+    "robot",
+    "policy",
+)
+CHANNEL_BASE = 1400000000000000000
+FANOUT_GUILD_SIZE = 500
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+def synthetic_weeks(papers: int, seed: int = 7) -> list[Week]:
+    rng = random.Random(seed)
+    weeks = []
+    newest = date(2025, 6, 23)
+    n_weeks = max(1, papers // 10)
+    for w in range(n_weeks):
+        start = newest - timedelta(days=7 * (n_weeks - 1 - w))
+        items = []
+        for r in range(10):
+            n = w * 10 + r
+            items.append(
+                Paper(
+                    rank=r + 1,
+                    title=" ".join(rng.sample(WORDS, 5)).title() + f" {n}",
+                    summary=" ".join(rng.choices(WORDS, k=30)) + ".",
+                    links=(
+                        Link("Paper", f"https://arxiv.org/abs/{2000 + n // 99999}.{n % 99999:05d}"),
+                        Link("Code", f"https://github.com/example/p{n}"),
+                    ),
+                    source="synthetic",
+                )
+            )
+        weeks.append(Week(start, start + timedelta(days=6), f"Week {w}", "synthetic", tuple(items)))
+    return weeks
+
+
+def fanout_guilds(channels: int) -> dict[int, list[int]]:
+    guilds: dict[int, list[int]] = {GUILD_ID: [CHANNEL_BASE - 1]}
+    for i in range(channels):
+        g = GUILD_ID + 1 + i // FANOUT_GUILD_SIZE
+        guilds.setdefault(g, []).append(CHANNEL_BASE + i)
+    return guilds
+
+
+# --- the child: fake Discord and the load ------------------------------------------------------
+
+
+async def serve(args: argparse.Namespace) -> None:
+    fake = FakeDiscord(guilds=fanout_guilds(args.channels))
+    await fake.start()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def say(obj: Any) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    say({"api": fake.api_url, "gateway": fake.gateway_url})
+    try:
+        while True:
+            line = (await reader.readline()).decode().strip()
+            if not line or line == "quit":
+                return
+            cmd = json.loads(line)
+            if cmd["op"] == "burst":
+                say(await burst(fake, cmd))
+            elif cmd["op"] == "stats":
+                stored = {c: len(fake.stored(c)) for c in fake.channels if c >= CHANNEL_BASE}
+                say(
+                    {
+                        "stored": sum(stored.values()),
+                        "duplicates": sum(n - 1 for n in stored.values() if n > 1),
+                        "losses": sum(1 for n in stored.values() if n == 0),
+                        "create_calls": len(fake.calls("create_message")),
+                        "reaction_calls": len(fake.calls("add_reaction")),
+                        "global_429": fake.global_429,
+                        "route_429": fake.route_429,
+                    }
+                )
+    finally:
+        await fake.stop()
+
+
+async def burst(fake: FakeDiscord, cmd: dict[str, Any]) -> dict[str, Any]:
+    rng = random.Random(11)
+    n, ids, weeks = int(cmd["n"]), cmd["paper_ids"], cmd["weeks"]
+    kinds = ["search"] * 8 + ["week"] * 3 + ["show"] * 3 + ["top"] * 2 + ["random", "help"]
+    kinds += ["autocomplete"] * 2
+    sent = []
+    for _ in range(n):
+        kind = rng.choice(kinds)
+        if kind == "search":
+            it = await fake.slash(
+                "search", {"query": " ".join(rng.sample(WORDS, rng.randint(1, 3)))}
+            )
+        elif kind == "week":
+            it = await fake.slash("week", {"date": rng.choice(weeks)})
+        elif kind == "show":
+            it = await fake.slash("show", {"ref": rng.choice(ids)})
+        elif kind == "top":
+            it = await fake.slash("top", {"window": rng.choice(["week", "month", "all"])})
+        elif kind == "autocomplete":
+            it = await fake.slash("show", {"ref": rng.choice(WORDS)[:5]}, focused="ref")
+        else:
+            it = await fake.slash(kind, {})
+        sent.append((kind, it))
+        if cmd.get("one_at_a_time"):
+            with contextlib.suppress(TimeoutError):
+                await fake.wait_for(lambda it=it: bool(it.answered_at), timeout=10)
+    with contextlib.suppress(TimeoutError):
+        await fake.wait_for(lambda: all(it.answered_at for _, it in sent), timeout=60)
+    span = (sent[-1][1].sent_at - sent[0][1].sent_at) * 1000 if sent else 0.0
+    out: dict[str, Any] = {
+        "first": {},
+        "answer": {},
+        "deferred": 0,
+        "unanswered": 0,
+        "send_span_ms": span,
+    }
+    for kind, it in sent:
+        if it.latency is None or it.answer_latency is None:
+            out["unanswered"] += 1
+            continue
+        out["first"].setdefault(kind, []).append(it.latency * 1000)
+        out["answer"].setdefault(kind, []).append(it.answer_latency * 1000)
+        out["deferred"] += int(it.callbacks[0].get("type") in (5, 6))
+    return out
+
+
+# --- the parent: the bot ----------------------------------------------------------------------
+
+
+class NoVotes:
+    async def on_reaction(self, ev: ReactionEvent) -> bool:
+        return False
+
+
+class Child:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def ask(self, obj: Any | None = None) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if obj is not None:
+            self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+            await self.proc.stdin.drain()
+        return json.loads(await self.proc.stdout.readline())
+
+    async def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.write(b"quit\n")
+            await self.proc.stdin.drain()
+            self.proc.stdin.close()
+        await self.proc.wait()
+
+
+def table(title: str, data: dict[str, list[float]]) -> None:
+    print(f"\n{title}")
+    print(f"{'command':<14}{'count':>7}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    everything = [v for vs in data.values() for v in vs]
+    for kind, v in [*sorted(data.items()), ("all", everything)]:
+        print(
+            f"{kind:<14}{len(v):>7}{statistics.median(v):>10.1f}{pct(v, 0.99):>10.1f}"
+            f"{max(v):>10.1f}"
+        )
+
+
+async def run(args: argparse.Namespace) -> int:
+    from bot.catalog import Catalog
+    from bot.clock import SystemClock
+    from bot.commands import CommandContext, Commands
+    from bot.delivery import DeliveryEngine, Digest
+    from bot.digests import DigestBuilder, DigestOptions, week_message
+    from bot.platforms.discord import DiscordAdapter
+    from bot.ratelimit import RateLimiter
+    from bot.store import open_store
+
+    t0 = time.perf_counter()
+    weeks = synthetic_weeks(args.papers)
+    catalog = Catalog.build(weeks)
+    print(f"catalog: {len(catalog):,} papers in {time.perf_counter() - t0:.1f} s")
+    if args.gc_freeze:  # the catalog is long-lived: keep the collector from walking it
+        gc.collect()
+        gc.freeze()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve",
+        "--channels",
+        str(args.channels),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    child = Child(proc)
+    urls = await child.ask()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{tmp}/bench.db")
+        await store.open()
+        clock = SystemClock()
+        digests = DigestBuilder(lambda: catalog, store)
+        commands = Commands(
+            CommandContext(catalog=lambda: catalog, store=store, clock=clock, digests=digests)
+        )
+        adapter = DiscordAdapter(
+            token=TOKEN,
+            commands=commands,
+            reactions=NoVotes(),
+            api_base_url=urls["api"],
+            gateway_url=urls["gateway"],
+            test_guild=GUILD_ID,
+            seed_reactions=args.seed_reactions,
+            render_options={"summary_length": 200},
+        )
+        await adapter.start()
+        try:
+            # 1. interaction burst
+            rng = random.Random(3)
+            ids = [p.paper_id for p in rng.sample(list(catalog.papers), min(500, len(catalog)))]
+            days = [w.start.isoformat() for w in rng.sample(weeks, min(200, len(weeks)))]
+            ask = {"op": "burst", "n": args.sequential, "paper_ids": ids, "weeks": days}
+            r = await child.ask({**ask, "one_at_a_time": True})
+            print(f"\n{args.sequential} interactions one at a time (each after the last answer)")
+            table("answer, from dispatch:", r["answer"])
+            r = await child.ask({**ask, "n": args.interactions})
+            print(
+                f"\n{args.interactions} interactions sent back to back over the gateway "
+                f"(in {r['send_span_ms']:.0f} ms)"
+            )
+            table("first response (answer or defer), from dispatch:", r["first"])
+            if r["deferred"]:
+                table("answer, from dispatch:", r["answer"])
+            firsts = [v for vs in r["first"].values() for v in vs]
+            print(
+                f"deferred: {r['deferred']}, unanswered: {r['unanswered']}, "
+                f"slowest first response {max(firsts):.0f} ms (Discord's deadline: 3000 ms)"
+            )
+
+            # 2. fan-out
+            subs = []
+            for i in range(args.channels):
+                ch = CHANNEL_BASE + i
+                guild = GUILD_ID + 1 + i // FANOUT_GUILD_SIZE
+                subs.append(
+                    await store.upsert_subscription(
+                        Subscription(
+                            ChannelRef("discord", str(guild), str(ch)), "0 9 * * MON", "UTC"
+                        )
+                    )
+                )
+            week = weeks[-1]
+            msg = week_message(week, DigestOptions(summary_length=200))
+            digest = Digest(week.key, msg, tuple(p.paper_id for p in week.papers))
+
+            class OneDigest:
+                async def next_digest(
+                    self, sub: Subscription, sent: set[str], now: datetime
+                ) -> Digest | None:
+                    return None if digest.key in sent else digest
+
+            engine = DeliveryEngine(
+                store,
+                {"discord": adapter},
+                OneDigest(),
+                clock=clock,
+                limiter=RateLimiter.discord(),
+            )
+            started = time.perf_counter()
+            outcomes = await engine.fire(subs, datetime.now(UTC))
+            elapsed = time.perf_counter() - started
+            stats = await child.ask({"op": "stats"})
+            seeded_at = None
+            if args.seed_reactions:  # seeding runs in the background: wait for all of it
+                want = 10 * args.channels
+                while stats["reaction_calls"] < want and time.perf_counter() - started < 3600:
+                    await asyncio.sleep(0.5)
+                    stats = await child.ask({"op": "stats"})
+                seeded_at = time.perf_counter() - started
+            floor = args.channels / 50
+            statuses = Counter(o.status for o in outcomes)
+            rows = [
+                ("channels", f"{args.channels}"),
+                ("limits (fake)", "50 req/s global, 5 msgs per 5 s per channel"),
+                ("total time", f"{elapsed:.2f} s"),
+                ("floor (posts / 50 per s)", f"{floor:.2f} s"),
+                ("ratio", f"{elapsed / floor:.3f}x"),
+                ("messages stored", f"{stats['stored']}"),
+                ("duplicates / losses", f"{stats['duplicates']} / {stats['losses']}"),
+                ("create calls", f"{stats['create_calls']}"),
+                ("429s (global / route)", f"{stats['global_429']} / {stats['route_429']}"),
+                ("outcomes", ", ".join(f"{k}={v}" for k, v in sorted(statuses.items()))),
+            ]
+            if seeded_at is not None:
+                all_floor = 11 * args.channels / 50
+                rows += [
+                    ("reactions added", f"{stats['reaction_calls']}"),
+                    ("all seeded after", f"{seeded_at:.2f} s"),
+                    ("floor (posts + reactions)", f"{all_floor:.2f} s"),
+                    ("ratio incl. reactions", f"{seeded_at / all_floor:.3f}x"),
+                ]
+            print("\nfan-out of one digest through DeliveryEngine + DiscordAdapter:")
+            width = max(len(k) for k, _ in rows)
+            for k, v in rows:
+                print(f"{k:<{width}}  {v}")
+            ok = stats["duplicates"] == 0 and stats["losses"] == 0
+            print(f"target: ratio < 1.1x -> {'met' if elapsed / floor < 1.1 else 'MISSED'}")
+        finally:
+            await adapter.stop()
+            await store.close()
+            await child.close()
+    return 0 if ok else 1
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--papers", type=int, default=130_000)
+    ap.add_argument("--interactions", type=int, default=200)
+    ap.add_argument("--sequential", type=int, default=100)
+    ap.add_argument("--channels", type=int, default=1000)
+    ap.add_argument("--seed-reactions", action="store_true")
+    ap.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() after building the catalog"
+    )
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    if args.serve:
+        asyncio.run(serve(args))
+        return 0
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
