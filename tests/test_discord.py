@@ -1,7 +1,8 @@
 """The Discord adapter with the real discord.py client against a local fake Discord.
 
-Nothing leaves 127.0.0.1: the fake serves REST and the gateway; the client logs in, connects,
-syncs its commands, posts, answers interactions and receives reactions as it would on Discord.
+Nothing leaves 127.0.0.1 (conftest's offline guard): the fake serves REST and the gateway; the
+client logs in, connects, syncs its commands, posts, answers interactions and receives
+reactions as it would on Discord.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,22 +47,6 @@ CHANNEL = ChannelRef("discord", str(GUILD_ID), str(CHANNEL_ID))
 OTHER_CHANNEL_ID = 1300000000000000201
 KEY = "pbk2y4b6d8f0h2j4l6n8p0r2t"  # 25 chars, like delivery.idempotency_key
 SINCE = datetime.now(UTC) - timedelta(minutes=5)
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fail any lookup of a host other than the loopback, and ignore proxy settings."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", "::1", None):
-            raise OSError(f"test tried to reach the network: {host}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    yield
 
 
 # --- small fakes of the core ------------------------------------------------------------------
