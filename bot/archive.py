@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
@@ -57,6 +58,10 @@ class Archive:
         catalog = Catalog.build(weeks)
         catalog.warm()  # typo index now, in this thread, not on the first autocomplete
         self.catalog = catalog
+        # The catalog is hundreds of thousands of long-lived objects: keep them out of the
+        # cyclic collector's full passes, which otherwise stall the event loop under load.
+        gc.collect()
+        gc.freeze()
         self.diagnostics = diags
         old.close()
 

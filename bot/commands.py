@@ -85,6 +85,12 @@ class CommandContext:
     rng: random.Random = field(default_factory=random.Random)
 
 
+def admin_command(platform: str) -> str:
+    """How admins type admin subcommands: Discord hides them in their own ``/papers-admin``
+    command (Discord applies default permissions per top-level command only)."""
+    return "/papers-admin" if platform == "discord" else "/papers"
+
+
 def _notice(header: str, text: str = "", *, context: tuple[str, ...] = ()) -> Reply:
     return Reply(Message(header=header, text=text, context=context, kind="notice"))
 
@@ -118,7 +124,8 @@ class Commands:
                 if not inv.is_admin:
                     return _notice(
                         "That one is for admins",
-                        f"Only admins can use `/papers {sub}`. Ask an admin of this "
+                        f"Only admins can use `{admin_command(inv.channel.platform)} {sub}`. "
+                        "Ask an admin of this "
                         "workspace or server, or try `/papers help`.",
                     )
                 return await self._admin(sub, rest, inv)
@@ -198,8 +205,9 @@ class Commands:
     async def help(self, rest: str, inv: Invocation) -> Reply:
         fields = [Field(f"/papers {usage}", what) for usage, what in HELP_LINES]
         if inv.is_admin:
+            admin = admin_command(inv.channel.platform)
             fields += [
-                Field(f"/papers {usage}", f"(admin) {what}") for usage, what in ADMIN_HELP_LINES
+                Field(f"{admin} {usage}", f"(admin) {what}") for usage, what in ADMIN_HELP_LINES
             ]
         cat = self.ctx.catalog()
         latest = cat.latest_week()
@@ -476,7 +484,8 @@ class Commands:
             return _notice(
                 "Not subscribed",
                 "This channel has no digest subscription. Start one with "
-                f"`/papers subscribe {DEFAULT_CRON} {self.ctx.default_timezone}`.",
+                f"`{admin_command(inv.channel.platform)} subscribe {DEFAULT_CRON} "
+                f"{self.ctx.default_timezone}`.",
             )
         if sub == "schedule":
             return _notice("Digest schedule", self._describe(current))
@@ -534,7 +543,8 @@ class Commands:
             return _notice(
                 "That schedule is not valid",
                 f"`{truncate_words(cron, 60)}` is not a valid cron expression: {problem}. "
-                f"Example: `/papers subscribe {DEFAULT_CRON} Europe/London` (Mondays 09:00).",
+                f"Example: `{admin_command(inv.channel.platform)} subscribe {DEFAULT_CRON} "
+                "Europe/London` (Mondays 09:00).",
             )
         if not validate_timezone(tz):
             return _notice(
