@@ -6,7 +6,8 @@ Two processes, so the bot is measured alone:
 
 * the bot (this process): ``SlackAdapter`` in HTTP mode on a local aiohttp server, answering
   ``/papers search|week|top`` from a ``bot.catalog.Catalog`` of ``--papers`` synthetic papers
-  (a small handler over the real catalog; see ``CatalogCommands``);
+  (the real ``bot.commands.Commands`` by default; ``--handler`` picks a lean comparison
+  handler, see ``CatalogCommands``);
 * the load (a child process): a fake Slack (Web API + response_url, from ``tests/fakes``) and a
   client that sends signed slash commands, ``--concurrency`` in flight, and times each ack (the
   HTTP 200 of the request) and each answer (the POST that reaches the response_url).
@@ -177,6 +178,30 @@ async def run_bot(args: argparse.Namespace) -> None:
     assert client.stdin is not None and client.stdout is not None
     hello = json.loads(await client.stdout.readline())
 
+    store = None
+    handler: Any
+    if args.handler == "real":
+        import tempfile
+
+        from bot.clock import SystemClock
+        from bot.commands import CommandContext, Commands
+        from bot.digests import DigestBuilder
+        from bot.store import open_store
+
+        tmp = tempfile.mkdtemp()
+        store = open_store(f"sqlite:///{tmp}/bench.db")
+        await store.open()
+        handler = Commands(
+            CommandContext(
+                catalog=lambda: catalog,
+                store=store,
+                clock=SystemClock(),
+                digests=DigestBuilder(lambda: catalog, store),
+            )
+        )
+    else:
+        handler = CatalogCommands(catalog, args.handler)
+
     app = web.Application()
     adapter = SlackAdapter(
         bot_token=BOT_TOKEN,
@@ -184,7 +209,7 @@ async def run_bot(args: argparse.Namespace) -> None:
         signing_secret=SIGNING_SECRET,
         mode="http",
         api_base_url=hello["api"],
-        commands=CatalogCommands(catalog, args.handler),
+        commands=handler,
         reactions=NoVotes(),
         http_app=app,
     )
@@ -204,6 +229,8 @@ async def run_bot(args: argparse.Namespace) -> None:
     finally:
         await adapter.stop()
         await runner.cleanup()
+        if store is not None:
+            await store.close()
         catalog.close()
     report(args, result)
 
@@ -324,9 +351,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--handler",
-        choices=("inline", "thread", "none"),
-        default="inline",
-        help="catalog work on the event loop (inline), in a thread, or none",
+        choices=("real", "inline", "thread", "none"),
+        default="real",
+        help="the real bot.commands.Commands (default), or a lean handler doing the catalog "
+        "work on the event loop (inline), in a thread, or none",
     )
     parser.add_argument("--role", choices=("bot", "load"), default="bot", help=argparse.SUPPRESS)
     args = parser.parse_args()
