@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
+from typing import NamedTuple
 
 from bot.model import (
     HasLinks,
@@ -37,8 +38,9 @@ from bot.perf import pause_gc
 # --- the deduplicated paper ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Appearance:
+class Appearance(NamedTuple):
+    """One week a paper was picked in (a tuple: hundreds of thousands are made at load)."""
+
     week_start: date
     week_end: date
     rank: int

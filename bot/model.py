@@ -62,11 +62,12 @@ def normalize_title(title: str) -> str:
     folded = title.casefold()
     if folded.isascii():
         # The common case, several times faster than the regex.
-        return " ".join(folded.translate(_ASCII_PUNCT).split())
+        return " ".join(folded.encode().translate(_ASCII_PUNCT).decode().split())
     return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
-_ASCII_PUNCT = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~"})
+_PUNCT = b"!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~"
+_ASCII_PUNCT = bytes.maketrans(_PUNCT, b" " * len(_PUNCT))
 
 
 @dataclass(frozen=True, slots=True)
