@@ -26,6 +26,7 @@ from fakes.discord import (
     READER_ID,
     TOKEN,
     FakeDiscord,
+    Interaction,
     embed_problems,
 )
 
@@ -168,6 +169,13 @@ async def adapter(
 
 def callback(it: Any, n: int = 0) -> dict[str, Any]:
     return dict(it.callbacks[n])
+
+
+async def answered(fake: FakeDiscord, it: Interaction) -> dict[str, Any]:
+    """What replaced the deferred placeholder: the first edit (or follow-up) once it is in."""
+    await fake.wait_for(lambda: it.answered_at is not None)
+    assert callback(it)["type"] in (5, 6), "acknowledged first, answered after"
+    return dict(it.edits[0] if it.edits else it.followups[0])
 
 
 # --- connection and command sync --------------------------------------------------------------
@@ -391,25 +399,29 @@ async def test_hostile_title_renders_inert_without_mentions(
 # --- slash commands ---------------------------------------------------------------------------
 
 
-async def test_search_answers_privately_with_a_share_button(
+async def test_search_is_acknowledged_then_answered_privately_with_a_share_button(
     fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
 ) -> None:
-    it = await fake.wait_response(await fake.slash("search", {"query": "attention"}))
+    it = await fake.slash("search", {"query": "attention"})
+    data = await answered(fake, it)
+    # The initial response is a private "thinking" defer, sent before the core is asked.
+    cb = callback(it)
+    assert cb["type"] == 5 and cb["data"]["flags"] & EPHEMERAL
+    assert it.latency is not None and it.latency < 1.0
     [inv] = commands.invocations
     assert inv == Invocation(CHANNEL, str(READER_ID), "search attention", False, inv.user_name)
     assert inv.user_name
-    cb = callback(it)
-    assert cb["type"] == 4
-    data = cb["data"]
-    assert data["flags"] & EPHEMERAL
+    # The answer replaces the placeholder.
     assert data["allowed_mentions"] == {"parse": []}
     assert embed_problems(data["embeds"]) == []
+    assert data["embeds"][0]["title"] == "search: search attention"
     buttons = [c for row in data["components"] for c in row["components"]]
     assert [b.get("custom_id") for b in buttons] == [
         "pb:share:search attention",
         "pb:page:search attention page:2",
     ]
-    assert it.latency is not None and it.latency < 1.0
+    assert it.original is not None and it.original["flags"] == EPHEMERAL  # no longer loading
+    assert it.followups == []
     assert commands.shared_calls == []  # private: nothing to vote on yet
 
 
@@ -434,9 +446,10 @@ async def test_subcommands_build_the_text_form(
     options: dict[str, Any],
     text: str,
 ) -> None:
-    it = await fake.wait_response(await fake.slash(sub, options))
+    it = await fake.slash(sub, options)
+    await answered(fake, it)
     assert [i.text for i in commands.invocations] == [text]
-    assert callback(it)["type"] == 4
+    assert callback(it)["type"] == 5
 
 
 async def test_show_autocomplete_is_fast_and_bounded(
@@ -447,7 +460,7 @@ async def test_show_autocomplete_is_fast_and_bounded(
     ]
     it = await fake.wait_response(await fake.slash("show", {"ref": "atten"}, focused="ref"))
     cb = callback(it)
-    assert cb["type"] == 8
+    assert cb["type"] == 8 and len(it.callbacks) == 1  # answered directly, never deferred
     choices = it.choices
     # 25 asked for; the one whose value Discord would refuse (> 100 chars) is left out.
     assert choices is not None and len(choices) == 24
@@ -473,7 +486,9 @@ async def test_admin_command_refused_without_manage_server(
 ) -> None:
     it = await fake.wait_response(await fake.slash("subscribe", {}, command="papers-admin"))
     assert commands.invocations == []  # nothing happened
-    data = callback(it)["data"]
+    cb = callback(it)
+    assert cb["type"] == 4  # a refusal needs no work: answered directly
+    data = cb["data"]
     assert data["flags"] & EPHEMERAL
     assert "Manage Server" in data["embeds"][0]["description"]
 
@@ -487,61 +502,105 @@ async def test_admin_command_with_manage_server(
         command="papers-admin",
         permissions=ADMIN_PERMISSIONS,
     )
-    await fake.wait_response(it)
+    data = await answered(fake, it)
     [inv] = commands.invocations
     assert inv.is_admin and inv.text == "subscribe 0 9 * * MON Europe/London community"
+    assert callback(it)["type"] == 5 and data["embeds"][0]["title"] == "subscribe done"
 
 
-async def test_slow_answers_are_deferred_then_followed_up(
-    fake: FakeDiscord, commands: FakeCommands, votes: FakeVotes
+async def test_every_command_is_acknowledged_before_the_core_answers(
+    fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
 ) -> None:
-    a = make_adapter(fake, commands, votes, defer_after=0.05)
-    await a.start()
-    try:
-        commands.gate = asyncio.Event()
-        it = await fake.wait_response(await fake.slash("search", {"query": "slow"}))
+    commands.gate = asyncio.Event()  # the core holds every answer
+    first = await fake.slash("search", {"query": "slow"})
+    second = await fake.slash("week", {})
+    post = await fake.slash("post", {}, command="papers-admin", permissions=ADMIN_PERMISSIONS)
+    for it in (first, second, post):
+        await fake.wait_response(it)
         cb = callback(it)
         assert cb["type"] == 5 and cb["data"]["flags"] & EPHEMERAL  # "thinking", privately
-        commands.gate.set()
-        await fake.wait_for(lambda: bool(it.edits))
-        assert it.edits[0]["embeds"][0]["title"] == "search: search slow"
-        # Admin "post" defers at once: it may wait on rate limits.
-        it2 = await fake.slash("post", {}, command="papers-admin", permissions=ADMIN_PERMISSIONS)
-        await fake.wait_for(lambda: bool(it2.edits))
-        assert callback(it2)["type"] == 5
-    finally:
-        await a.stop()
+    await fake.wait_for(lambda: len(commands.invocations) == 3)
+    assert sorted(i.text for i in commands.invocations) == ["post", "search slow", "week"]
+    assert not (first.edits or second.edits or post.edits)
+    commands.gate.set()
+    for it in (first, second, post):
+        await answered(fake, it)
+    assert first.edits[0]["embeds"][0]["title"] == "search: search slow"
+    assert second.edits[0]["embeds"][0]["title"] == "week: week"
+    assert post.edits[0]["embeds"][0]["title"] == "post done"
 
 
-async def test_public_reply_is_recorded_for_votes(
+async def test_command_work_waits_for_acknowledgements_in_flight() -> None:
+    from bot.platforms.discord.interactions import AckFirst
+
+    turns = AckFirst(max_wait=30)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def respond() -> None:
+        await release.wait()
+        order.append("ack")
+
+    async def work() -> None:
+        await turns.turn()
+        order.append("work")
+
+    acking = asyncio.create_task(turns.ack(respond()))
+    await asyncio.sleep(0)
+    worker = asyncio.create_task(work())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == []  # the work waits while an acknowledgement is in flight
+    release.set()
+    await asyncio.gather(acking, worker)
+    assert order == ["ack", "work"]
+    await asyncio.wait_for(turns.turn(), 1)  # nothing in flight: no wait at all
+    # A stuck acknowledgement holds work back for max_wait at most.
+    short = AckFirst(max_wait=0.01)
+    stuck = asyncio.create_task(short.ack(asyncio.Event().wait()))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(short.turn(), 1)
+    stuck.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
+
+
+async def test_public_reply_after_a_private_defer_is_a_follow_up_recorded_for_votes(
     fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
 ) -> None:
     commands.public = True
-    it = await fake.wait_response(await fake.slash("week", {}))
-    data = callback(it)["data"]
-    assert not data.get("flags", 0) & EPHEMERAL
+    it = await fake.slash("week", {})
+    note = await answered(fake, it)
+    assert callback(it)["data"]["flags"] & EPHEMERAL
+    assert note["content"] == "Posted to the channel."
     await fake.wait_for(lambda: bool(commands.shared_calls))
+    [public] = it.followups
+    assert not public["flags"] & EPHEMERAL and public in fake.stored()
+    assert embed_problems(public["embeds"]) == []
     [(channel, mid, reply)] = commands.shared_calls
-    assert channel == CHANNEL and mid == it.original["id"] and reply.paper_ids == ("p1", "p2", "p3")
+    assert channel == CHANNEL and mid == public["id"] and reply.paper_ids == ("p1", "p2", "p3")
 
 
 async def test_share_button_posts_publicly_and_votes_count(
     fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands, votes: FakeVotes
 ) -> None:
-    it = await fake.wait_response(await fake.slash("search", {"query": "attention"}))
+    it = await fake.slash("search", {"query": "attention"})
+    await answered(fake, it)
     private = it.original
     assert private is not None and private["flags"] & EPHEMERAL
-    click = await fake.wait_response(await fake.click(private, "pb:share:search attention"))
-    cb = callback(click)
-    assert cb["type"] == 4 and not cb["data"].get("flags", 0) & EPHEMERAL
-    assert cb["data"]["content"] == f"Shared by <@{READER_ID}> with /papers"
-    assert cb["data"]["allowed_mentions"] == {"parse": []}
-    assert cb["data"].get("components") in (None, [])  # no share/page buttons in public
+    click = await fake.click(private, "pb:share:search attention")
+    data = await answered(fake, click)
+    cb = callback(click)  # a public "thinking" placeholder that becomes the shared message
+    assert cb["type"] == 5 and not (cb.get("data") or {}).get("flags", 0) & EPHEMERAL
+    assert data["content"] == f"Shared by <@{READER_ID}> with /papers"
+    assert data["allowed_mentions"] == {"parse": []}
+    assert data.get("components") in (None, [])  # no share/page buttons in public
     await fake.wait_for(lambda: bool(commands.shared_calls))
     [(channel, mid, _reply)] = commands.shared_calls
     public = click.original
     assert public is not None and mid == public["id"] and channel == CHANNEL
-    assert public in fake.stored()
+    assert public in fake.stored() and public["embeds"][0]["title"].startswith("search")
+    assert private["embeds"][0]["title"] == "search: search attention"  # left as it was
     await fake.react(mid, "2️⃣")
     await fake.wait_for(lambda: bool(votes.events))
     assert votes.events[0].message_id == mid and votes.events[0].emoji == "2️⃣"
@@ -550,26 +609,32 @@ async def test_share_button_posts_publicly_and_votes_count(
 async def test_page_button_replaces_the_private_answer(
     fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
 ) -> None:
-    it = await fake.wait_response(await fake.slash("search", {"query": "attention"}))
-    click = await fake.wait_response(
-        await fake.click(it.original, "pb:page:search attention page:2")
-    )
+    it = await fake.slash("search", {"query": "attention"})
+    await answered(fake, it)
+    private = it.original
+    assert private is not None
+    click = await fake.click(private, "pb:page:search attention page:2")
+    data = await answered(fake, click)
     assert commands.invocations[-1].text == "search attention page:2"
-    cb = callback(click)
-    assert cb["type"] == 7
-    assert cb["data"]["embeds"][0]["title"] == "search: search attention page:2"
+    assert callback(click)["type"] == 6  # a silent deferred update, then the edit
+    assert data["embeds"][0]["title"] == "search: search attention page:2"
+    assert click.original is private and private["embeds"][0]["title"].endswith("page:2")
+    assert click.followups == [] and private["flags"] == EPHEMERAL
 
 
 async def test_long_command_text_and_expired_buttons(
     fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
 ) -> None:
     query = "sparse mixture of experts routing " * 4
-    it = await fake.wait_response(await fake.slash("search", {"query": query.strip()}))
-    buttons = [c for row in callback(it)["data"]["components"] for c in row["components"]]
+    it = await fake.slash("search", {"query": query.strip()})
+    data = await answered(fake, it)
+    buttons = [c for row in data["components"] for c in row["components"]]
     share = buttons[0]["custom_id"]
     assert re.fullmatch(r"pb:share#[0-9a-f]{16}", share) and len(share) <= 100
-    click = await fake.wait_response(await fake.click(it.original, share))
-    assert callback(click)["type"] == 4
+    assert it.original is not None
+    click = await fake.click(it.original, share)
+    await answered(fake, click)
+    assert callback(click)["type"] == 5
     assert commands.invocations[-1].text == f"search {query.strip()}"
     # A long-text button from before a restart: its text is gone, the user is told so.
     old = copy.deepcopy(it.original)
@@ -579,33 +644,24 @@ async def test_long_command_text_and_expired_buttons(
     assert "expired" in callback(stale)["data"]["embeds"][0]["description"]
 
 
-async def test_handler_errors_get_a_friendly_private_message(
+async def test_handler_errors_replace_the_thinking_message_with_an_apology(
     fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
 ) -> None:
+    fine = await fake.slash("search", {"query": "x"})
+    await answered(fake, fine)
     commands.fail = RuntimeError("database exploded at /srv/secret/path")
-    it = await fake.wait_response(await fake.slash("search", {"query": "x"}))
-    data = callback(it)["data"]
-    assert data["flags"] & EPHEMERAL
+    it = await fake.slash("search", {"query": "y"})
+    data = await answered(fake, it)
+    assert callback(it)["type"] == 5 and callback(it)["data"]["flags"] & EPHEMERAL
     text = data["embeds"][0]["description"]
     assert "Sorry" in text and "exploded" not in text and "Traceback" not in text
-
-
-async def test_errors_after_a_defer_replace_the_thinking_message(
-    fake: FakeDiscord, commands: FakeCommands, votes: FakeVotes
-) -> None:
-    a = make_adapter(fake, commands, votes, defer_after=0.02)
-    await a.start()
-    try:
-        commands.gate = asyncio.Event()
-        commands.fail = RuntimeError("boom")
-        it = await fake.wait_response(await fake.slash("search", {"query": "x"}))
-        assert callback(it)["type"] == 5
-        commands.gate.set()
-        await fake.wait_for(lambda: bool(it.edits))
-        assert "Sorry" in it.edits[0]["embeds"][0]["description"]
-        assert it.original is not None and not it.original["flags"] & (1 << 7)  # not loading
-    finally:
-        await a.stop()
+    assert it.original is not None and it.original["flags"] == EPHEMERAL  # not loading
+    # A failing page button (a deferred update) apologises in a private follow-up.
+    page = await fake.click(fine.original or {}, "pb:page:search x page:2")
+    await answered(fake, page)
+    [note] = page.followups
+    assert note["flags"] & EPHEMERAL and "Sorry" in note["embeds"][0]["description"]
+    assert fine.original is not None and fine.original["embeds"][0]["title"] == "search: search x"
 
 
 # --- votes ------------------------------------------------------------------------------------
@@ -715,9 +771,10 @@ async def test_through_the_real_commands_and_votes(fake: FakeDiscord, tmp_path: 
         )
         await adapter.start()
         try:
-            it = await fake.wait_response(await fake.slash("week", {"date": "2025-06-25"}))
-            data = callback(it)["data"]
-            assert data["flags"] & EPHEMERAL and embed_problems(data["embeds"]) == []
+            it = await fake.slash("week", {"date": "2025-06-25"})
+            data = await answered(fake, it)
+            assert callback(it)["data"]["flags"] & EPHEMERAL
+            assert embed_problems(data["embeds"]) == []
             assert "🔟 **[Sparse Attention Study 10]" in data["embeds"][0]["description"]
             ac = await fake.wait_response(
                 await fake.slash("show", {"ref": "sparse att"}, focused="ref")
@@ -729,7 +786,10 @@ async def test_through_the_real_commands_and_votes(fake: FakeDiscord, tmp_path: 
                 for c in row["components"]
                 if c.get("custom_id", "").startswith("pb:share")
             )
-            click = await fake.wait_response(await fake.click(it.original, share))
+            assert it.original is not None
+            click = await fake.click(it.original, share)
+            await answered(fake, click)
+            assert click.original is not None
             mid = click.original["id"]
             await fake.react(mid, "3️⃣", user=BOT_ID)  # ignored: the bot itself
             await fake.react(mid, "3️⃣")

@@ -99,7 +99,6 @@ class DiscordAdapter:
         render_options: dict[str, Any] | None = None,
         ready_timeout: float = 30.0,
         guild_ready_timeout: float = 0.5,
-        defer_after: float = 1.5,
         seed_concurrency: int = 8,
         seed_idle: float = 0.5,
         max_ratelimit_timeout: float = 30.0,
@@ -131,9 +130,7 @@ class DiscordAdapter:
         self._guild_ready_timeout = guild_ready_timeout
         # discord.py refuses values under 30 s; longer waits surface as RateLimited.
         self._max_ratelimit_timeout = max(30.0, max_ratelimit_timeout)
-        self._runner = interactions.Runner(
-            commands, render_options=options, defer_after=defer_after
-        )
+        self._runner = interactions.Runner(commands, render_options=options)
         self._global_rate = global_rate
         self._seed_concurrency = max(1, seed_concurrency)
         self._seed_slots: asyncio.Semaphore | None = None

@@ -6,20 +6,25 @@ random, help) for everyone, and ``/papers-admin`` (subscribe, unsubscribe, sched
 post), hidden by default from members without Manage Server *and* checked here on every call.
 
 Every subcommand builds the text form (``search attention page:2``) and hands an ``Invocation``
-to the core's ``CommandHandler``. The answer goes out within Discord's 3-second window: if the
-core has not answered after ``defer_after`` seconds (at once for admin work that posts), the
-interaction is deferred and the answer follows. Replies are ephemeral unless the core says
-otherwise; lookups carry a "Share to channel" button that re-runs the command and posts the
-answer publicly. Errors are logged and the user gets a short apology, never a traceback.
+to the core's ``CommandHandler``. Discord's 3-second deadline is for the *initial* response, so
+every command and button is acknowledged first, before any catalog work: a private "thinking"
+defer for commands (replies are ephemeral unless the core says otherwise), a public one for
+"Share to channel", a silent update for paging. The answer then replaces the placeholder
+(``edit_original_response``); a public answer after a private defer is sent as a follow-up.
+Autocomplete cannot be deferred and answers directly. Lookups carry a "Share to channel"
+button that re-runs the command and posts the answer publicly. Errors are logged and the user
+gets a short apology, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import zoneinfo
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import discord
@@ -43,21 +48,65 @@ class ButtonFactory(Protocol):
     ) -> ButtonItem: ...
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The core's reply, the message to show for it, and that message rendered for Discord."""
+
+    reply: Reply
+    message: Message
+    rendered: RenderedDiscord
+    view: discord.ui.View | None
+
+
+class AckFirst:
+    """Acknowledgements before command work.
+
+    Discord's deadline is on the initial response. In a burst, the commands acknowledged first
+    would otherwise do their catalog work on the same event loop (and GIL) while the ones
+    behind them still wait to send theirs; so work starts once no acknowledgement is in
+    flight, or after ``max_wait`` at most (a steady stream of newcomers cannot starve it).
+    """
+
+    def __init__(self, max_wait: float = 0.25) -> None:
+        self._max_wait = max_wait
+        self._acking = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def ack(self, respond: Awaitable[Any]) -> None:
+        """Send an initial response (``respond``: e.g. ``interaction.response.defer()``)."""
+        self._acking += 1
+        self._idle.clear()
+        try:
+            await respond
+        finally:
+            self._acking -= 1
+            if not self._acking:
+                self._idle.set()
+
+    async def turn(self) -> None:
+        """Return when command work may start: pending acknowledgements are out."""
+        if self._acking:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._max_wait):
+                    await self._idle.wait()
+
+
 class Runner:
-    """Runs one interaction: builds the Invocation, asks the core, answers in time."""
+    """Runs one interaction: acknowledges it at once, asks the core, then answers."""
 
     def __init__(
         self,
         commands: CommandHandler,
         *,
         render_options: dict[str, Any],
-        defer_after: float = 1.5,
+        ack_wait: float = 0.25,
     ) -> None:
         self.commands = commands
         self.render_options = render_options
-        self.defer_after = defer_after
         self.texts = tr.ButtonTexts()
         self.button_cls, self.make_button = _button_class(self)
+        self.turns = AckFirst(ack_wait)
         self._timezones: list[str] | None = None
 
     # --- building blocks ------------------------------------------------------------------
@@ -89,26 +138,15 @@ class Runner:
             view.add_item(discord.ui.Button(label=link["label"], url=link["url"]))
         return view if view.children else None
 
-    async def in_time(
-        self,
-        coro: Coroutine[Any, Any, Reply],
-        defer: Callable[[], Awaitable[Any]],
-        *,
-        at_once: bool = False,
-    ) -> Reply:
-        """Await the core's reply; ``defer()`` first if it is not there in ``defer_after``."""
-        task = asyncio.ensure_future(coro)
-        try:
-            if at_once:
-                await defer()
-            else:
-                done, _ = await asyncio.wait({task}, timeout=self.defer_after)
-                if not done:
-                    await defer()
-            return await task
-        finally:
-            if not task.done():
-                task.cancel()
+    async def prepare(
+        self, interaction: discord.Interaction[Any], text: str, shape: Callable[[Reply], Message]
+    ) -> Answer:
+        """Ask the core and render its answer: the catalog work, after the acknowledgements."""
+        inv = self.invocation(interaction, text)
+        await self.turns.turn()
+        reply = await self.commands.handle(inv)
+        msg = shape(reply)
+        return Answer(reply, msg, self.render(msg), self.view(msg))
 
     # --- slash commands -------------------------------------------------------------------
 
@@ -121,48 +159,33 @@ class Runner:
                 log.info("refused admin command from %s", interaction.user.id)
                 await self.notice(interaction, tr.NOT_ADMIN)
                 return
-            inv = self.invocation(interaction, text)
-            slow = admin and text.split(" ", 1)[0] in ("post", "preview")
-            reply = await self.in_time(
-                self.commands.handle(inv),
-                lambda: interaction.response.defer(ephemeral=True, thinking=True),
-                at_once=slow,
-            )
-            await self.answer(interaction, reply, tr.with_share_button(reply, text))
+            await self.turns.ack(interaction.response.defer(ephemeral=True, thinking=True))
+            ans = await self.prepare(interaction, text, lambda r: tr.with_share_button(r, text))
+            await self.answer(interaction, ans)
         except Exception:
             log.exception("discord command %r failed", text[:200])
             await self.sorry(interaction)
 
-    async def answer(
-        self, interaction: discord.Interaction[Any], reply: Reply, msg: Message
-    ) -> None:
-        rendered, view = self.render(msg), self.view(msg)
-        message_id: int | None = None
-        if not interaction.response.is_done():
-            resp = await interaction.response.send_message(
-                embeds=rendered.embeds,
-                view=view if view is not None else MISSING,
-                ephemeral=msg.ephemeral,
-                allowed_mentions=NONE,
-            )
-            message_id = resp.message_id
-        elif msg.ephemeral:
+    async def answer(self, interaction: discord.Interaction[Any], ans: Answer) -> None:
+        """Replace the private "thinking" placeholder with the answer; a public answer is
+        posted as a follow-up (the placeholder says so) and recorded for votes."""
+        msg, embeds, view = ans.message, ans.rendered.embeds, ans.view
+        if msg.ephemeral:
             await interaction.edit_original_response(
-                embeds=rendered.embeds, view=view, allowed_mentions=NONE
+                content=None, embeds=embeds, view=view, allowed_mentions=NONE
             )
-        else:  # deferred privately, but the answer is public: say so, then post it
-            await interaction.edit_original_response(content="Posted to the channel.")
-            sent = await interaction.followup.send(
-                embeds=rendered.embeds,
-                view=view if view is not None else MISSING,
-                ephemeral=False,
-                allowed_mentions=NONE,
-                wait=True,
-            )
-            message_id = sent.id
-        if not msg.ephemeral and message_id is not None and reply.paper_ids:
+            return
+        await interaction.edit_original_response(content=tr.POSTED_PUBLICLY)
+        sent = await interaction.followup.send(
+            embeds=embeds,
+            view=view if view is not None else MISSING,
+            ephemeral=False,
+            allowed_mentions=NONE,
+            wait=True,
+        )
+        if ans.reply.paper_ids:
             channel = tr.channel_ref(interaction.guild_id, interaction.channel_id)
-            await self.commands.shared(channel, str(message_id), reply)
+            await self.commands.shared(channel, str(sent.id), ans.reply)
 
     async def notice(self, interaction: discord.Interaction[Any], text: str) -> None:
         """A short private note; after a "thinking" defer it replaces the placeholder."""
@@ -202,49 +225,27 @@ class Runner:
             await self.sorry(interaction)
 
     async def page(self, interaction: discord.Interaction[Any], text: str) -> None:
-        """Re-run the command and replace the (private) message the button is on."""
-        reply = await self.in_time(
-            self.commands.handle(self.invocation(interaction, text)),
-            lambda: interaction.response.defer(),
+        """Re-run the command and replace the (private) message the button is on: a silent
+        deferred update first, then the edit."""
+        await self.turns.ack(interaction.response.defer())
+        ans = await self.prepare(interaction, text, lambda r: tr.with_share_button(r, text))
+        await interaction.edit_original_response(
+            embeds=ans.rendered.embeds, view=ans.view, allowed_mentions=NONE
         )
-        msg = tr.with_share_button(reply, text)
-        rendered, view = self.render(msg), self.view(msg)
-        if interaction.response.is_done():
-            await interaction.edit_original_response(
-                embeds=rendered.embeds, view=view, allowed_mentions=NONE
-            )
-        else:
-            await interaction.response.edit_message(
-                embeds=rendered.embeds, view=view, allowed_mentions=NONE
-            )
 
     async def share(self, interaction: discord.Interaction[Any], text: str) -> None:
-        """Re-run the command and post the answer publicly; its papers then take votes."""
-        reply = await self.in_time(
-            self.commands.handle(self.invocation(interaction, text)),
-            lambda: interaction.response.defer(ephemeral=False, thinking=True),
+        """Re-run the command and post the answer publicly; its papers then take votes. The
+        public "thinking" placeholder becomes the shared message."""
+        await self.turns.ack(interaction.response.defer(ephemeral=False, thinking=True))
+        ans = await self.prepare(interaction, text, lambda r: tr.public_version(r.message))
+        sent = await interaction.edit_original_response(
+            content=tr.shared_by(interaction.user.id),
+            embeds=ans.rendered.embeds,
+            view=ans.view,
+            allowed_mentions=NONE,
         )
-        msg = tr.public_version(reply.message)
-        rendered, view = self.render(msg), self.view(msg)
-        content = tr.shared_by(interaction.user.id)
-        if interaction.response.is_done():
-            sent = await interaction.edit_original_response(
-                content=content, embeds=rendered.embeds, view=view, allowed_mentions=NONE
-            )
-            message_id: int | None = sent.id
-        else:
-            resp = await interaction.response.send_message(
-                content=content,
-                embeds=rendered.embeds,
-                view=view if view is not None else MISSING,
-                allowed_mentions=NONE,
-            )
-            message_id = resp.message_id
-        if message_id is None:
-            log.warning("shared reply has no message id; its votes will not count")
-            return
         channel = tr.channel_ref(interaction.guild_id, interaction.channel_id)
-        await self.commands.shared(channel, str(message_id), reply)
+        await self.commands.shared(channel, str(sent.id), ans.reply)
 
     # --- autocomplete ---------------------------------------------------------------------
 

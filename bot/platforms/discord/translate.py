@@ -39,6 +39,7 @@ NOT_ADMIN = (
     "Nothing was changed. Try `/papers help` for what everyone can do."
 )
 EXPIRED = "That button has expired. Run the command again to get a fresh one."
+POSTED_PUBLICLY = "Posted to the channel."
 
 
 def channel_ref(guild_id: int | None, channel_id: int | None) -> ChannelRef:
