@@ -1,18 +1,31 @@
 """Discord through the real discord.py client against the local fake Discord (tests/fakes).
 
     python bench/discord_bench.py [--papers 130000] [--interactions 200] [--sequential 100]
-                                  [--channels 1000] [--seed-reactions] [--gc-freeze]
+                                  [--rate 100] [--channels 1000] [--seed-reactions]
+                                  [--no-gc-freeze]
 
 Two processes, so the bot is measured alone: this one runs the bot (``DiscordAdapter`` with
 ``bot.commands.Commands`` over a catalog of ``--papers`` synthetic papers, SQLite store); a
 child runs the fake Discord (REST + gateway) and the load.
 
-1. Interaction latency: the fake sends ``--sequential`` INTERACTION_CREATE events one at a
-   time, then a burst of ``--interactions`` back to back over the gateway (search, week, show,
-   top, random, help and ``show`` autocomplete), and times, per interaction, the first
-   response (answer or defer; Discord's deadline is 3 s) and the answer itself, measured where
-   the fake receives them. p50 / p99 / max. ``--gc-freeze`` moves the catalog out of the
-   cyclic collector's reach (full collections over 130,000 papers' objects show in the burst).
+1. Interaction latency: the fake sends INTERACTION_CREATE events over the gateway (search,
+   week, show, top, random, help and ``show`` autocomplete) and times, per interaction, where
+   it receives the bot's requests (its clock, from the dispatch):
+   * the initial response: what Discord's 3-second deadline is about. The adapter defers every
+     command at once, before any catalog work (autocomplete answers directly: it cannot be
+     deferred), so this is gateway read + discord.py's dispatch + the defer's round trip;
+   * the answer: the edit that replaces the "thinking" placeholder (or the autocomplete
+     choices). In a burst this includes queueing behind the other commands' catalog work on
+     one core, so it grows with the burst size.
+   Scenarios, p50 / p99 / max each, then a summary: ``--sequential`` one at a time; a burst of
+   ``--interactions`` back to back, first "cold" (every concurrent callback opens a new HTTP
+   connection to the fake: plain HTTP on loopback, far cheaper than TLS to Discord) and again
+   "warm" (those connections reused); the warm burst with a core that answers at once (no
+   catalog work: the floor that the client, the loop and the fake set); and ``--rate`` per
+   second, arriving while earlier ones are still being worked on. Like ``paperboy run``
+   (``bot.archive``), the catalog is moved out of the cyclic collector's reach with
+   ``gc.freeze()``; ``--no-gc-freeze`` shows what a full collection over 130,000 papers'
+   objects costs in the middle of a burst.
 2. Fan-out: one digest to ``--channels`` channels through ``DeliveryEngine`` (ledger in SQLite,
    ``RateLimiter.discord()``) and the adapter, against the fake's limits: 5 messages per 5 s
    per channel and 50 requests per second overall (429s with ``retry_after`` past them).
@@ -35,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,9 +57,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakes.discord import GUILD_ID, TOKEN, FakeDiscord  # noqa: E402
+from fakes.discord import GUILD_ID, TOKEN, FakeDiscord, Interaction  # noqa: E402
 
-from bot.model import ChannelRef, Link, Paper, ReactionEvent, Subscription, Week  # noqa: E402
+from bot.model import (  # noqa: E402
+    ChannelRef,
+    Invocation,
+    Link,
+    Message,
+    Paper,
+    ReactionEvent,
+    Reply,
+    Subscription,
+    Week,
+)
+from bot.platforms.base import CommandHandler  # noqa: E402
 
 WORDS = (
     "attention",
@@ -161,6 +186,10 @@ async def serve(args: argparse.Namespace) -> None:
         await fake.stop()
 
 
+def answered(it: Interaction) -> Callable[[], bool]:
+    return lambda: it.answered_at is not None
+
+
 async def burst(fake: FakeDiscord, cmd: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(11)
     n, ids, weeks = int(cmd["n"]), cmd["paper_ids"], cmd["weeks"]
@@ -184,9 +213,11 @@ async def burst(fake: FakeDiscord, cmd: dict[str, Any]) -> dict[str, Any]:
         else:
             it = await fake.slash(kind, {})
         sent.append((kind, it))
+        if cmd.get("interval"):
+            await asyncio.sleep(float(cmd["interval"]))
         if cmd.get("one_at_a_time"):
             with contextlib.suppress(TimeoutError):
-                await fake.wait_for(lambda it=it: bool(it.answered_at), timeout=10)
+                await fake.wait_for(answered(it), timeout=10)
     with contextlib.suppress(TimeoutError):
         await fake.wait_for(lambda: all(it.answered_at for _, it in sent), timeout=60)
     span = (sent[-1][1].sent_at - sent[0][1].sent_at) * 1000 if sent else 0.0
@@ -213,6 +244,26 @@ async def burst(fake: FakeDiscord, cmd: dict[str, Any]) -> dict[str, Any]:
 class NoVotes:
     async def on_reaction(self, ev: ReactionEvent) -> bool:
         return False
+
+
+class Core:
+    """The real ``Commands``, or (``instant``) a canned one-line reply with no catalog work:
+    the same burst then shows what the acknowledgement path alone costs."""
+
+    def __init__(self, real: CommandHandler) -> None:
+        self.real = real
+        self.instant = False
+
+    async def handle(self, inv: Invocation) -> Reply:
+        if self.instant:
+            return Reply(Message(header="ok", text=inv.text[:50]))
+        return await self.real.handle(inv)
+
+    def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
+        return [] if self.instant else self.real.suggest(prefix, limit)
+
+    async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
+        await self.real.shared(channel, message_id, reply)
 
 
 class Child:
@@ -245,6 +296,16 @@ def table(title: str, data: dict[str, list[float]]) -> None:
         )
 
 
+def latency_tables(r: dict[str, Any]) -> None:
+    table("initial response (defer; autocomplete: its answer), from dispatch:", r["first"])
+    table("answer (the edit replacing the placeholder), from dispatch:", r["answer"])
+    firsts = [v for vs in r["first"].values() for v in vs]
+    print(
+        f"deferred: {r['deferred']}, unanswered: {r['unanswered']}, slowest initial response "
+        f"{max(firsts):.0f} ms (Discord's deadline: 3000 ms; target p99 < 50 ms)"
+    )
+
+
 async def run(args: argparse.Namespace) -> int:
     from bot.catalog import Catalog
     from bot.clock import SystemClock
@@ -259,7 +320,7 @@ async def run(args: argparse.Namespace) -> int:
     weeks = synthetic_weeks(args.papers)
     catalog = Catalog.build(weeks)
     print(f"catalog: {len(catalog):,} papers in {time.perf_counter() - t0:.1f} s")
-    if args.gc_freeze:  # the catalog is long-lived: keep the collector from walking it
+    if not args.no_gc_freeze:  # as bot.archive does: keep the collector off the catalog
         gc.collect()
         gc.freeze()
     proc = await asyncio.create_subprocess_exec(
@@ -278,8 +339,10 @@ async def run(args: argparse.Namespace) -> int:
         await store.open()
         clock = SystemClock()
         digests = DigestBuilder(lambda: catalog, store)
-        commands = Commands(
-            CommandContext(catalog=lambda: catalog, store=store, clock=clock, digests=digests)
+        commands = Core(
+            Commands(
+                CommandContext(catalog=lambda: catalog, store=store, clock=clock, digests=digests)
+            )
         )
         adapter = DiscordAdapter(
             token=TOKEN,
@@ -298,22 +361,54 @@ async def run(args: argparse.Namespace) -> int:
             ids = [p.paper_id for p in rng.sample(list(catalog.papers), min(500, len(catalog)))]
             days = [w.start.isoformat() for w in rng.sample(weeks, min(200, len(weeks)))]
             ask = {"op": "burst", "n": args.sequential, "paper_ids": ids, "weeks": days}
-            r = await child.ask({**ask, "one_at_a_time": True})
-            print(f"\n{args.sequential} interactions one at a time (each after the last answer)")
-            table("answer, from dispatch:", r["answer"])
-            r = await child.ask({**ask, "n": args.interactions})
-            print(
-                f"\n{args.interactions} interactions sent back to back over the gateway "
-                f"(in {r['send_span_ms']:.0f} ms)"
+            summary: list[tuple[str, dict[str, Any]]] = []
+
+            async def scenario(title: str, label: str, **extra: Any) -> None:
+                r = await child.ask({**ask, **extra})
+                print(f"\n{title} (sent in {r['send_span_ms']:.0f} ms)")
+                latency_tables(r)
+                summary.append((label, r))
+
+            await scenario(
+                f"{args.sequential} interactions one at a time (each after the last answer)",
+                "one at a time",
+                one_at_a_time=True,
             )
-            table("first response (answer or defer), from dispatch:", r["first"])
-            if r["deferred"]:
-                table("answer, from dispatch:", r["answer"])
-            firsts = [v for vs in r["first"].values() for v in vs]
-            print(
-                f"deferred: {r['deferred']}, unanswered: {r['unanswered']}, "
-                f"slowest first response {max(firsts):.0f} ms (Discord's deadline: 3000 ms)"
+            n = args.interactions
+            await scenario(
+                f"{n} interactions back to back over the gateway, the first burst: each "
+                "concurrent callback opens a new HTTP connection",
+                f"burst of {n}, cold",
+                n=n,
             )
+            await scenario(
+                "the same burst again: the connections of the first one are reused",
+                f"burst of {n}, warm",
+                n=n,
+            )
+            commands.instant = True
+            await scenario(
+                "the same burst with a core that answers at once (no catalog work): what the "
+                "client, the event loop and the fake cost alone",
+                f"burst of {n}, no catalog",
+                n=n,
+            )
+            commands.instant = False
+            if args.rate:
+                await scenario(
+                    f"{n} interactions at {args.rate:g} per second",
+                    f"{n} at {args.rate:g}/s",
+                    n=n,
+                    interval=1 / args.rate,
+                )
+            print("\nsummary, ms from dispatch (initial response: Discord's 3 s deadline):")
+            print(f"{'':<26}{'initial p50/p99/max':>24}{'answer p50/p99/max':>24}")
+            for label, r in summary:
+                cells = []
+                for part in ("first", "answer"):
+                    v = [x for xs in r[part].values() for x in xs]
+                    cells.append(f"{statistics.median(v):.1f}/{pct(v, 0.99):.1f}/{max(v):.1f}")
+                print(f"{label:<26}{cells[0]:>24}{cells[1]:>24}")
 
             # 2. fan-out
             subs = []
@@ -395,10 +490,13 @@ def main() -> int:
     ap.add_argument("--papers", type=int, default=130_000)
     ap.add_argument("--interactions", type=int, default=200)
     ap.add_argument("--sequential", type=int, default=100)
+    ap.add_argument(
+        "--rate", type=float, default=100.0, help="then the same number paced at this many per s"
+    )
     ap.add_argument("--channels", type=int, default=1000)
     ap.add_argument("--seed-reactions", action="store_true")
     ap.add_argument(
-        "--gc-freeze", action="store_true", help="gc.freeze() after building the catalog"
+        "--no-gc-freeze", action="store_true", help="no gc.freeze() after building the catalog"
     )
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
