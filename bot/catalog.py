@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
@@ -63,10 +63,6 @@ class CatalogPaper(HasLinks):
     def has(self, label: str) -> bool:
         wanted = label.casefold()
         return any(wanted in link.label.casefold() for link in self.links)
-
-    @property
-    def first_seen(self) -> date | None:
-        return min((a.week_start for a in self.appearances), default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +279,6 @@ class Catalog:
 
     def collections(self) -> list[Week]:
         return list(self._collections)
-
-    @property
-    def appearance_count(self) -> int:
-        return sum(len(w.papers) for w in self._weeks) + sum(
-            len(w.papers) for w in self._collections
-        )
 
     # -- lookups -----------------------------------------------------------------
 
@@ -571,9 +561,3 @@ def week_range_label(week: Week) -> str:
     if start.year != end.year:
         return f"{start.strftime('%b %-d, %Y')} – {end.strftime('%b %-d, %Y')}"
     return f"{start.strftime('%b %-d')} – {end.strftime('%b %-d, %Y')}"
-
-
-def week_of(day: date) -> tuple[date, date]:
-    """The Monday..Sunday week holding ``day``."""
-    start = day - timedelta(days=day.weekday())
-    return start, start + timedelta(days=6)

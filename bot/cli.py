@@ -20,7 +20,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot import __version__
@@ -165,10 +165,6 @@ def _load(settings: Any, explicit: Sequence[str], *, fetch: bool = False) -> Any
         return archive
 
     return asyncio.run(go())
-
-
-def _out(args: argparse.Namespace) -> TextIO:
-    return sys.stdout
 
 
 # --- commands ------------------------------------------------------------------
