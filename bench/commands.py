@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -78,6 +79,8 @@ async def latency(directory: Path, n: int) -> None:
     t0 = time.perf_counter()
     result = load_paths([directory])
     catalog = Catalog.build(result.weeks)
+    gc.collect()
+    gc.freeze()  # as the running bot does after loading (bot.archive)
     print(
         f"catalog: {len(catalog):,} papers, {len(catalog.weeks()):,} weeks, "
         f"built in {time.perf_counter() - t0:.1f} s"
