@@ -49,60 +49,28 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from fakes.discord import GUILD_ID, TOKEN, FakeDiscord, Interaction  # noqa: E402
+from synth import QUERY_WORDS, parsed_weeks  # noqa: E402
 
 from bot.model import (  # noqa: E402
     ChannelRef,
     Invocation,
-    Link,
     Message,
-    Paper,
     ReactionEvent,
     Reply,
     Subscription,
-    Week,
 )
 from bot.platforms.base import CommandHandler  # noqa: E402
 
-WORDS = (
-    "attention",
-    "transformer",
-    "diffusion",
-    "sparse",
-    "retrieval",
-    "agent",
-    "reasoning",
-    "vision",
-    "language",
-    "model",
-    "scaling",
-    "law",
-    "reinforcement",
-    "learning",
-    "mixture",
-    "experts",
-    "tokenizer",
-    "memory",
-    "planning",
-    "graph",
-    "contrastive",
-    "distillation",
-    "quantization",
-    "alignment",
-    "reward",
-    "speech",
-    "video",
-    "robot",
-    "policy",
-)
 CHANNEL_BASE = 1400000000000000000
 FANOUT_GUILD_SIZE = 500
 
@@ -110,32 +78,6 @@ FANOUT_GUILD_SIZE = 500
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
-
-
-def synthetic_weeks(papers: int, seed: int = 7) -> list[Week]:
-    rng = random.Random(seed)
-    weeks = []
-    newest = date(2025, 6, 23)
-    n_weeks = max(1, papers // 10)
-    for w in range(n_weeks):
-        start = newest - timedelta(days=7 * (n_weeks - 1 - w))
-        items = []
-        for r in range(10):
-            n = w * 10 + r
-            items.append(
-                Paper(
-                    rank=r + 1,
-                    title=" ".join(rng.sample(WORDS, 5)).title() + f" {n}",
-                    summary=" ".join(rng.choices(WORDS, k=30)) + ".",
-                    links=(
-                        Link("Paper", f"https://arxiv.org/abs/{2000 + n // 99999}.{n % 99999:05d}"),
-                        Link("Code", f"https://github.com/example/p{n}"),
-                    ),
-                    source="synthetic",
-                )
-            )
-        weeks.append(Week(start, start + timedelta(days=6), f"Week {w}", "synthetic", tuple(items)))
-    return weeks
 
 
 def fanout_guilds(channels: int) -> dict[int, list[int]]:
@@ -200,7 +142,7 @@ async def burst(fake: FakeDiscord, cmd: dict[str, Any]) -> dict[str, Any]:
         kind = rng.choice(kinds)
         if kind == "search":
             it = await fake.slash(
-                "search", {"query": " ".join(rng.sample(WORDS, rng.randint(1, 3)))}
+                "search", {"query": " ".join(rng.sample(QUERY_WORDS, rng.randint(1, 3)))}
             )
         elif kind == "week":
             it = await fake.slash("week", {"date": rng.choice(weeks)})
@@ -209,7 +151,7 @@ async def burst(fake: FakeDiscord, cmd: dict[str, Any]) -> dict[str, Any]:
         elif kind == "top":
             it = await fake.slash("top", {"window": rng.choice(["week", "month", "all"])})
         elif kind == "autocomplete":
-            it = await fake.slash("show", {"ref": rng.choice(WORDS)[:5]}, focused="ref")
+            it = await fake.slash("show", {"ref": rng.choice(QUERY_WORDS)[:5]}, focused="ref")
         else:
             it = await fake.slash(kind, {})
         sent.append((kind, it))
@@ -317,7 +259,7 @@ async def run(args: argparse.Namespace) -> int:
     from bot.store import open_store
 
     t0 = time.perf_counter()
-    weeks = synthetic_weeks(args.papers)
+    weeks = parsed_weeks(max(1, args.papers // 10))
     catalog = Catalog.build(weeks)
     print(f"catalog: {len(catalog):,} papers in {time.perf_counter() - t0:.1f} s")
     if not args.no_gc_freeze:  # as bot.archive does: keep the collector off the catalog

@@ -34,74 +34,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
+from synth import QUERY_WORDS, parsed_weeks  # noqa: E402
 
-from bot.model import ChannelRef, Invocation, Link, Message, Paper, Reply, Section, Week  # noqa: E402
-
-WORDS = [
-    "attention",
-    "transformer",
-    "diffusion",
-    "sparse",
-    "retrieval",
-    "agent",
-    "reasoning",
-    "vision",
-    "language",
-    "model",
-    "scaling",
-    "law",
-    "reinforcement",
-    "learning",
-    "mixture",
-    "experts",
-    "tokenizer",
-    "alignment",
-    "preference",
-    "robot",
-    "graph",
-    "protein",
-    "speech",
-    "video",
-    "benchmark",
-    "distillation",
-    "quantization",
-    "memory",
-    "planning",
-    "code",
-]
-
+from bot.model import ChannelRef, Invocation, Message, Reply, Section  # noqa: E402
 
 # --- the bot side -----------------------------------------------------------------------------
-
-
-def synthetic_weeks(papers: int, seed: int = 7) -> list[Week]:
-    rng = random.Random(seed)
-    weeks = []
-    start = date(1900, 1, 1)
-    for w in range(papers // 10):
-        day = start + timedelta(days=7 * w)
-        items = []
-        for r in range(10):
-            n = w * 10 + r
-            title = " ".join(rng.sample(WORDS, 5)).title() + f" {n}"
-            summary = " ".join(rng.choices(WORDS, k=30)) + "."
-            items.append(
-                Paper(
-                    rank=r + 1,
-                    title=title,
-                    summary=summary,
-                    links=(
-                        Link("Paper", f"https://arxiv.org/abs/{2000 + n // 99999}.{n % 99999:05d}"),
-                    ),
-                    source="synthetic",
-                )
-            )
-        weeks.append(Week(day, day + timedelta(days=6), f"Week {w}", "synthetic", tuple(items)))
-    return weeks
 
 
 class CatalogCommands:
@@ -155,7 +97,7 @@ async def run_bot(args: argparse.Namespace) -> None:
     from bot.platforms.slack import SlackAdapter
 
     t0 = time.perf_counter()
-    catalog = Catalog.build(synthetic_weeks(args.papers))
+    catalog = Catalog.build(parsed_weeks(max(1, args.papers // 10)))
     print(f"catalog: {len(catalog):,} papers built in {time.perf_counter() - t0:.1f} s")
     if args.gc_freeze:
         # Long-lived objects (the catalog) out of the collector's way: no long gen-2 pauses.
@@ -281,10 +223,10 @@ async def run_load(args: argparse.Namespace) -> None:
     for i in range(args.requests):
         kind = i % 3
         if kind == 0:
-            texts.append("search " + " ".join(rng.sample(WORDS, rng.randint(1, 3))))
+            texts.append("search " + " ".join(rng.sample(QUERY_WORDS, rng.randint(1, 3))))
         elif kind == 1:
             texts.append(
-                "week " + (date(1900, 1, 1) + timedelta(days=rng.randint(0, 90_000))).isoformat()
+                "week " + (date(2025, 6, 30) - timedelta(days=rng.randint(0, 90_000))).isoformat()
             )
         else:
             texts.append("top")

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 NEWEST_MONDAY = date(2025, 6, 30)
 PAPERS_PER_WEEK = 10
@@ -337,6 +338,19 @@ def render_files(
             lines.append("")
         out.append((f"synth-{part + 1:04d}.md", "\n".join(lines)))
     return out
+
+
+QUERY_WORDS: tuple[str, ...] = tuple(w.lower() for w in TITLE_WORDS)
+
+
+def parsed_weeks(n_weeks: int, *, seed: int = 0) -> list[Any]:
+    """The synthetic weeks as the bot reads them: rendered and parsed by ``bot.sources``."""
+    from bot.sources import parse_text
+
+    weeks: list[Any] = []
+    for name, text in render_files(n_weeks, files=1, seed=seed):
+        weeks.extend(parse_text(text, name).weeks)
+    return weeks
 
 
 def write_files(out_dir: str | Path, n_weeks: int, *, files: int = 1, seed: int = 0) -> list[Path]:
