@@ -197,34 +197,10 @@ subscriptions:
     assert "[message " not in "".join(again.out)
 
 
-async def test_bad_config_exits_with_one_line(tmp_path: Path) -> None:
+async def _run_once(tmp_path: Path, config_text: str) -> tuple[int, str]:
+    """``paperboy run`` with this config and no input: (exit code, stderr)."""
     config = tmp_path / "paperboy.yaml"
-    config.write_text("timezone: Europe/Londn\n", encoding="utf-8")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(config),
-        "run",
-        cwd=tmp_path,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _out, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 2
-    assert err.decode().strip() == (
-        "paperboy: config: timezone: 'Europe/Londn' is not a known IANA timezone (line 1)"
-    )
-
-
-async def test_unreachable_database_exits_with_one_line(tmp_path: Path) -> None:
-    config = tmp_path / "paperboy.yaml"
-    config.write_text(
-        "store:\n  url: postgresql://nobody@127.0.0.1:1/nowhere\nhttp:\n  enabled: false\n",
-        encoding="utf-8",
-    )
+    config.write_text(config_text, encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -238,8 +214,24 @@ async def test_unreachable_database_exits_with_one_line(tmp_path: Path) -> None:
         stderr=asyncio.subprocess.PIPE,
     )
     _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1
-    text = err.decode()
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_bad_config_exits_with_one_line(tmp_path: Path) -> None:
+    code, err = await _run_once(tmp_path, "timezone: Europe/Londn\n")
+    assert code == 2
+    assert err.strip() == (
+        "paperboy: config: timezone: 'Europe/Londn' is not a known IANA timezone (line 1)"
+    )
+
+
+async def test_unreachable_database_exits_with_one_line(tmp_path: Path) -> None:
+    code, text = await _run_once(
+        tmp_path,
+        "store:\n  url: postgresql://nobody@127.0.0.1:1/nowhere\nhttp:\n  enabled: false\n",
+    )
+    assert code == 1
     assert "Traceback" not in text
     assert text.strip().splitlines()[-1].startswith("paperboy: ")
     assert "127.0.0.1:1" in text
