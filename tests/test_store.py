@@ -4,6 +4,7 @@ reachable, PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from bot.model import ChannelRef, LeaderboardEntry, PostedDigest, Subscription, 
 from bot.store import Store, open_store
 from bot.store.migrations import latest_version, split_statements
 from bot.store.postgres import PostgresStore
-from bot.store.sqlite import SqliteStore, from_db_time, to_db_time
+from bot.store.sqlite import SqliteStore, _enable_wal, from_db_time, to_db_time
 
 StoreFactory = Callable[[], Awaitable[Store]]  # the conftest fixture
 
@@ -68,6 +69,45 @@ async def test_replicas_starting_together_migrate_once(store_url: str) -> None:
     finally:
         await a.close()
         await b.close()
+
+
+class Switching:
+    """A connection whose WAL switch fails with ``errors`` first (as two processes opening a new
+    file at once can see), then succeeds."""
+
+    def __init__(self, *errors: sqlite3.OperationalError) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def execute(self, sql: str) -> None:
+        assert sql == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def sqlite_error(message: str, code: int) -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode = code
+    return exc
+
+
+async def test_sqlite_wal_switch_retries_while_another_opener_holds_the_file() -> None:
+    busy, recovery = sqlite_error("database is locked", 5), sqlite_error("locked", 261)
+    db = Switching(busy, recovery, busy)
+    await _enable_wal(db, within=5.0)  # type: ignore[arg-type]
+    assert db.calls == 4
+
+
+async def test_sqlite_wal_switch_gives_up_after_the_timeout_and_on_other_errors() -> None:
+    db = Switching(*[sqlite_error("database is locked", 5)] * 100)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await _enable_wal(db, within=0.05)  # type: ignore[arg-type]
+    assert 2 <= db.calls < 100
+    db = Switching(sqlite_error("disk I/O error", 10))
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        await _enable_wal(db, within=5.0)  # type: ignore[arg-type]
+    assert db.calls == 1
 
 
 async def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:

@@ -35,6 +35,27 @@ BUSY_TIMEOUT_MS = 10_000
 EVENT_TTL = timedelta(days=1)
 PRUNE_EVERY = timedelta(minutes=10)
 
+
+async def _enable_wal(db: aiosqlite.Connection, within: float) -> None:
+    """Switch the file to WAL. Two connections switching a new file at the same moment can get
+    SQLITE_BUSY at once, without SQLite's busy handler waiting; so retry for up to ``within``
+    seconds (the mode is stored in the file: once one connection has switched it, the other's
+    switch is a no-op)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    delay = 0.005
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or loop.time() + delay > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
 _SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -95,7 +116,7 @@ class SqliteStore:
         try:
             db.row_factory = aiosqlite.Row
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
+            await _enable_wal(db, BUSY_TIMEOUT_MS / 1000)
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
             await self._migrate(db)
