@@ -120,6 +120,7 @@ class FakeDiscord(GatewayMixin):
         self.resumes: list[dict[str, Any]] = []
         self.synced: dict[int | None, list[dict[str, Any]]] = {}
         self.interactions: dict[int, Interaction] = {}
+        self.interaction_tokens: dict[str, Interaction] = {}
         self.denied: dict[int, int] = {}  # channel -> error code (50001/50013)
         self.too_many_429 = 0
         self.global_429 = 0

@@ -49,6 +49,7 @@ class GatewayMixin:
     identifies: list[dict[str, Any]]
     resumes: list[dict[str, Any]]
     interactions: dict[int, Interaction]
+    interaction_tokens: dict[str, Interaction]
     synced: dict[int | None, list[dict[str, Any]]]
     heartbeat_interval: int
     _sessions: list[_Session]
@@ -93,13 +94,20 @@ class GatewayMixin:
         return ws
 
     async def _send(self, session: _Session, payload: dict[str, Any]) -> None:
+        await self._send_text(session, json.dumps(payload))
+
+    async def _send_text(self, session: _Session, text: str) -> None:
         async with session.lock:
             if not session.ws.closed:
-                await session.ws.send_str(json.dumps(payload))
+                await session.ws.send_str(text)
 
-    async def _dispatch_to(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+    async def _dispatch_to(
+        self, session: _Session, event: str, data: dict[str, Any], encoded: str | None = None
+    ) -> None:
+        """One dispatch frame; ``encoded`` is ``data`` already serialised (prepared events)."""
         session.seq += 1
-        await self._send(session, {"op": 0, "t": event, "s": session.seq, "d": data})
+        body = json.dumps(data) if encoded is None else encoded
+        await self._send_text(session, f'{{"op":0,"t":"{event}","s":{session.seq},"d":{body}}}')
 
     def _guild_payload(self, guild: int) -> dict[str, Any]:
         g = fixture("guild_create")
@@ -146,14 +154,23 @@ class GatewayMixin:
     def connected(self) -> int:
         return sum(1 for s in self._sessions if s.identified and not s.ws.closed)
 
-    async def dispatch(self, event: str, data: dict[str, Any], guild: int | None = None) -> None:
+    async def dispatch(
+        self, event: str, data: dict[str, Any], guild: int | None = None, encoded: str | None = None
+    ) -> None:
         """Send a dispatch to the session(s) that own ``guild`` (all sessions if None)."""
         for s in list(self._sessions):
             if not s.identified:
                 continue
             if guild is not None and self._shard_of(guild, s.shard[1]) != s.shard[0]:
                 continue
-            await self._dispatch_to(s, event, data)
+            await self._dispatch_to(s, event, data, encoded)
+
+    async def send(self, it: Interaction) -> Interaction:
+        """Send an interaction built with ``send=False`` (its payload serialised already, so a
+        burst of them goes out as fast as the socket takes it)."""
+        it.sent_at = asyncio.get_running_loop().time()
+        await self.dispatch("INTERACTION_CREATE", it.payload, int(it.payload["guild_id"]), it.frame)
+        return it
 
     # --- test-driven events ---------------------------------------------------------------
 
@@ -173,6 +190,7 @@ class GatewayMixin:
         user: int,
         permissions: int,
         message: dict[str, Any] | None = None,
+        send: bool = True,
     ) -> Interaction:
         p = fixture(template)
         iid = self.snowflake()
@@ -185,9 +203,11 @@ class GatewayMixin:
             p["message"] = copy.deepcopy(message)
         it = Interaction(iid, token, p)
         self.interactions[iid] = it
-        it.sent_at = asyncio.get_running_loop().time()
-        await self.dispatch("INTERACTION_CREATE", p, guild)
-        return it
+        self.interaction_tokens[token] = it
+        if not send:
+            it.frame = json.dumps(p)
+            return it
+        return await self.send(it)
 
     def _command_id(self, name: str, guild: int) -> str:
         for cmd in self.synced.get(guild, []) + self.synced.get(None, []):
@@ -217,9 +237,11 @@ class GatewayMixin:
         user: int = READER_ID,
         permissions: int = MEMBER_PERMISSIONS,
         focused: str | None = None,
+        send: bool = True,
     ) -> Interaction:
         """``/<command> <sub> options...`` as an INTERACTION_CREATE (autocomplete if
-        ``focused`` names the option being typed)."""
+        ``focused`` names the option being typed); ``send=False`` only builds it, for
+        ``send`` later."""
         data = {
             "type": 1,
             "id": self._command_id(command, guild),
@@ -229,7 +251,13 @@ class GatewayMixin:
         }
         template = "interaction_autocomplete" if focused else "interaction_command"
         return await self._send_interaction(
-            template, data, guild=guild, channel=channel, user=user, permissions=permissions
+            template,
+            data,
+            guild=guild,
+            channel=channel,
+            user=user,
+            permissions=permissions,
+            send=send,
         )
 
     async def click(
@@ -287,12 +315,9 @@ class GatewayMixin:
     # --- interactions ---------------------------------------------------------------------
 
     def _interaction(self, request: web.Request) -> Interaction | None:
-        token = request.match_info["token"]
+        it = self.interaction_tokens.get(request.match_info["token"])
         iid = request.match_info.get("id")
-        for it in self.interactions.values():
-            if it.token == token and (iid is None or int(iid) == it.id):
-                return it
-        return None
+        return None if it is None or (iid is not None and int(iid) != it.id) else it
 
     def _response_message(
         self, it: Interaction, data: dict[str, Any], flags: int

@@ -114,6 +114,7 @@ class Interaction:
     token: str
     payload: dict[str, Any]
     sent_at: float = 0.0
+    frame: str | None = None  # the payload serialised, for an interaction built before sending
     responded_at: float | None = None  # the first callback (an answer or a defer)
     answered_at: float | None = None  # the answer itself (callback 4/7/8, or the edit after 5/6)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
