@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from bot.model import (
     Reply,
     Section,
 )
-from bot.platforms.terminal import TerminalAdapter
+from bot.platforms.terminal import TerminalAdapter, _stdin_reader
 from bot.render.terminal import clean, render_message
 from bot.store import Store, open_store
 
@@ -151,3 +153,38 @@ async def test_commands_votes_share_and_errors(
     assert "a space after /papers" in out.getvalue()
     await adapter.handle_line("dance")
     assert "Unknown input" in out.getvalue()
+
+
+async def read_all(reader: asyncio.StreamReader) -> list[bytes]:
+    lines = []
+    while line := await asyncio.wait_for(reader.readline(), 5):
+        lines.append(line)
+    return lines
+
+
+async def test_stdin_that_cannot_be_polled_is_read_quietly(tmp_path: Path) -> None:
+    """/dev/null (a worker's stdin under a process manager) or a file: read in a thread, no
+    traceback from the event loop, end of input seen."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    try:
+        with open(os.devnull) as null:
+            assert await read_all(await _stdin_reader(null)) == []
+        script = tmp_path / "commands.txt"
+        script.write_text("help\nsearch attention\n", encoding="utf-8")
+        with script.open() as f:
+            assert await read_all(await _stdin_reader(f)) == [b"help\n", b"search attention\n"]
+        await asyncio.sleep(0)  # a failed watch would be reported from a callback
+    finally:
+        loop.set_exception_handler(None)
+    assert errors == []
+
+
+async def test_stdin_pipe_is_watched_by_the_loop() -> None:
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd) as r:
+        reader = await _stdin_reader(r)
+        os.write(write_fd, b"week latest\n")
+        os.close(write_fd)
+        assert await read_all(reader) == [b"week latest\n"]

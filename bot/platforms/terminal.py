@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -249,20 +250,32 @@ class TerminalAdapter:
         self.write(f"{verb} ({emoji} on message {message_id}).")
 
 
-async def _stdin_reader() -> asyncio.StreamReader:
+def _pollable(stream: TextIO) -> bool:
+    """A pipe, socket or terminal: what the event loop can watch. A regular file or a device
+    such as /dev/null (a worker's stdin under a process manager) cannot be; asyncio would only
+    find out in a callback after ``connect_read_pipe`` returned, and log a traceback."""
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+
+
+async def _stdin_reader(stream: TextIO | None = None) -> asyncio.StreamReader:
+    stdin = sys.stdin if stream is None else stream
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    protocol = asyncio.StreamReaderProtocol(reader)
-    try:
-        await loop.connect_read_pipe(lambda: protocol, sys.stdin)
-    except (ValueError, OSError, PermissionError):
-        # stdin is a regular file or /dev/null: read it in a thread instead.
-        reader = asyncio.StreamReader()
+    if _pollable(stdin):
+        with contextlib.suppress(ValueError, OSError):
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+            return reader
 
-        def pump() -> None:
-            for line in sys.stdin.buffer:
-                loop.call_soon_threadsafe(reader.feed_data, line)
-            loop.call_soon_threadsafe(reader.feed_eof)
+    # A regular file or /dev/null: read it in a thread instead.
+    def pump() -> None:
+        for line in stdin.buffer:
+            loop.call_soon_threadsafe(reader.feed_data, line)
+        loop.call_soon_threadsafe(reader.feed_eof)
 
-        loop.run_in_executor(None, pump)
+    loop.run_in_executor(None, pump)
     return reader
