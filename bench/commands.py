@@ -29,18 +29,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import write_files
 
-from bot.catalog import Catalog
-from bot.clock import SystemClock
-from bot.commands import CommandContext, Commands
-from bot.digests import DigestBuilder
-from bot.model import ChannelRef, Invocation, Vote
-from bot.render.slack import render_message as render_slack
-from bot.render.terminal import render_message as render_terminal
-from bot.sources import load_paths
-from bot.store import open_store
+from bot.chat.commands import CommandContext, Commands
+from bot.core.clock import SystemClock
+from bot.core.messages import ChannelRef, Invocation
+from bot.delivery.digest import DigestBuilder
+from bot.papers.catalog import Catalog
+from bot.papers.sources import load_paths
+from bot.platforms.slack.render import render_message as render_slack
+from bot.platforms.terminal.render import render_message as render_terminal
+from bot.storage import open_store
+from bot.storage.records import Vote
 
 try:
-    from bot.render.discord import render_message as render_discord
+    from bot.platforms.discord.render import render_message as render_discord
 except ImportError:  # discord.py missing: measure the other two
     render_discord = None  # type: ignore[assignment]
 
@@ -80,7 +81,7 @@ async def latency(directory: Path, n: int) -> None:
     result = load_paths([directory])
     catalog = Catalog.build(result.weeks)
     gc.collect()
-    gc.freeze()  # as the running bot does after loading (bot.archive)
+    gc.freeze()  # as the running bot does after loading (bot.papers.archive)
     print(
         f"catalog: {len(catalog):,} papers, {len(catalog.weeks()):,} weeks, "
         f"built in {time.perf_counter() - t0:.1f} s"

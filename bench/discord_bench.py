@@ -1,11 +1,11 @@
-"""Discord through the real discord.py client against the local fake Discord (tests/fakes).
+"""Discord through the real discord.py client against the local fake Discord (tests/support).
 
     python bench/discord_bench.py [--papers 130000] [--interactions 200] [--sequential 100]
                                   [--repeat 3] [--rate 100] [--channels 1000]
                                   [--seed-reactions] [--no-gc-freeze]
 
 Two processes, so the bot is measured alone: this one runs the bot (``DiscordAdapter`` with
-``bot.commands.Commands`` over a catalog of ``--papers`` synthetic papers, SQLite store); a
+``bot.chat.commands.Commands`` over a catalog of ``--papers`` synthetic papers, SQLite store); a
 child runs the fake Discord (REST + gateway) and the load.
 
 1. Interaction latency: the fake sends INTERACTION_CREATE events over the gateway (search,
@@ -25,7 +25,7 @@ child runs the fake Discord (REST + gateway) and the load.
    "warm" (those connections reused; ``--repeat`` runs, the median run kept); the warm burst
    with a core that answers at once (no catalog work: the floor that the client, the loop and
    the fake set); and ``--rate`` per second, arriving while earlier ones are still being
-   worked on. Like ``paperboy run`` (``bot.archive``), the catalog is moved out of the cyclic
+   worked on. Like ``paperboy run`` (``bot.papers.archive``), the catalog is moved out of the cyclic
    collector's reach with ``gc.freeze()``; ``--no-gc-freeze`` shows what a full collection
    over 130,000 papers' objects costs in the middle of a burst.
 2. Fan-out: one digest to ``--channels`` channels through ``DeliveryEngine`` (ledger in SQLite,
@@ -60,18 +60,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fakes.discord import GUILD_ID, TOKEN, FakeDiscord, Interaction  # noqa: E402
+from support.discord import GUILD_ID, TOKEN, FakeDiscord, Interaction  # noqa: E402
 from synth import QUERY_WORDS, parsed_weeks  # noqa: E402
 
-from bot.model import (  # noqa: E402
-    ChannelRef,
-    Invocation,
-    Message,
-    ReactionEvent,
-    Reply,
-    Subscription,
-)
+from bot.core.messages import ChannelRef, Invocation, Message, ReactionEvent, Reply  # noqa: E402
 from bot.platforms.base import CommandHandler  # noqa: E402
+from bot.storage.records import Subscription  # noqa: E402
 
 CHANNEL_BASE = 1400000000000000000
 FANOUT_GUILD_SIZE = 500
@@ -258,20 +252,20 @@ def latency_tables(r: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from bot.catalog import Catalog
-    from bot.clock import SystemClock
-    from bot.commands import CommandContext, Commands
-    from bot.delivery import DeliveryEngine, Digest
-    from bot.digests import DigestBuilder, DigestOptions, week_message
+    from bot.chat.commands import CommandContext, Commands
+    from bot.core.clock import SystemClock
+    from bot.delivery.digest import DigestBuilder, DigestOptions, week_message
+    from bot.delivery.engine import DeliveryEngine, Digest
+    from bot.delivery.ratelimit import RateLimiter
+    from bot.papers.catalog import Catalog
     from bot.platforms.discord import DiscordAdapter
-    from bot.ratelimit import RateLimiter
-    from bot.store import open_store
+    from bot.storage import open_store
 
     t0 = time.perf_counter()
     weeks = parsed_weeks(max(1, args.papers // 10))
     catalog = Catalog.build(weeks)
     print(f"catalog: {len(catalog):,} papers in {time.perf_counter() - t0:.1f} s")
-    if not args.no_gc_freeze:  # as bot.archive does: keep the collector off the catalog
+    if not args.no_gc_freeze:  # as bot.papers.archive does: keep the collector off the catalog
         gc.collect()
         gc.freeze()
     proc = await asyncio.create_subprocess_exec(

@@ -21,12 +21,13 @@ from collections import Counter, deque
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.clock import SystemClock
-from bot.delivery import DeliveryEngine, Digest
-from bot.errors import RateLimited
-from bot.model import ChannelRef, Message, Subscription
-from bot.ratelimit import RateLimiter
-from bot.store.sqlite import SqliteStore
+from bot.core.clock import SystemClock
+from bot.core.errors import RateLimited
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.engine import DeliveryEngine, Digest
+from bot.delivery.ratelimit import RateLimiter
+from bot.storage.records import Subscription
+from bot.storage.sqlite import SqliteStore
 
 
 class LimitedPlatform:

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synth
 
-from bot.catalog import Catalog
-from bot.sources.loader import load_paths
+from bot.papers.catalog import Catalog
+from bot.papers.sources.loader import load_paths
 
 TARGET_PAPERS_PER_S = 30_000
 MIN_SECONDS = 2.0

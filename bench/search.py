@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synth
 
-from bot.catalog import Catalog
-from bot.sources.loader import load_paths
+from bot.papers.catalog import Catalog
+from bot.papers.sources.loader import load_paths
 
 TARGET_P99_MS = 5.0
 Query = tuple[str, str]  # (kind, text)

@@ -5,10 +5,10 @@
 Two processes, so the bot is measured alone:
 
 * the bot (this process): ``SlackAdapter`` in HTTP mode on a local aiohttp server, answering
-  ``/papers search|week|top`` from a ``bot.catalog.Catalog`` of ``--papers`` synthetic papers
-  (the real ``bot.commands.Commands`` by default; ``--handler`` picks a lean comparison
+  ``/papers search|week|top`` from a ``bot.papers.catalog.Catalog`` of ``--papers`` synthetic papers
+  (the real ``bot.chat.commands.Commands`` by default; ``--handler`` picks a lean comparison
   handler, see ``CatalogCommands``);
-* the load (a child process): a fake Slack (Web API + response_url, from ``tests/fakes``) and a
+* the load (a child process): a fake Slack (Web API + response_url, from ``tests/support``) and a
   client that sends signed slash commands, ``--concurrency`` in flight, and times each ack (the
   HTTP 200 of the request) and each answer (the POST that reaches the response_url).
 
@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
-from fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
+from support.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
 from synth import QUERY_WORDS, parsed_weeks  # noqa: E402
 
-from bot.model import ChannelRef, Invocation, Message, Reply, Section  # noqa: E402
+from bot.core.messages import ChannelRef, Invocation, Message, Reply, Section  # noqa: E402
 
 # --- the bot side -----------------------------------------------------------------------------
 
@@ -49,7 +49,7 @@ from bot.model import ChannelRef, Invocation, Message, Reply, Section  # noqa: E
 class CatalogCommands:
     """A lean CommandHandler over the real catalog: search, week and top.
 
-    ``mode="inline"`` does the catalog work on the event loop (as ``bot.commands.Commands``
+    ``mode="inline"`` does the catalog work on the event loop (as ``bot.chat.commands.Commands``
     does today); ``"thread"`` runs it in a worker thread; ``"none"`` skips the catalog."""
 
     def __init__(self, catalog: Any, mode: str = "inline") -> None:
@@ -93,7 +93,7 @@ class NoVotes:
 
 
 async def run_bot(args: argparse.Namespace) -> None:
-    from bot.catalog import Catalog
+    from bot.papers.catalog import Catalog
     from bot.platforms.slack import SlackAdapter
 
     t0 = time.perf_counter()
@@ -125,10 +125,10 @@ async def run_bot(args: argparse.Namespace) -> None:
     if args.handler == "real":
         import tempfile
 
-        from bot.clock import SystemClock
-        from bot.commands import CommandContext, Commands
-        from bot.digests import DigestBuilder
-        from bot.store import open_store
+        from bot.chat.commands import CommandContext, Commands
+        from bot.core.clock import SystemClock
+        from bot.delivery.digest import DigestBuilder
+        from bot.storage import open_store
 
         tmp = tempfile.mkdtemp()
         store = open_store(f"sqlite:///{tmp}/bench.db")
@@ -295,7 +295,7 @@ def main() -> None:
         "--handler",
         choices=("real", "inline", "thread", "none"),
         default="real",
-        help="the real bot.commands.Commands (default), or a lean handler doing the catalog "
+        help="the real bot.chat.commands.Commands (default), or a lean handler doing the catalog "
         "work on the event loop (inline), in a thread, or none",
     )
     parser.add_argument("--role", choices=("bot", "load"), default="bot", help=argparse.SUPPRESS)

@@ -344,8 +344,8 @@ QUERY_WORDS: tuple[str, ...] = tuple(w.lower() for w in TITLE_WORDS)
 
 
 def parsed_weeks(n_weeks: int, *, seed: int = 0) -> list[Any]:
-    """The synthetic weeks as the bot reads them: rendered and parsed by ``bot.sources``."""
-    from bot.sources import parse_text
+    """The synthetic weeks as the bot reads them: rendered and parsed by ``bot.papers.sources``."""
+    from bot.papers.sources import parse_text
 
     weeks: list[Any] = []
     for name, text in render_files(n_weeks, files=1, seed=seed):

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import asyncpg
 
-from bot.errors import StoreError
-from bot.model import ChannelRef, Vote
-from bot.store import Store, open_store
-from bot.store.base import mask_url
+from bot.core.errors import StoreError
+from bot.core.messages import ChannelRef
+from bot.storage import Store, open_store
+from bot.storage.base import mask_url
+from bot.storage.records import Vote
 
 EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
 

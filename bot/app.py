@@ -7,27 +7,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from bot.archive import Archive
-from bot.clock import Clock, SystemClock
-from bot.commands import CommandContext, Commands
-from bot.config import Settings
-from bot.delivery import DeliveryEngine
-from bot.digests import DigestBuilder, DigestOptions
-from bot.errors import PaperboyError
-from bot.metrics import Metrics
-from bot.model import ChannelRef, Subscription, Week
+from bot.chat.commands import CommandContext, Commands
+from bot.chat.votes import VoteService
+from bot.config.settings import Settings
+from bot.core.clock import Clock, OffsetClock, SystemClock
+from bot.core.errors import PaperboyError
+from bot.core.messages import ChannelRef
+from bot.delivery.digest import DigestBuilder, DigestOptions
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.scheduler import Scheduler
+from bot.ops.metrics import Metrics
+from bot.papers.archive import Archive
+from bot.papers.model import Week
 from bot.platforms.base import Adapter
-from bot.scheduler import Scheduler
-from bot.store import Store, open_store
-from bot.votes import VoteService
+from bot.storage import Store, open_store
+from bot.storage.records import Subscription
 
 log = logging.getLogger("paperboy")
 
@@ -353,32 +353,10 @@ class App:
             self.archive.catalog.close()
 
 
-class OffsetClock(SystemClock):
-    """The system clock shifted by a fixed offset: ``PAPERBOY_CLOCK_OFFSET`` (seconds) lets a
-    test or a demo see a schedule fire without waiting for the real instant."""
-
-    def __init__(self, offset: float) -> None:
-        self.offset = timedelta(seconds=offset)
-
-    def now(self) -> datetime:
-        return super().now() + self.offset
-
-
-def clock_from_env() -> Clock:
-    raw = os.environ.get("PAPERBOY_CLOCK_OFFSET", "").strip()
-    if not raw:
-        return SystemClock()
-    try:
-        return OffsetClock(float(raw))
-    except ValueError as exc:
-        raise PaperboyError(
-            f"PAPERBOY_CLOCK_OFFSET must be a number of seconds, got {raw!r}"
-        ) from exc
-
-
 async def run_app(settings: Settings, *, now: bool = False) -> int:
     """Run until SIGTERM / SIGINT (or ``quit`` in the terminal). Returns the exit code."""
-    app = App(settings, clock=clock_from_env())
+    offset = settings.clock_offset
+    app = App(settings, clock=OffsetClock(offset) if offset else SystemClock())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot import __version__
-from bot.errors import ConfigError, PaperboyError
+from bot.core.errors import ConfigError, PaperboyError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from bot.config import load_config
+    from bot.config.load import load_config
 
     return load_config(args.config)
 
@@ -145,7 +145,7 @@ def _source_paths(settings: Any, explicit: Sequence[str]) -> tuple[list[str], li
 
 def _load(settings: Any, explicit: Sequence[str], *, fetch: bool = False) -> Any:
     """An Archive over the given sources (or the configured ones), loaded."""
-    from bot.archive import Archive
+    from bot.papers.archive import Archive
 
     paths, urls = _source_paths(settings, explicit)
     archive = Archive(
@@ -172,7 +172,7 @@ def _load(settings: Any, explicit: Sequence[str], *, fetch: bool = False) -> Any
 
 def _run(args: argparse.Namespace) -> int:
     from bot.app import run_app
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
 
     settings = _settings(args)
     interactive = settings.terminal_enabled and sys.stdin.isatty() and sys.stdout.isatty()
@@ -199,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bot.config import describe_settings
+    from bot.config.load import describe_settings
 
     settings = _settings(args)
     archive = _load(settings, args.sources, fetch=True)
@@ -322,7 +322,7 @@ def _paper_json(p: Any) -> dict[str, Any]:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from bot.render.terminal import clean
+    from bot.platforms.terminal.render import clean
 
     settings = _settings(args)
     archive = _load(settings, args.source)
@@ -362,9 +362,9 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _week(args: argparse.Namespace) -> int:
-    from bot.digests import DigestOptions, week_message
+    from bot.delivery.digest import DigestOptions, week_message
     from bot.platforms.terminal import supports_color
-    from bot.render.terminal import render_message
+    from bot.platforms.terminal.render import render_message
 
     settings = _settings(args)
     archive = _load(settings, args.source)

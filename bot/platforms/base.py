@@ -1,37 +1,17 @@
-"""What the delivery engine needs from a platform adapter.
-
-An adapter translates a neutral ``Message`` into its platform's format and posts it. It raises
-only ``bot.errors`` delivery errors: ``RateLimited`` (429, with retry_after), ``TransientError``
-(5xx, timeouts; ``outcome_unknown=True`` when the request may have been stored, e.g. the reply
-was lost), ``PermanentError`` (channel gone, not allowed: the subscription is paused).
-"""
+"""What a platform adapter is: a ``Poster`` (what the delivery engine needs, see
+``bot.delivery.engine``) that also starts, stops and reports its health, and what it calls in
+the core (``CommandHandler``, ``ReactionHandler``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
-from bot.model import ChannelRef, Invocation, Message, ReactionEvent, Reply
-
-
-class Poster(Protocol):
-    platform: str
-
-    async def post(self, channel: ChannelRef, message: Message, idempotency_key: str) -> str:
-        """Post ``message`` to ``channel`` and return the platform's message id.
-
-        ``idempotency_key`` (at most 25 chars) is carried with the message (Discord: nonce with
-        enforce_nonce; Slack: message metadata) so ``find_posted`` can find it later."""
-
-    async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
-    ) -> str | None:
-        """The id of a message already posted with this key since ``since``, or None.
-        Used to reconcile a send whose outcome is unknown before sending again."""
+from bot.core.messages import ChannelRef, Invocation, ReactionEvent, Reply
+from bot.delivery.engine import Poster
 
 
 class CommandHandler(Protocol):
-    """The core's side of ``/papers``: implemented by ``bot.commands.Commands``."""
+    """The core's side of ``/papers``: implemented by ``bot.chat.commands.Commands``."""
 
     async def handle(self, inv: Invocation) -> Reply:
         """Answer a command. Never raises for bad input: unknown subcommands, empty or huge
@@ -46,7 +26,7 @@ class CommandHandler(Protocol):
 
 
 class ReactionHandler(Protocol):
-    """Implemented by ``bot.votes.VoteService``."""
+    """Implemented by ``bot.chat.votes.VoteService``."""
 
     async def on_reaction(self, ev: ReactionEvent) -> bool:
         """Apply a reaction add/remove as a vote; True if the vote set changed."""

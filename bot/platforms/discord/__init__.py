@@ -1,6 +1,6 @@
 """Discord through discord.py 2.x: digests as embeds, ``/papers`` app commands, reaction votes."""
 
-import bot.render.discord  # noqa: F401  (imports discord.py quietly first)
+import bot.platforms.discord.render  # noqa: F401  (imports discord.py quietly first)
 from bot.platforms.discord.adapter import DiscordAdapter
 from bot.platforms.discord.invite import INVITE_PERMISSIONS, discord_invite_url
 

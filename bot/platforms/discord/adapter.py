@@ -37,14 +37,14 @@ import aiohttp
 import discord
 from discord.utils import MISSING
 
-from bot.errors import ConfigError, PermanentError, TransientError
-from bot.model import ChannelRef, Message
+from bot.core.errors import ConfigError, PermanentError, TransientError
+from bot.core.messages import ChannelRef, Message
+from bot.delivery.ratelimit import RateLimiter
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.discord import endpoints, interactions
 from bot.platforms.discord import translate as tr
 from bot.platforms.discord.errors import to_delivery_error
-from bot.ratelimit import RateLimiter
-from bot.render.discord import KEYCAPS, ref_of, render_message
+from bot.platforms.discord.render import KEYCAPS, ref_of, render_message
 
 log = logging.getLogger("paperboy.discord")
 

@@ -17,7 +17,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 DISCORD_API = "https://discord.com/api/v10"
 

@@ -1,4 +1,4 @@
-"""discord.py failures -> ``bot.errors`` delivery errors (what the delivery engine acts on)."""
+"""discord.py failures -> ``bot.core.errors`` delivery errors (what the delivery engine acts on)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import discord
 
-from bot.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from bot.core.errors import DeliveryError, PermanentError, RateLimited, TransientError
 
 # JSON error codes Discord puts in 403/404 bodies.
 PERMANENT_CODES = {

@@ -31,10 +31,10 @@ import discord
 from discord import app_commands
 from discord.utils import MISSING
 
-from bot.model import Invocation, Message, Reply
+from bot.core.messages import Invocation, Message, Reply
 from bot.platforms.base import CommandHandler
 from bot.platforms.discord import translate as tr
-from bot.render.discord import RenderedDiscord, render_message
+from bot.platforms.discord.render import RenderedDiscord, render_message
 
 log = logging.getLogger("paperboy.discord")
 

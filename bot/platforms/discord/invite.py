@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 # View Channel, Send Messages, Embed Links, Add Reactions (seeding 1️⃣..🔟), Read Message
 # History (finding a post whose outcome was unknown). Nothing else: no mentions, no admin.

@@ -16,9 +16,9 @@ from typing import Any
 
 import discord
 
-from bot.model import Button, ChannelRef, Message, ReactionEvent, Reply
-from bot.render.discord import safe_url
-from bot.text import truncate_words
+from bot.core.messages import Button, ChannelRef, Message, ReactionEvent, Reply
+from bot.core.text import truncate_words
+from bot.platforms.discord.render import safe_url
 
 PLATFORM = "discord"
 DM_WORKSPACE = "dm"

@@ -27,13 +27,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import CommandError, ConfigError, PermanentError, TransientError
-from bot.model import ChannelRef, Invocation, Message, Reply
+from bot.core.errors import CommandError, ConfigError, PermanentError, TransientError
+from bot.core.messages import ChannelRef, Invocation, Message, Reply
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.slack import translate as tr
 from bot.platforms.slack.errors import BLOCK_ERRORS, error_code, to_delivery_error
+from bot.platforms.slack.render import render_message
 from bot.platforms.slack.users import UserDirectory
-from bot.render.slack import render_message
 
 log = logging.getLogger(__name__)
 

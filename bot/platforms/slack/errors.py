@@ -1,4 +1,4 @@
-"""Slack Web API failures -> ``bot.errors`` delivery errors (what the delivery engine acts on)."""
+"""Slack Web API failures -> delivery errors (``bot.core.errors``) the delivery engine acts on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from bot.core.errors import DeliveryError, PermanentError, RateLimited, TransientError
 
 # Retrying will not help: the subscription should be paused and an admin told.
 PERMANENT_ERRORS = frozenset(

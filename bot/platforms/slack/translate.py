@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.model import Button, ChannelRef, Message, ReactionEvent, Reply
-from bot.render.slack import escape, render_message
+from bot.core.messages import Button, ChannelRef, Message, ReactionEvent, Reply
+from bot.platforms.slack.render import escape, render_message
 
 PLATFORM = "slack"
 SHARE_ACTION = "share"

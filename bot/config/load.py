@@ -1,0 +1,377 @@
+"""Configuration: YAML with ``${ENV}`` references -> validated, frozen :class:`Settings`.
+
+Every key is optional; an empty or missing file gives a bot that runs in the terminal on SQLite
+with the shipped ``digests/``. Secrets come from the environment (``${SLACK_BOT_TOKEN}`` in the
+file, or the plain environment variable when the file leaves the key out). All mistakes are
+collected and raised together as :class:`ConfigErrors`, each located by key path and line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.config.checks import format_duration
+from bot.config.read import (
+    Section,
+    field_names,
+    optional,
+    to_bool,
+    to_choice,
+    to_cron,
+    to_database_url,
+    to_date,
+    to_duration,
+    to_ident,
+    to_int,
+    to_log_level,
+    to_nonempty,
+    to_shards,
+    to_snowflake,
+    to_str,
+    to_str_list,
+    to_timezone,
+    to_url,
+    to_url_list,
+    token_problem,
+)
+from bot.config.settings import (
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_DATABASE_URL,
+    KEYCAP_EMOJI,
+    PLATFORMS,
+    DigestSettings,
+    DiscordSettings,
+    HttpSettings,
+    SchedulerSettings,
+    Settings,
+    SlackSettings,
+    SourcesSettings,
+    StoreSettings,
+    SubscriptionSettings,
+    TerminalSettings,
+    VoteSettings,
+)
+from bot.config.yaml import ErrorLog, Node, compose, kind_of
+from bot.core.errors import ConfigError
+from bot.core.messages import ChannelRef
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration mistakes at once; ``str()`` gives one line per error."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        first = errors[0]
+        super().__init__(first.key_path, first.message, first.line)
+        self.errors = errors
+        self.args = ("\n".join(str(e) for e in errors),)
+
+
+# --- platform and channel sections -----------------------------------------------------------
+
+
+def _slack(top: Section, env: Mapping[str, str]) -> SlackSettings | None:
+    s = top.section("slack", SlackSettings)
+    bot = s.env_or_file("bot_token", "SLACK_BOT_TOKEN", env, to_str)
+    app = s.env_or_file("app_token", "SLACK_APP_TOKEN", env, to_str)
+    signing = s.env_or_file("signing_secret", "SLACK_SIGNING_SECRET", env, to_str)
+    mode = s.get("mode", optional(to_choice("socket", "http")), None)
+    api = s.get("api_base_url", to_url("http", "https"), "https://slack.com/api/")
+    group = s.get("admin_user_group", optional(to_nonempty), None)
+    seed = s.get("seed_reactions", to_bool, True)
+    if bot is None:
+        if s.items.get("bot_token", Node(None, None)).failed:
+            s.errs.broken.add("slack")
+        elif app or signing:
+            s.errs.add(
+                s.sub("bot_token"),
+                "not set, but other Slack secrets are; set SLACK_BOT_TOKEN or slack.bot_token",
+                s.line,
+            )
+        return None
+    for key, var, value, prefix, what in (
+        ("bot_token", "SLACK_BOT_TOKEN", bot, "xoxb-", "Slack bot token"),
+        ("app_token", "SLACK_APP_TOKEN", app, "xapp-", "Slack app-level token"),
+    ):
+        problem = token_problem(prefix, what, value) if value else None
+        if problem and s.has(key):
+            s.errs.add(s.sub(key), problem, s.line_of(key))
+        elif problem:
+            s.errs.add(s.sub(key), f"{problem} (from the {var} environment variable)", None)
+    mode = mode or ("socket" if app else "http")
+    if mode == "socket" and not app:
+        msg = "socket mode needs an app-level token (xapp-...); set it or SLACK_APP_TOKEN"
+        s.errs.add(s.sub("app_token"), msg, s.line_of("mode"))
+    if mode == "http" and not signing:
+        msg = "http mode needs the app's signing secret; set it or SLACK_SIGNING_SECRET"
+        s.errs.add(s.sub("signing_secret"), msg, s.line_of("mode"))
+    return SlackSettings(
+        bot_token=bot,
+        app_token=app,
+        signing_secret=signing,
+        mode="socket" if mode == "socket" else "http",
+        api_base_url=api if api.endswith("/") else api + "/",
+        admin_user_group=group,
+        seed_reactions=seed,
+    )
+
+
+def _discord(top: Section, env: Mapping[str, str]) -> DiscordSettings | None:
+    d = top.section("discord", DiscordSettings)
+    token = d.env_or_file("token", "DISCORD_TOKEN", env, to_str)
+    app_id = d.get("application_id", optional(to_snowflake), None)
+    api = d.get("api_base_url", to_url("http", "https"), "https://discord.com/api/v10")
+    gateway = d.get("gateway_url", optional(to_url("ws", "wss")), None)
+    guild = d.get("test_guild", optional(to_snowflake), None)
+    shards = d.get("shards", optional(to_shards), None)
+    seed = d.get("seed_reactions", to_bool, True)
+    if token is None:
+        if d.items.get("token", Node(None, None)).failed:
+            d.errs.broken.add("discord")
+        return None
+    if token.lower().startswith("bot "):
+        line = d.line_of("token") if d.has("token") else None
+        d.errs.add(d.sub("token"), "write the token without the 'Bot ' prefix", line)
+    return DiscordSettings(
+        token=token,
+        application_id=app_id,
+        api_base_url=api.rstrip("/"),
+        gateway_url=gateway,
+        test_guild=int(guild) if guild else None,
+        shards=shards,
+        seed_reactions=seed,
+    )
+
+
+def _platform_problem(platform: str, settings: Settings) -> str | None:
+    if platform == "slack" and settings.slack is None:
+        return "'slack' is not configured: set slack.bot_token or SLACK_BOT_TOKEN"
+    if platform == "discord" and settings.discord is None:
+        return "'discord' is not configured: set discord.token or DISCORD_TOKEN"
+    if platform == "terminal" and settings.terminal.enabled is False:
+        return "'terminal' is disabled (terminal.enabled is false)"
+    return None
+
+
+def _channel(sec: Section, terminal: TerminalSettings) -> tuple[str, str, str]:
+    platform = sec.need("platform", to_choice(*PLATFORMS), "")
+    if platform in ("terminal", ""):  # "": already reported; do not pile on more errors
+        workspace = sec.get("workspace", to_ident, terminal.workspace)
+        channel = sec.get("channel", to_ident, terminal.channel)
+    else:
+        workspace = sec.need("workspace", to_ident, "")
+        channel = sec.need("channel", to_ident, "")
+    return platform, workspace, channel
+
+
+def _subscriptions(
+    top: Section, timezone: str, terminal: TerminalSettings
+) -> list[tuple[int, Section, SubscriptionSettings]]:
+    node = top.items.get("subscriptions")
+    if node is None or node.value is None:
+        return []
+    if not isinstance(node.value, list):
+        top.errs.add("subscriptions", f"expected a list, got {kind_of(node.value)}", node.line)
+        return []
+    out: list[tuple[int, Section, SubscriptionSettings]] = []
+    for i, item in enumerate(node.value):
+        sec = Section(top.errs, item, f"subscriptions[{i}]", field_names(SubscriptionSettings))
+        if not isinstance(item.value, dict):
+            continue
+        platform, workspace, channel = _channel(sec, terminal)
+        cron = sec.need("cron", to_cron, "")
+        tz = sec.get("timezone", to_timezone, timezone)
+        kind = sec.get("kind", to_choice("curated", "community"), "curated")
+        community = kind == "community"
+        sub = SubscriptionSettings(
+            platform, workspace, channel, cron, tz, "community" if community else "curated"
+        )
+        out.append((i, sec, sub))
+    return out
+
+
+def _check_channels(
+    settings: Settings, subs: list[tuple[int, Section, SubscriptionSettings]], admin: Section
+) -> None:
+    """Platforms referenced must be configured, and one subscription per channel."""
+    seen: dict[ChannelRef, int] = {}
+    refs = [(sec, sub.channel_ref) for _, sec, sub in subs]
+    if settings.admin_channel is not None:
+        refs.append((admin, settings.admin_channel))
+    for sec, ref in refs:
+        problem = _platform_problem(ref.platform, settings)
+        if problem and ref.platform not in sec.errs.broken:
+            sec.errs.add(sec.sub("platform"), problem, sec.line_of("platform"))
+    for i, sec, sub in subs:
+        ref = sub.channel_ref
+        if ref in seen and sub.channel and sub.platform:
+            msg = f"duplicate of subscriptions[{seen[ref]}] ({ref}): one subscription per channel"
+            sec.errs.add(sec.path, msg, sec.line)
+        seen.setdefault(ref, i)
+
+
+# --- building Settings -------------------------------------------------------------------------
+
+
+def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Settings:
+    top = Section(errs, root, "", field_names(Settings))
+    s, ds = top.section("sources", SourcesSettings), SourcesSettings()
+    sources = SourcesSettings(
+        paths=s.get("paths", to_str_list, ds.paths),
+        urls=s.get("urls", to_url_list, ()),
+        refresh_interval=s.get("refresh_interval", to_duration(), ds.refresh_interval),
+        cache_dir=s.get("cache_dir", to_nonempty, ds.cache_dir),
+        default_date=s.get("default_date", optional(to_date), None),
+    )
+    st = top.section("store", StoreSettings)
+    db_url = st.env_or_file("url", "DATABASE_URL", env, to_database_url) or DEFAULT_DATABASE_URL
+    timezone = top.get("timezone", to_timezone, "UTC")
+    sc = top.section("scheduler", SchedulerSettings)
+    scheduler = SchedulerSettings(
+        grace=sc.get("grace", to_duration(positive=False), timedelta(hours=12)),
+        stalled_after_weeks=sc.get("stalled_after_weeks", to_int(), 2),
+        community_window_days=sc.get("community_window_days", to_int(), 7),
+    )
+    dg = top.section("digest", DigestSettings)
+    digest = DigestSettings(
+        summary_length=dg.get("summary_length", to_int(), 280),
+        bullets=dg.get("bullets", to_bool, True),
+        links=dg.get("links", to_str_list, DigestSettings().links),
+        seed_reactions=dg.get("seed_reactions", to_bool, True),
+        max_papers=dg.get("max_papers", to_int(), 10),
+    )
+    vs = top.section("votes", VoteSettings)
+    votes = VoteSettings(
+        emoji=vs.get("emoji", to_str_list, KEYCAP_EMOJI),
+        allow_thumbs_up=vs.get("allow_thumbs_up", to_bool, True),
+    )
+    if not votes.emoji or len(set(votes.emoji)) != len(votes.emoji):
+        errs.add("votes.emoji", "must be a non-empty list without repeats", vs.line_of("emoji"))
+    elif digest.max_papers > len(votes.emoji):
+        msg = f"{digest.max_papers} papers but only {len(votes.emoji)} vote emoji in votes.emoji"
+        errs.add("digest.max_papers", msg, dg.line_of("max_papers"))
+    tm = top.section("terminal", TerminalSettings)
+    terminal = TerminalSettings(
+        enabled=tm.get("enabled", optional(to_bool), None),
+        workspace=tm.get("workspace", to_ident, "local"),
+        channel=tm.get("channel", to_ident, "terminal"),
+        color=tm.get("color", optional(to_bool), None),
+    )
+    hp = top.section("http", HttpSettings)
+    port = hp.env_or_file("port", "PORT", env, to_int(0, 65535))
+    http = HttpSettings(
+        host=hp.get("host", to_nonempty, "127.0.0.1"),
+        port=8080 if port is None else port,  # 0: any free port
+        enabled=hp.get("enabled", to_bool, True),
+    )
+    admin = top.section("admin_channel", ChannelRef)
+    admin_ref = ChannelRef(*_channel(admin, terminal)) if admin.items else None
+    subs = _subscriptions(top, timezone, terminal)
+    settings = Settings(
+        sources=sources,
+        store=StoreSettings(db_url),
+        timezone=timezone,
+        admin_channel=admin_ref,
+        scheduler=scheduler,
+        digest=digest,
+        votes=votes,
+        slack=_slack(top, env),
+        discord=_discord(top, env),
+        terminal=terminal,
+        http=http,
+        subscriptions=tuple(sub for _, _, sub in subs),
+        log_level=top.get("log_level", to_log_level, "INFO"),
+        clock_offset=top.get("clock_offset", to_duration(positive=False), timedelta(0)),
+        log_format="json"
+        if top.get("log_format", to_choice("text", "json"), "") == "json"
+        else "text",
+    )
+    _check_channels(settings, subs, admin)
+    if settings.slack and settings.slack.mode == "http" and not http.enabled:
+        msg = "must be true when Slack runs in http mode (events arrive over HTTP)"
+        errs.add("http.enabled", msg, hp.line_of("enabled"))
+    return settings
+
+
+def parse_config(
+    text: str, *, source: str = "<config>", env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate YAML text into Settings; raises ConfigErrors listing every mistake."""
+    environ = os.environ if env is None else env
+    errs = ErrorLog()
+    root, composed = compose(text, source, environ, errs)
+    settings = _build(root, environ, errs) if composed else None
+    if errs.items or settings is None:
+        raise ConfigErrors(sorted(errs.items, key=lambda e: e.line or 0))
+    return settings
+
+
+def load_config(path: str | Path | None, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Load a config file. With ``path`` None, ``paperboy.yaml`` in the working directory is
+    used if it exists, else the defaults (plus environment fallbacks)."""
+    if path is None:
+        path = Path(DEFAULT_CONFIG_FILE)
+        if not path.is_file():
+            return parse_config("", source="<defaults>", env=env)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigErrors([ConfigError("", f"config file {str(path)!r} not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"cannot read config file {str(path)!r}: {exc}"
+        raise ConfigErrors([ConfigError("", msg)]) from exc
+    return parse_config(text, source=str(path), env=env)
+
+
+# --- describing ------------------------------------------------------------------------------
+
+_SECRET_FIELDS = frozenset({"bot_token", "app_token", "signing_secret", "token"})
+
+
+def _mask(name: str, value: object) -> str:
+    if isinstance(value, str) and name in _SECRET_FIELDS:
+        m = re.match(r"[a-z]{3,4}-", value)
+        return (m.group(0) if m else "") + "****"
+    if isinstance(value, str) and name == "url" and "://" in value:
+        parts = urlsplit(value)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+            return parts._replace(netloc=netloc).geturl()
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) if value else "(none)"
+    if value is None:
+        return "(auto)" if name in ("enabled", "color") else "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def describe_settings(settings: Settings) -> str:
+    """A readable dump of the settings, secrets masked (for ``paperboy check``)."""
+    lines: list[str] = []
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "subscriptions":
+            lines.append(f"subscriptions: {len(value) or '(none)'}")
+            for sub in value:
+                lines.append(f"  - {sub.channel_ref} {sub.kind} at {sub.cron!r} {sub.timezone}")
+        elif f.name in ("slack", "discord") and value is None:
+            lines.append(f"{f.name}: not configured")
+        elif is_dataclass(value) and not isinstance(value, ChannelRef):
+            lines.append(f"{f.name}:")
+            lines.extend(
+                f"  {g.name}: {_mask(g.name, getattr(value, g.name))}" for g in fields(value)
+            )
+        else:
+            lines.append(f"{f.name}: {_mask(f.name, value)}")
+    if settings.terminal.enabled is None:
+        lines.append(f"(terminal {'on' if settings.terminal_enabled else 'off'})")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""The validated configuration: frozen dataclasses, one per config section, with defaults.
+
+``bot.config.load`` builds them from YAML; everything else only reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from bot.core.messages import ChannelRef
+from bot.storage.records import Subscription, SubscriptionKind
+
+DEFAULT_CONFIG_FILE = "paperboy.yaml"
+DEFAULT_DATABASE_URL = "sqlite:///.paperboy/paperboy.db"
+PLATFORMS = ("slack", "discord", "terminal")
+KEYCAP_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesSettings:
+    paths: tuple[str, ...] = ("digests",)
+    urls: tuple[str, ...] = ()
+    refresh_interval: timedelta = timedelta(hours=6)
+    cache_dir: str = ".paperboy/cache"
+    default_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    url: str = DEFAULT_DATABASE_URL  # postgres:// is normalised to postgresql://
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    grace: timedelta = timedelta(hours=12)
+    stalled_after_weeks: int = 2
+    community_window_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    summary_length: int = 280
+    bullets: bool = True
+    links: tuple[str, ...] = ("Paper", "Code", "Tweet")
+    seed_reactions: bool = True
+    max_papers: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class VoteSettings:
+    emoji: tuple[str, ...] = KEYCAP_EMOJI
+    allow_thumbs_up: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSettings:
+    bot_token: str
+    app_token: str | None = None
+    signing_secret: str | None = None
+    mode: Literal["socket", "http"] = "http"
+    api_base_url: str = "https://slack.com/api/"
+    admin_user_group: str | None = None
+    seed_reactions: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordSettings:
+    token: str
+    application_id: str | None = None
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str | None = None
+    test_guild: int | None = None
+    shards: int | Literal["auto"] | None = None
+    seed_reactions: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalSettings:
+    enabled: bool | None = None  # None: on when no chat platform is configured
+    workspace: str = "local"
+    channel: str = "terminal"
+    color: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSettings:
+    platform: str
+    workspace: str
+    channel: str
+    cron: str
+    timezone: str
+    kind: SubscriptionKind = "curated"
+
+    @property
+    def channel_ref(self) -> ChannelRef:
+        return ChannelRef(self.platform, self.workspace, self.channel)
+
+    def to_subscription(self) -> Subscription:
+        return Subscription(self.channel_ref, self.cron, self.timezone, self.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    timezone: str = "UTC"
+    admin_channel: ChannelRef | None = None
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    votes: VoteSettings = field(default_factory=VoteSettings)
+    slack: SlackSettings | None = None
+    discord: DiscordSettings | None = None
+    terminal: TerminalSettings = field(default_factory=TerminalSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    subscriptions: tuple[SubscriptionSettings, ...] = ()
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Shifts the bot's clock (demos, end-to-end tests): a schedule fires that much earlier.
+    clock_offset: timedelta = timedelta(0)
+
+    @property
+    def terminal_enabled(self) -> bool:
+        """``terminal.enabled`` resolved: when unset, on if no chat platform is configured or a
+        subscription posts to the terminal."""
+        if self.terminal.enabled is not None:
+            return self.terminal.enabled
+        no_platform = self.slack is None and self.discord is None
+        return no_platform or any(s.platform == "terminal" for s in self.subscriptions)

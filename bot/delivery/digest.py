@@ -1,0 +1,157 @@
+"""What a subscription posts: curated weeks and community top tens, as neutral Messages.
+
+``DigestBuilder`` implements the delivery engine's ``DigestProvider``: for a ``curated``
+subscription, the newest curated week not yet posted to that channel (nothing when the newest one
+was already posted); for ``community``, the ten most-voted papers of the last N days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.core.messages import Link, Message, Section
+from bot.core.text import truncate_words
+from bot.delivery.engine import Digest
+from bot.papers.catalog import Catalog, CatalogPaper, week_range_label
+from bot.papers.model import Paper, Week
+from bot.storage.base import Store
+from bot.storage.records import Subscription
+
+VOTE_HINT = "React 1️⃣–🔟 to vote for a paper"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOptions:
+    summary_length: int = 280
+    bullets: bool = True
+    links: tuple[str, ...] = ("Paper", "Code", "Tweet")
+    max_papers: int = 10
+
+
+def shown_links(links: Sequence[Link], labels: Sequence[str]) -> tuple[Link, ...]:
+    """The links whose label starts with one of ``labels`` (case-insensitive), http(s) only."""
+    wanted = tuple(label.casefold() for label in labels)
+    return tuple(
+        link
+        for link in links
+        if link.url.startswith(("http://", "https://"))
+        and (not wanted or link.label.casefold().startswith(wanted))
+    )
+
+
+def paper_section(paper: Paper | CatalogPaper, rank: int | None, opts: DigestOptions) -> Section:
+    return Section(
+        title=paper.title,
+        url=paper.url,
+        body=truncate_words(paper.summary, opts.summary_length),
+        rank=rank,
+        links=shown_links(paper.links, opts.links),
+        bullets=tuple(truncate_words(b, 200) for b in paper.bullets[:5]) if opts.bullets else (),
+        paper_id=paper.paper_id,
+    )
+
+
+def source_url(week: Week) -> str | None:
+    return week.source if week.source.startswith(("http://", "https://")) else None
+
+
+def week_message(week: Week, opts: DigestOptions, *, kind: str = "digest") -> Message:
+    papers = week.papers[: opts.max_papers]
+    return Message(
+        header=f"📰 Top papers of the week · {week_range_label(week)}",
+        url=source_url(week),
+        sections=tuple(paper_section(p, p.rank, opts) for p in papers),
+        context=(VOTE_HINT,) if kind == "digest" else (f"Week of {week.start.isoformat()}",),
+        kind="digest" if kind == "digest" else "reply",
+        ephemeral=kind != "digest",
+    )
+
+
+def community_message(
+    papers: Sequence[tuple[CatalogPaper, int]], label: str, opts: DigestOptions
+) -> Message:
+    sections = []
+    for rank, (paper, votes) in enumerate(papers, start=1):
+        s = paper_section(paper, rank, opts)
+        sections.append(
+            Section(
+                title=s.title,
+                url=s.url,
+                body=f"{votes} vote{'s' if votes != 1 else ''} · {s.body}" if s.body else "",
+                rank=rank,
+                links=s.links,
+                paper_id=s.paper_id,
+            )
+        )
+    return Message(
+        header=f"🏆 Community top {len(sections)} · {label}",
+        sections=tuple(sections),
+        context=(VOTE_HINT,),
+        kind="digest",
+        ephemeral=False,
+    )
+
+
+class DigestBuilder:
+    """The engine's DigestProvider, over a catalog that may be swapped on refresh."""
+
+    def __init__(
+        self,
+        catalog: Callable[[], Catalog],
+        store: Store,
+        opts: DigestOptions | None = None,
+        *,
+        community_window_days: int = 7,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self.opts = opts or DigestOptions()
+        self.community_window = timedelta(days=community_window_days)
+
+    def curated(self, week: Week | None = None) -> Digest | None:
+        week = week or self._catalog().latest_week()
+        if week is None:
+            return None
+        msg = week_message(week, self.opts)
+        return Digest(week.key, msg, tuple(p.paper_id for p in week.papers[: self.opts.max_papers]))
+
+    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+        """Rebuild one digest by key (to finish a delivery that was in flight at a crash)."""
+        kind, _, value = key.partition(":")
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None
+        if kind == "week":
+            week = self._catalog().week(day)
+            return self.curated(week) if week is not None and week.start == day else None
+        if kind == "community":
+            tz = ZoneInfo(sub.timezone)
+            end = datetime.combine(day, time(23, 59), tzinfo=tz)
+            digest = await self.community(sub, end)
+            return digest if digest is not None and digest.key == key else None
+        return None
+
+    async def community(self, sub: Subscription, now: datetime) -> Digest | None:
+        local = now.astimezone(ZoneInfo(sub.timezone)).date()
+        since = now - self.community_window
+        entries = await self._store.leaderboard(since=since, limit=self.opts.max_papers)
+        catalog = self._catalog()
+        ranked = [(p, e.votes) for e in entries if (p := catalog.get(e.paper_id)) is not None]
+        if not ranked:
+            return None
+        start = (now - self.community_window).astimezone(ZoneInfo(sub.timezone)).date()
+        label = f"{start.strftime('%b %-d')} – {local.strftime('%b %-d, %Y')}"
+        msg = community_message(ranked, label, self.opts)
+        return Digest(f"community:{local.isoformat()}", msg, tuple(p.paper_id for p, _ in ranked))
+
+    async def next_digest(
+        self, sub: Subscription, sent_keys: set[str], now: datetime
+    ) -> Digest | None:
+        digest = self.curated() if sub.kind == "curated" else await self.community(sub, now)
+        if digest is None or digest.key in sent_keys:
+            return None
+        return digest

@@ -1,0 +1,2 @@
+"""Running it: Prometheus metrics (``metrics``) and structured logs (``logs``). May import
+``bot.core`` only."""

@@ -1,0 +1,3 @@
+"""Curated lists -> a searchable archive: the paper model (``model``), one parser per input
+shape and fetching (``sources``), the deduplicated, searchable catalog (``catalog``) and the
+archive that keeps it in sync with its sources (``archive``). May import ``bot.core`` only."""

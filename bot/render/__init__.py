@@ -1,1 +1,0 @@
-"""Renderers: neutral Message -> Slack blocks, Discord embeds, terminal text."""

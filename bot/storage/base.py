@@ -1,0 +1,130 @@
+"""The Store protocol: everything Paperboy persists. Two backends implement it: SQLite
+(``bot.storage.sqlite``, default, a file in WAL mode, via aiosqlite) and PostgreSQL
+(``bot.storage.postgres``, via asyncpg). ``bot.storage.open_store(url)`` picks one by URL.
+
+The catalog of papers is *not* here: it is rebuilt from the sources at start-up. The store keeps
+what cannot be rebuilt: subscriptions, the delivery ledger, posted digests (message -> papers),
+votes, processed event ids, and scheduler leadership.
+
+All datetimes passed in and returned are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from bot.core.messages import ChannelRef
+from bot.storage.records import Delivery, LeaderboardEntry, PostedDigest, Subscription, Vote
+
+
+class Store(Protocol):
+    url: str  # for logs, with any password masked
+
+    async def open(self) -> None:
+        """Connect and apply pending schema migrations (idempotent, safe for concurrent
+        replicas). Raises ``StoreError`` with one clear line when unreachable."""
+
+    async def close(self) -> None: ...
+
+    async def schema_version(self) -> int: ...
+
+    # --- subscriptions -------------------------------------------------------------------------
+    async def upsert_subscription(self, sub: Subscription) -> Subscription:
+        """Insert or update by channel (platform, workspace, channel); returns it with ``id``.
+        Updating keeps ``last_fire_at`` unless the cron or timezone changed."""
+
+    async def get_subscription(self, channel: ChannelRef) -> Subscription | None: ...
+
+    async def get_subscription_by_id(self, sub_id: int) -> Subscription | None: ...
+
+    async def list_subscriptions(self, *, enabled_only: bool = False) -> list[Subscription]: ...
+
+    async def delete_subscription(self, channel: ChannelRef) -> bool:
+        """True if one was deleted. Its ledger rows stay (history)."""
+
+    async def set_paused(self, sub_id: int, reason: str | None) -> None:
+        """Pause with a reason (``enabled`` false), or resume when ``reason`` is None."""
+
+    async def set_last_fire(self, sub_id: int, fired_at: datetime) -> None:
+        """Record the scheduled instant the scheduler last handled (fired or skipped)."""
+
+    # --- delivery ledger -------------------------------------------------------------------------
+    async def claim_delivery(
+        self, sub_id: int, digest_key: str, idempotency_key: str, now: datetime
+    ) -> tuple[Delivery, bool]:
+        """Insert the ledger row for (subscription, digest) if absent, status ``pending``.
+        Returns (row, created). Atomic: of two concurrent claims exactly one gets created=True."""
+
+    async def begin_attempt(self, delivery_id: int, now: datetime) -> Delivery:
+        """Increment ``attempts`` before a send (so a crash leaves evidence of an attempt)."""
+
+    async def complete_delivery(
+        self, delivery_id: int, message_id: str | None, now: datetime, *, status: str = "sent"
+    ) -> None:
+        """Mark ``sent`` (with the platform message id) or ``skipped``."""
+
+    async def get_delivery(self, sub_id: int, digest_key: str) -> Delivery | None: ...
+
+    async def pending_deliveries(self) -> list[Delivery]:
+        """Rows still ``pending`` (in flight when a previous process stopped)."""
+
+    async def sent_digest_keys(self, sub_id: int) -> set[str]:
+        """Digest keys already ``sent`` (or ``skipped``) to this subscription."""
+
+    async def count_sent(self, sub_id: int | None = None) -> int: ...
+
+    # --- posted digests and votes ----------------------------------------------------------------
+    async def record_posted(self, posted: PostedDigest) -> None:
+        """Map a posted message to its papers (upsert on (platform, message_id))."""
+
+    async def get_posted(self, platform: str, message_id: str) -> PostedDigest | None: ...
+
+    async def latest_posted(self, channel: ChannelRef) -> PostedDigest | None:
+        """The newest message the bot posted in this channel that carries papers."""
+
+    async def add_vote(self, vote: Vote) -> bool:
+        """Add to the vote set keyed on (platform, message_id, user_id, emoji).
+        True if it was new; a duplicate is a no-op returning False."""
+
+    async def remove_vote(self, platform: str, message_id: str, user_id: str, emoji: str) -> bool:
+        """True if a vote was removed."""
+
+    async def leaderboard(
+        self,
+        *,
+        since: datetime | None = None,
+        platform: str | None = None,
+        workspace: str | None = None,
+        channel: str | None = None,
+        limit: int = 10,
+    ) -> list[LeaderboardEntry]:
+        """Papers by number of distinct voters (platform, user) among votes cast at or after
+        ``since``, optionally within one platform / workspace / channel; ties by paper id."""
+
+    async def vote_count(self) -> int: ...
+
+    # --- events and leadership -------------------------------------------------------------------
+    async def mark_event(self, event_id: str, now: datetime) -> bool:
+        """Remember a platform event id; False if already seen (a retried delivery)."""
+
+    async def try_acquire_leader(self, name: str = "scheduler") -> bool:
+        """Become the one replica that runs the scheduler. SQLite: always True (one process per
+        file). PostgreSQL: a session-level ``pg_try_advisory_lock`` held on a dedicated
+        connection until ``release_leader`` or ``close``."""
+
+    async def release_leader(self, name: str = "scheduler") -> None: ...
+
+
+def mask_url(url: str) -> str:
+    """A store URL with any password replaced by ``***`` (for logs and errors)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+__all__ = ["Store", "mask_url"]

@@ -1,0 +1,73 @@
+"""What the store keeps about channels: subscriptions, the delivery ledger, posted digests and
+votes. Plain data; the stores in this package read and write it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.core.messages import ChannelRef
+
+SubscriptionKind = Literal["curated", "community"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    channel: ChannelRef
+    cron: str
+    timezone: str
+    kind: SubscriptionKind = "curated"
+    enabled: bool = True
+    paused_reason: str | None = None
+    # The last scheduled instant (UTC) the scheduler has handled (fired or skipped).
+    last_fire_at: datetime | None = None
+    id: int | None = None
+
+
+DeliveryStatus = Literal["pending", "sent", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A ledger row: one per (subscription, digest), written before the send."""
+
+    id: int
+    subscription_id: int
+    digest_key: str
+    idempotency_key: str
+    status: DeliveryStatus
+    message_id: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostedDigest:
+    """A message the bot posted that carries papers: reactions on it are votes.
+
+    ``paper_ids[i]`` is the paper at rank ``i + 1``; a single-paper message has one entry (a 👍
+    on it votes for that paper)."""
+
+    channel: ChannelRef
+    message_id: str
+    digest_key: str
+    paper_ids: tuple[str, ...]
+    posted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    channel: ChannelRef
+    message_id: str
+    user_id: str
+    emoji: str
+    paper_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardEntry:
+    paper_id: str
+    votes: int

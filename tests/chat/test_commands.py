@@ -1,0 +1,266 @@
+"""/papers commands answered once, platform-neutral, against a real catalog and store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import pytest
+from support.clock import FakeClock
+
+from bot.chat.commands import CommandContext, Commands
+from bot.core.messages import ChannelRef, Invocation, Link, Reply
+from bot.delivery.digest import DigestBuilder
+from bot.delivery.engine import DeliveryEngine
+from bot.papers.catalog import Catalog
+from bot.papers.model import Paper, Week
+from bot.storage import Store, open_store
+from bot.storage.records import Vote
+
+CHANNEL = ChannelRef("slack", "T1", "C1")
+NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def _week(start: date, end: date, titles: list[str], base: int) -> Week:
+    papers = tuple(
+        Paper(
+            i + 1,
+            t,
+            f"A summary of {t.lower()} written for the tests.",
+            (),
+            (
+                Link("Paper", f"https://arxiv.org/abs/2501.{base + i:05d}"),
+                Link("Code", f"https://github.com/example/p{base + i}"),
+            ),
+            "fixture.md",
+            i + 3,
+        )
+        for i, t in enumerate(titles)
+    )
+    return Week(start, end, "Top ML Papers of the Week", "fixture.md", papers)
+
+
+WEEK_NEW = _week(
+    date(2025, 6, 23),
+    date(2025, 6, 29),
+    [f"Sparse Attention Study {i}" for i in range(1, 11)],
+    100,
+)
+WEEK_OLD = _week(
+    date(2025, 6, 16),
+    date(2025, 6, 22),
+    ["Diffusion Planner", "Quiet Agents", "Orbit Memory"],
+    200,
+)
+
+
+class RecordingPoster:
+    platform = "slack"
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[ChannelRef, str]] = []
+
+    async def post(self, channel: ChannelRef, message: object, idempotency_key: str) -> str:
+        self.posts.append((channel, idempotency_key))
+        return f"m{len(self.posts)}"
+
+    async def find_posted(self, channel: ChannelRef, key: str, since: datetime) -> str | None:
+        return None
+
+
+@pytest.fixture
+async def store(tmp_path: object) -> AsyncIterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path}/c.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog.build([WEEK_NEW, WEEK_OLD])
+
+
+@pytest.fixture
+def poster() -> RecordingPoster:
+    return RecordingPoster()
+
+
+@pytest.fixture
+def commands(store: Store, catalog: Catalog, poster: RecordingPoster) -> Commands:
+    clock = FakeClock(NOW)
+    digests = DigestBuilder(lambda: catalog, store)
+    engine = DeliveryEngine(store, {"slack": poster}, digests, clock=clock)
+    return Commands(
+        CommandContext(
+            catalog=lambda: catalog,
+            store=store,
+            clock=clock,
+            digests=digests,
+            engine=engine,
+            default_timezone="Europe/London",
+        )
+    )
+
+
+async def ask(commands: Commands, text: str, *, admin: bool = False) -> Reply:
+    return await commands.handle(Invocation(CHANNEL, "U1", text, is_admin=admin))
+
+
+def _all_text(reply: Reply) -> str:
+    m = reply.message
+    parts = [m.header, m.text, *m.context]
+    for s in m.sections:
+        parts += [s.title, s.body, *s.bullets]
+    for f in m.fields:
+        parts += [f.name, f.value]
+    return "\n".join(parts)
+
+
+async def test_search_is_ranked_paged_and_shareable(commands: Commands) -> None:
+    reply = await ask(commands, "search sparse attention")
+    m = reply.message
+    assert m.ephemeral
+    assert len(m.sections) == 5
+    assert all("Sparse Attention Study" in s.title for s in m.sections)
+    labels = [b.label for b in m.buttons]
+    assert labels == ["Next ▶", "Share to channel"]
+    assert m.buttons[0].value == "search sparse attention page:2"
+    assert m.buttons[1].action == "share"
+    page2 = await ask(commands, m.buttons[0].value)
+    assert len(page2.message.sections) == 5
+    assert [b.label for b in page2.message.buttons][0] == "◀ Previous"
+    assert not {s.title for s in page2.message.sections} & {s.title for s in m.sections}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        "*",
+        "NEAR(",
+        "-",
+        '"unclosed',
+        "NEAR(a b)",
+        "-x",
+        "<!channel>",
+        "@everyone",
+        "a" * 10_000,
+    ],
+)
+async def test_hostile_queries_get_helpful_answers(commands: Commands, query: str) -> None:
+    reply = await ask(commands, f"search {query}")
+    assert reply.message.header
+    assert "something went wrong" not in _all_text(reply).lower()
+
+
+async def test_empty_and_huge_commands(commands: Commands) -> None:
+    empty = await ask(commands, "search")
+    assert "What should I look for?" in empty.message.header
+    huge = await ask(commands, "search " + "x" * 10_000)
+    assert "too long" in huge.message.header
+    assert "10,007 characters" in huge.message.text
+    assert (await ask(commands, "")).message.header.startswith("Paperboy")
+
+
+async def test_no_results(commands: Commands) -> None:
+    reply = await ask(commands, "search zebra")
+    assert reply.message.header == "No results"
+    assert "“zebra”" in reply.message.text
+
+
+async def test_week_lookups(commands: Commands) -> None:
+    latest = await ask(commands, "week")
+    assert "Jun 23 – Jun 29, 2025" in latest.message.header
+    assert [s.rank for s in latest.message.sections] == list(range(1, 11))
+    assert len(latest.paper_ids) == 10
+    assert [b.label for b in latest.message.buttons] == ["◀ Older", "Share to channel"]
+    inside = await ask(commands, "week 2025-06-18")
+    assert "Jun 16 – Jun 22, 2025" in inside.message.header
+    assert (await ask(commands, "week 2020-01-01")).message.header == "No week there"
+    assert (await ask(commands, "week soon")).message.header == "Which week?"
+
+
+async def test_show_by_id_arxiv_title_and_fuzzy(commands: Commands, catalog: Catalog) -> None:
+    quiet = catalog.paper("Quiet Agents")
+    assert quiet is not None
+    for ref in (quiet.paper_id, "2501.00201", "arxiv:2501.00201v3", "quiet agents", "Quiet Agnts"):
+        reply = await ask(commands, f"show {ref}")
+        assert reply.paper_ids == (quiet.paper_id,), ref
+        assert "Quiet Agents" in reply.message.header
+    missing = await ask(commands, "show Sparse Attention")
+    assert missing.message.header == "Paper not found"
+    assert "Did you mean" in missing.message.text
+    assert (await ask(commands, "show")).message.header == "Which paper?"
+
+
+async def test_top_counts_votes(commands: Commands, store: Store, catalog: Catalog) -> None:
+    assert (await ask(commands, "top")).message.header == "No votes yet"
+    quiet = catalog.paper("Quiet Agents")
+    orbit = catalog.paper("Orbit Memory")
+    assert quiet and orbit
+    for user in ("U1", "U2"):
+        await store.add_vote(Vote(CHANNEL, "m1", user, "two", quiet.paper_id, NOW))
+    await store.add_vote(
+        Vote(ChannelRef("discord", "G", "c"), "d1", "u9", "3️⃣", orbit.paper_id, NOW)
+    )
+    reply = await ask(commands, "top all")
+    assert [s.title for s in reply.message.sections] == ["Quiet Agents", "Orbit Memory"]
+    assert reply.message.sections[0].body == "2 votes"
+    here = await ask(commands, "top month here")
+    assert [s.title for s in here.message.sections] == ["Quiet Agents"]
+    assert (await ask(commands, "top fortnight")).message.header == "Which period?"
+
+
+async def test_random_and_help_and_unknown(commands: Commands) -> None:
+    assert (await ask(commands, "random")).paper_ids
+    unknown = await ask(commands, "serch attention")
+    assert "Did you mean `/papers search`?" in unknown.message.text
+    member_help = _all_text(await ask(commands, "help"))
+    assert "subscribe" not in member_help
+    assert "subscribe" in _all_text(await ask(commands, "help", admin=True))
+
+
+async def test_admin_commands_need_admin(commands: Commands, store: Store) -> None:
+    reply = await ask(commands, "subscribe")
+    assert reply.message.header == "That one is for admins"
+    assert await store.get_subscription(CHANNEL) is None
+
+
+async def test_subscribe_schedule_preview_post_unsubscribe(
+    commands: Commands, store: Store, poster: RecordingPoster
+) -> None:
+    bad_cron = await ask(commands, "subscribe 61 * * * *", admin=True)
+    assert bad_cron.message.header == "That schedule is not valid"
+    bad_tz = await ask(commands, "subscribe 0 9 * * MON Europe/Londn", admin=True)
+    assert bad_tz.message.header == "Unknown timezone"
+    ok = await ask(commands, "subscribe 0 9 * * MON America/New_York", admin=True)
+    assert ok.message.header == "Subscribed"
+    assert "Next run: Mon 07 Jul 2025 09:00 EDT" in ok.message.text
+    sub = await store.get_subscription(CHANNEL)
+    assert sub and sub.cron == "0 9 * * MON" and sub.timezone == "America/New_York"
+    schedule = await ask(commands, "schedule", admin=True)
+    assert "`0 9 * * MON` in America/New_York, active" in schedule.message.text
+    preview = await ask(commands, "preview", admin=True)
+    assert preview.message.header.startswith("Preview")
+    assert poster.posts == []
+    first = await ask(commands, "post", admin=True)
+    assert "Posted" in first.message.text
+    again = await ask(commands, "post", admin=True)
+    assert "already posted" in again.message.text or "Nothing new" in again.message.text
+    assert len(poster.posts) == 1
+    assert (await ask(commands, "unsubscribe", admin=True)).message.header == "Unsubscribed"
+    assert (await ask(commands, "unsubscribe", admin=True)).message.header == "Not subscribed"
+
+
+async def test_shared_reply_is_votable(commands: Commands, store: Store) -> None:
+    reply = await ask(commands, "show Quiet Agents")
+    await commands.shared(CHANNEL, "shared-1", reply)
+    posted = await store.get_posted("slack", "shared-1")
+    assert posted is not None and posted.paper_ids == reply.paper_ids
+
+
+def test_suggest_is_bounded(commands: Commands) -> None:
+    out = commands.suggest("sparse", 25)
+    assert 0 < len(out) <= 25
+    assert all(len(label) <= 100 and len(value) <= 100 for label, value in out)

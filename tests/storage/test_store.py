@@ -1,0 +1,534 @@
+"""The Store protocol on both backends (the ``store`` fixture runs each test on SQLite and, when
+reachable, PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from bot.core.errors import StoreError
+from bot.core.messages import ChannelRef
+from bot.storage import Store, open_store
+from bot.storage.migrations import latest_version, split_statements
+from bot.storage.postgres import PostgresStore
+from bot.storage.records import LeaderboardEntry, PostedDigest, Subscription, Vote
+from bot.storage.sqlite import SqliteStore, _enable_wal, from_db_time, to_db_time
+
+StoreFactory = Callable[[], Awaitable[Store]]  # the conftest fixture
+
+T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+GENERAL = ChannelRef("slack", "T1", "C-general")
+RANDOM = ChannelRef("slack", "T1", "C-random")
+GUILD = ChannelRef("discord", "G9", "42")
+
+
+def weekly(channel: ChannelRef = GENERAL, **changes: object) -> Subscription:
+    sub = Subscription(channel=channel, cron="0 9 * * MON", timezone="Europe/Berlin")
+    return replace(sub, **changes)  # type: ignore[arg-type]
+
+
+def vote(
+    user: str,
+    paper: str,
+    *,
+    channel: ChannelRef = GENERAL,
+    message: str = "m1",
+    emoji: str = "1️⃣",
+    at: datetime = T0,
+) -> Vote:
+    return Vote(channel, message, user, emoji, paper, at)
+
+
+def is_utc(dt: datetime | None) -> bool:
+    return dt is not None and dt.tzinfo is not None and dt.utcoffset() == timedelta(0)
+
+
+# --- opening, migrations ------------------------------------------------------------------------
+
+
+async def test_open_applies_all_migrations_and_is_idempotent(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    assert await store.schema_version() == latest_version("sqlite") == latest_version("postgres")
+    await store.open()  # opening an open store is a no-op
+    again = await store_factory()
+    assert await again.schema_version() == await store.schema_version()
+
+
+async def test_replicas_starting_together_migrate_once(store_url: str) -> None:
+    a, b = open_store(store_url), open_store(store_url)
+    try:
+        await asyncio.gather(a.open(), b.open())
+        assert await a.schema_version() == await b.schema_version() == latest_version("sqlite")
+    finally:
+        await a.close()
+        await b.close()
+
+
+class Switching:
+    """A connection whose WAL switch fails with ``errors`` first (as two processes opening a new
+    file at once can see), then succeeds."""
+
+    def __init__(self, *errors: sqlite3.OperationalError) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def execute(self, sql: str) -> None:
+        assert sql == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def sqlite_error(message: str, code: int) -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode = code
+    return exc
+
+
+async def test_sqlite_wal_switch_retries_while_another_opener_holds_the_file() -> None:
+    busy, recovery = sqlite_error("database is locked", 5), sqlite_error("locked", 261)
+    db = Switching(busy, recovery, busy)
+    await _enable_wal(db, within=5.0)  # type: ignore[arg-type]
+    assert db.calls == 4
+
+
+async def test_sqlite_wal_switch_gives_up_after_the_timeout_and_on_other_errors() -> None:
+    db = Switching(*[sqlite_error("database is locked", 5)] * 100)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await _enable_wal(db, within=0.05)  # type: ignore[arg-type]
+    assert 2 <= db.calls < 100
+    db = Switching(sqlite_error("disk I/O error", 10))
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        await _enable_wal(db, within=5.0)  # type: ignore[arg-type]
+    assert db.calls == 1
+
+
+async def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "paperboy.db"
+    store = SqliteStore(str(path))
+    await store.open()
+    try:
+        assert path.exists()
+        assert store.url == f"sqlite:///{path}"
+    finally:
+        await store.close()
+
+
+async def test_sqlite_in_memory() -> None:
+    store = open_store(":memory:")
+    await store.open()
+    try:
+        assert await store.add_vote(vote("u1", "p1"))
+        assert await store.vote_count() == 1
+    finally:
+        await store.close()
+
+
+async def test_sqlite_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path))  # a directory, not a database file
+    with pytest.raises(StoreError, match="cannot open SQLite database"):
+        await store.open()
+
+
+async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "x.db"))
+    with pytest.raises(StoreError, match="not open"):
+        await store.vote_count()
+
+
+async def test_unreachable_postgres_is_one_line_with_password_masked() -> None:
+    store = PostgresStore("postgresql://paperboy:s3cr3t-pw@127.0.0.1:1/paperboy")
+    assert store.url == "postgresql://paperboy:***@127.0.0.1:1/paperboy"
+    with pytest.raises(StoreError) as info:
+        await store.open()
+    message = str(info.value)
+    assert "s3cr3t-pw" not in message
+    assert "postgresql://paperboy:***@127.0.0.1:1/paperboy" in message
+    assert message.startswith("cannot connect to PostgreSQL at ")
+    assert "\n" not in message
+
+
+async def test_bad_postgres_url_is_a_store_error() -> None:
+    store = PostgresStore("postgresql://u:hunter2@localhost:notaport/db")
+    with pytest.raises(StoreError) as info:
+        await store.open()
+    assert "hunter2" not in str(info.value)
+
+
+async def test_unknown_postgres_database_is_a_store_error(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    url = urlunsplit(urlsplit(store_url)._replace(path="/pb_no_such_database"))
+    with pytest.raises(StoreError, match="pb_no_such_database"):
+        await PostgresStore(url).open()
+
+
+async def test_bad_schema_name_is_rejected() -> None:
+    with pytest.raises(StoreError, match="invalid schema name"):
+        await PostgresStore("postgresql://u@localhost/db?schema=Robert'); DROP").open()
+
+
+def test_statement_splitter_drops_comments_and_blank_statements() -> None:
+    sql = "-- header; with a semicolon\nCREATE TABLE a (x INT);\n\nCREATE INDEX i ON a (x); -- c\n"
+    assert split_statements(sql) == ["CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"]
+
+
+def test_sqlite_time_text_is_fixed_width_and_round_trips() -> None:
+    berlin = timezone(timedelta(hours=2))
+    local = datetime(2024, 5, 6, 11, 0, tzinfo=berlin)
+    text = to_db_time(local)
+    assert text == "2024-05-06T09:00:00.000000+00:00"
+    assert from_db_time(text) == local
+    assert to_db_time(datetime(2024, 5, 6, 9, 0)) == text  # naive is taken as UTC
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+
+
+async def test_subscription_upsert_get_list_delete(store: Store) -> None:
+    created = await store.upsert_subscription(weekly())
+    assert created.id is not None
+    assert created.channel == GENERAL and created.enabled and created.kind == "curated"
+    other = await store.upsert_subscription(weekly(GUILD, kind="community"))
+    assert other.id != created.id
+
+    assert await store.get_subscription(GENERAL) == created
+    assert await store.get_subscription_by_id(created.id) == created
+    assert await store.get_subscription(RANDOM) is None
+    assert await store.get_subscription_by_id(9999) is None
+    assert [s.channel for s in await store.list_subscriptions()] == [GENERAL, GUILD]
+
+    updated = await store.upsert_subscription(weekly(kind="community"))
+    assert updated.id == created.id and updated.kind == "community"
+    assert len(await store.list_subscriptions()) == 2
+
+    assert await store.delete_subscription(GENERAL)
+    assert not await store.delete_subscription(GENERAL)
+    assert await store.get_subscription(GENERAL) is None
+    assert [s.channel for s in await store.list_subscriptions()] == [GUILD]
+
+
+async def test_upsert_keeps_last_fire_unless_schedule_changes(store: Store) -> None:
+    sub = await store.upsert_subscription(weekly())
+    assert sub.id is not None and sub.last_fire_at is None
+    await store.set_last_fire(sub.id, T0)
+
+    same = await store.upsert_subscription(weekly(kind="community"))
+    assert same.last_fire_at == T0
+    again = await store.upsert_subscription(weekly(last_fire_at=None))
+    assert again.last_fire_at == T0
+
+    new_cron = await store.upsert_subscription(weekly(cron="0 8 * * FRI"))
+    assert new_cron.last_fire_at is None
+    await store.set_last_fire(sub.id, T0)
+    new_tz = await store.upsert_subscription(weekly(cron="0 8 * * FRI", timezone="UTC"))
+    assert new_tz.last_fire_at is None
+    assert new_tz.id == sub.id
+
+
+async def test_pause_and_resume(store: Store) -> None:
+    sub = await store.upsert_subscription(weekly())
+    other = await store.upsert_subscription(weekly(GUILD))
+    assert sub.id is not None and other.id is not None
+
+    await store.set_paused(sub.id, "channel_not_found")
+    paused = await store.get_subscription_by_id(sub.id)
+    assert paused is not None
+    assert not paused.enabled and paused.paused_reason == "channel_not_found"
+    assert [s.id for s in await store.list_subscriptions(enabled_only=True)] == [other.id]
+    assert len(await store.list_subscriptions()) == 2
+
+    await store.set_paused(sub.id, None)
+    resumed = await store.get_subscription_by_id(sub.id)
+    assert resumed is not None and resumed.enabled and resumed.paused_reason is None
+    assert len(await store.list_subscriptions(enabled_only=True)) == 2
+
+
+async def test_datetimes_round_trip_as_utc(store: Store) -> None:
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    local = datetime(2024, 5, 6, 14, 30, 0, 123456, tzinfo=plus_five)
+    sub = await store.upsert_subscription(weekly(last_fire_at=local))
+    assert sub.id is not None
+    assert sub.last_fire_at == local and is_utc(sub.last_fire_at)
+
+    await store.set_last_fire(sub.id, local + timedelta(days=7))
+    got = await store.get_subscription_by_id(sub.id)
+    assert got is not None and got.last_fire_at == local + timedelta(days=7)
+    assert is_utc(got.last_fire_at)
+
+    delivery, _ = await store.claim_delivery(sub.id, "week:2024-05-06", "k", local)
+    assert delivery.created_at == local and is_utc(delivery.created_at)
+    await store.record_posted(PostedDigest(GENERAL, "m", "week:2024-05-06", ("p1",), local))
+    posted = await store.get_posted("slack", "m")
+    assert posted is not None and posted.posted_at == local and is_utc(posted.posted_at)
+
+
+# --- delivery ledger ---------------------------------------------------------------------------
+
+
+async def test_claim_twice_returns_the_same_row(store: Store) -> None:
+    first, created = await store.claim_delivery(1, "week:2024-05-06", "pb-1-abc", T0)
+    assert created
+    assert (first.subscription_id, first.digest_key) == (1, "week:2024-05-06")
+    assert (first.status, first.attempts, first.message_id) == ("pending", 0, None)
+    assert first.idempotency_key == "pb-1-abc"
+    assert first.created_at == first.updated_at == T0
+
+    second, created_again = await store.claim_delivery(
+        1, "week:2024-05-06", "pb-1-other", T0 + timedelta(minutes=1)
+    )
+    assert not created_again
+    assert second == first  # the original key and timestamps are kept
+
+    _, other_digest = await store.claim_delivery(1, "week:2024-05-13", "pb-1-def", T0)
+    _, other_sub = await store.claim_delivery(2, "week:2024-05-06", "pb-2-abc", T0)
+    assert other_digest and other_sub
+
+
+async def test_concurrent_claims_from_two_instances_create_exactly_one(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    replica = await store_factory()
+    for n in range(10):
+        key = f"week:2024-{n + 1:02d}-01"
+        results = await asyncio.gather(
+            store.claim_delivery(7, key, f"a{n}", T0),
+            replica.claim_delivery(7, key, f"b{n}", T0),
+            store.claim_delivery(7, key, f"c{n}", T0),
+            replica.claim_delivery(7, key, f"d{n}", T0),
+        )
+        assert sum(created for _, created in results) == 1
+        assert len({row.id for row, _ in results}) == 1
+        assert len({row.idempotency_key for row, _ in results}) == 1
+
+
+async def test_attempts_completion_and_pending(store: Store) -> None:
+    row, _ = await store.claim_delivery(1, "week:a", "ka", T0)
+    other, _ = await store.claim_delivery(1, "week:b", "kb", T0)
+    assert [d.id for d in await store.pending_deliveries()] == [row.id, other.id]
+
+    attempt = await store.begin_attempt(row.id, T0 + timedelta(seconds=1))
+    assert attempt.attempts == 1 and attempt.updated_at == T0 + timedelta(seconds=1)
+    assert (await store.begin_attempt(row.id, T0 + timedelta(seconds=2))).attempts == 2
+
+    await store.complete_delivery(row.id, "1715000000.000100", T0 + timedelta(seconds=3))
+    done = await store.get_delivery(1, "week:a")
+    assert done is not None
+    assert (done.status, done.message_id, done.attempts) == ("sent", "1715000000.000100", 2)
+    assert done.updated_at == T0 + timedelta(seconds=3) and done.created_at == T0
+    assert [d.id for d in await store.pending_deliveries()] == [other.id]
+
+    await store.complete_delivery(other.id, None, T0, status="skipped")
+    skipped = await store.get_delivery(1, "week:b")
+    assert skipped is not None and skipped.status == "skipped" and skipped.message_id is None
+    assert await store.pending_deliveries() == []
+    assert await store.get_delivery(1, "week:zzz") is None
+
+
+async def test_begin_attempt_on_unknown_delivery_and_bad_status(store: Store) -> None:
+    with pytest.raises(StoreError):
+        await store.begin_attempt(12345, T0)
+    row, _ = await store.claim_delivery(1, "week:a", "ka", T0)
+    with pytest.raises(ValueError):
+        await store.complete_delivery(row.id, None, T0, status="pending")
+
+
+async def test_sent_digest_keys_and_count_sent(store: Store) -> None:
+    for sub_id, key, status in [
+        (1, "week:a", "sent"),
+        (1, "week:b", "skipped"),
+        (1, "week:c", None),
+        (2, "week:a", "sent"),
+        (2, "week:b", "sent"),
+    ]:
+        row, _ = await store.claim_delivery(sub_id, key, f"{sub_id}-{key}", T0)
+        if status is not None:
+            await store.complete_delivery(row.id, f"msg-{sub_id}-{key}", T0, status=status)
+
+    assert await store.sent_digest_keys(1) == {"week:a", "week:b"}
+    assert await store.sent_digest_keys(2) == {"week:a", "week:b"}
+    assert await store.sent_digest_keys(3) == set()
+    assert await store.count_sent() == 3
+    assert await store.count_sent(1) == 1
+    assert await store.count_sent(2) == 2
+    assert await store.count_sent(3) == 0
+
+
+async def test_deleting_a_subscription_keeps_its_ledger(store: Store) -> None:
+    sub = await store.upsert_subscription(weekly())
+    assert sub.id is not None
+    row, _ = await store.claim_delivery(sub.id, "week:a", "k", T0)
+    await store.complete_delivery(row.id, "msg", T0)
+
+    assert await store.delete_subscription(GENERAL)
+    kept = await store.get_delivery(sub.id, "week:a")
+    assert kept is not None and kept.subscription_id == sub.id and kept.status == "sent"
+    assert await store.count_sent(sub.id) == 1
+
+    fresh = await store.upsert_subscription(weekly())
+    assert fresh.id != sub.id  # ids are never reused, so old history never leaks in
+    assert fresh.id is not None and await store.sent_digest_keys(fresh.id) == set()
+
+
+# --- posted digests ------------------------------------------------------------------------------
+
+
+async def test_record_and_get_posted(store: Store) -> None:
+    posted = PostedDigest(GENERAL, "1715.0001", "week:2024-05-06", ("p1", "p2", "p3"), T0)
+    await store.record_posted(posted)
+    assert await store.get_posted("slack", "1715.0001") == posted
+    assert await store.get_posted("discord", "1715.0001") is None
+
+    moved = replace(posted, digest_key="week:2024-05-13", paper_ids=("p9",))
+    await store.record_posted(moved)  # upsert on (platform, message_id)
+    assert await store.get_posted("slack", "1715.0001") == moved
+
+
+async def test_latest_posted_is_newest_with_papers_in_that_channel(store: Store) -> None:
+    assert await store.latest_posted(GENERAL) is None
+    older = PostedDigest(GENERAL, "m1", "week:a", ("p1",), T0)
+    newer = PostedDigest(GENERAL, "m2", "week:b", ("p2", "p3"), T0 + timedelta(days=7))
+    empty = PostedDigest(GENERAL, "m3", "notice", (), T0 + timedelta(days=8))
+    elsewhere = PostedDigest(RANDOM, "m4", "week:c", ("p4",), T0 + timedelta(days=9))
+    for p in (newer, older, empty, elsewhere):
+        await store.record_posted(p)
+    assert await store.latest_posted(GENERAL) == newer
+    assert await store.latest_posted(RANDOM) == elsewhere
+    assert await store.latest_posted(GUILD) is None
+    assert await store.get_posted("slack", "m3") == empty
+
+
+# --- votes and leaderboards --------------------------------------------------------------------
+
+
+async def test_add_remove_and_re_add_vote(store: Store) -> None:
+    v = vote("U1", "p1")
+    assert await store.add_vote(v)
+    assert not await store.add_vote(v)
+    assert not await store.add_vote(replace(v, at=T0 + timedelta(hours=1)))
+    assert await store.add_vote(replace(v, emoji="2️⃣", paper_id="p2"))
+    assert await store.add_vote(replace(v, user_id="U2"))
+    assert await store.vote_count() == 3
+
+    assert await store.remove_vote("slack", "m1", "U1", "1️⃣")
+    assert not await store.remove_vote("slack", "m1", "U1", "1️⃣")
+    assert not await store.remove_vote("discord", "m1", "U2", "1️⃣")
+    assert await store.vote_count() == 2
+    assert await store.add_vote(v)
+    assert await store.vote_count() == 3
+
+
+async def test_leaderboard_counts_distinct_voters(store: Store) -> None:
+    # U1 votes for p1 twice (two messages) and with two emoji: one voter.
+    await store.add_vote(vote("U1", "p1", message="m1", emoji="1️⃣"))
+    await store.add_vote(vote("U1", "p1", message="m2", emoji="3️⃣"))
+    await store.add_vote(vote("U1", "p1", message="m2", emoji="👍"))
+    await store.add_vote(vote("U2", "p1"))
+    # The same user id on another platform is another person.
+    await store.add_vote(vote("U1", "p2", channel=GUILD))
+    assert await store.add_vote(vote("U1", "p2", message="m3"))
+    await store.add_vote(vote("U3", "p3"))
+
+    board = await store.leaderboard()
+    assert [(e.paper_id, e.votes) for e in board] == [("p1", 2), ("p2", 2), ("p3", 1)]
+    assert [e.paper_id for e in await store.leaderboard(limit=2)] == ["p1", "p2"]
+    assert await store.leaderboard(limit=0) == []
+
+
+async def test_leaderboard_window_and_scopes(store: Store) -> None:
+    week_ago = T0 - timedelta(days=7)
+    await store.add_vote(vote("U1", "old", at=week_ago - timedelta(seconds=1)))
+    await store.add_vote(vote("U2", "edge", at=week_ago))
+    await store.add_vote(vote("U3", "new", at=T0))
+    await store.add_vote(vote("U4", "new", channel=RANDOM, at=T0))
+    await store.add_vote(vote("U5", "new", channel=GUILD, at=T0))
+    await store.add_vote(vote("U6", "gg", channel=GUILD, at=T0))
+
+    def pairs(board: list[LeaderboardEntry]) -> list[tuple[str, int]]:
+        return [(e.paper_id, e.votes) for e in board]
+
+    assert pairs(await store.leaderboard(since=week_ago)) == [("new", 3), ("edge", 1), ("gg", 1)]
+    assert pairs(await store.leaderboard(since=T0 + timedelta(seconds=1))) == []
+    in_berlin = week_ago.astimezone(timezone(timedelta(hours=2)))
+    assert await store.leaderboard(since=in_berlin) == await store.leaderboard(since=week_ago)
+
+    assert pairs(await store.leaderboard(platform="discord")) == [("gg", 1), ("new", 1)]
+    assert pairs(await store.leaderboard(platform="slack", workspace="T1")) == [
+        ("new", 2),
+        ("edge", 1),
+        ("old", 1),
+    ]
+    assert pairs(await store.leaderboard(platform="slack", channel="C-random")) == [("new", 1)]
+    assert pairs(await store.leaderboard(workspace="nope")) == []
+
+
+async def test_many_concurrent_votes(store: Store) -> None:
+    votes = [vote(f"U{i}", f"p{i % 3}", message=f"m{i % 5}") for i in range(200)]
+    results = await asyncio.gather(*(store.add_vote(v) for v in votes + votes[:50]))
+    assert sum(results) == 200
+    assert await store.vote_count() == 200
+    board = await store.leaderboard()
+    assert sum(e.votes for e in board) == 200
+
+
+# --- events and leadership ---------------------------------------------------------------------
+
+
+async def test_mark_event_dedupes_across_replicas(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    replica = await store_factory()
+    assert await store.mark_event("Ev1", T0)
+    assert not await store.mark_event("Ev1", T0 + timedelta(seconds=5))
+    assert not await replica.mark_event("Ev1", T0 + timedelta(seconds=5))
+    assert await replica.mark_event("Ev2", T0)
+
+
+async def test_old_events_are_pruned(store: Store) -> None:
+    assert await store.mark_event("Ev1", T0)
+    assert not await store.mark_event("Ev1", T0 + timedelta(hours=23))
+    later = T0 + timedelta(days=2)
+    assert await store.mark_event("Ev2", later)  # prunes entries older than a day
+    assert await store.mark_event("Ev1", later + timedelta(seconds=1))
+
+
+async def test_leader_lock(store: Store, store_factory: StoreFactory) -> None:
+    replica = await store_factory()
+    assert await store.try_acquire_leader()
+    assert await store.try_acquire_leader()  # asking again while leader stays true
+    if isinstance(store, SqliteStore):
+        assert await replica.try_acquire_leader()  # one process per file: always leader
+        await store.release_leader()
+        return
+
+    assert not await replica.try_acquire_leader()
+    assert await replica.try_acquire_leader("digest-janitor")  # another name, another lock
+
+    await store.release_leader()
+    await store.release_leader()  # releasing what is not held is harmless
+    assert await replica.try_acquire_leader()
+    assert not await store.try_acquire_leader()
+
+    await replica.close()  # closing the session gives the lock up
+    assert await store.try_acquire_leader()
+
+
+async def test_leader_survives_across_pool_activity(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    if isinstance(store, SqliteStore):
+        pytest.skip("PostgreSQL only")
+    replica = await store_factory()
+    assert await store.try_acquire_leader()
+    # The lock lives on a dedicated connection: pool traffic does not disturb it.
+    await asyncio.gather(*(store.add_vote(vote(f"U{i}", "p")) for i in range(20)))
+    assert not await replica.try_acquire_leader()
+    assert await store.try_acquire_leader()
