@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bot.core.text import mask_url
 from bot.storage import Store, open_store
-from bot.storage.base import mask_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", None)

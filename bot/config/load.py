@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bot.config.checks import format_duration
 from bot.config.read import (
@@ -60,6 +59,7 @@ from bot.config.settings import (
 from bot.config.yaml import ErrorLog, Node, compose, kind_of
 from bot.core.errors import ConfigError
 from bot.core.messages import ChannelRef
+from bot.core.text import mask_url
 
 
 class ConfigErrors(ConfigError):
@@ -339,10 +339,7 @@ def _mask(name: str, value: object) -> str:
         m = re.match(r"[a-z]{3,4}-", value)
         return (m.group(0) if m else "") + "****"
     if isinstance(value, str) and name == "url" and "://" in value:
-        parts = urlsplit(value)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-            return parts._replace(netloc=netloc).geturl()
+        return mask_url(value, "****")
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, tuple):

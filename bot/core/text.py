@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 ELLIPSIS = "…"
 
 
@@ -28,3 +30,16 @@ def truncate_words(text: str, limit: int) -> str:
 
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def mask_url(url: str, mask: str = "***") -> str:
+    """``url`` with any password replaced by ``mask`` (for logs, errors and ``paperboy check``)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    netloc = parts.netloc.replace(f":{password}@", f":{mask}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.storage.base import Store, mask_url
+from bot.storage.base import Store
 
-__all__ = ["Store", "mask_url", "open_store"]
+__all__ = ["Store", "open_store"]
 
 
 def open_store(url: str) -> Store:

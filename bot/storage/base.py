@@ -116,15 +116,4 @@ class Store(Protocol):
     async def release_leader(self, name: str = "scheduler") -> None: ...
 
 
-def mask_url(url: str) -> str:
-    """A store URL with any password replaced by ``***`` (for logs and errors)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-__all__ = ["Store", "mask_url"]
+__all__ = ["Store"]

@@ -22,7 +22,7 @@ import asyncpg
 
 from bot.core.errors import StoreError
 from bot.core.messages import ChannelRef
-from bot.storage.base import mask_url
+from bot.core.text import mask_url
 from bot.storage.migrations import pending_migrations
 from bot.storage.records import (
     Delivery,
