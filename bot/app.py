@@ -11,8 +11,6 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from bot.chat.commands import CommandContext, Commands
 from bot.chat.votes import VoteService
 from bot.config.settings import Settings
@@ -22,6 +20,7 @@ from bot.core.messages import ChannelRef
 from bot.delivery.digest import DigestBuilder, DigestOptions
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.scheduler import Scheduler
+from bot.ops.http import HttpServer
 from bot.ops.metrics import Metrics
 from bot.papers.archive import Archive
 from bot.papers.model import Week
@@ -48,8 +47,7 @@ class App:
     votes: VoteService | None = None
     commands: Commands | None = None
     digests: DigestBuilder | None = None
-    web_app: web.Application | None = None
-    _runner: web.AppRunner | None = None
+    http: HttpServer | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
@@ -164,7 +162,7 @@ class App:
                 reactions=self.votes,
                 admin_user_group=s.slack.admin_user_group,
                 seed_reactions=s.slack.seed_reactions and s.digest.seed_reactions,
-                http_app=self.web_app,
+                http_app=self.http.app if self.http is not None else None,
                 render_options={
                     "summary_length": s.digest.summary_length,
                     "show_links": s.digest.links,
@@ -193,7 +191,8 @@ class App:
         await self.open()
         assert self.store is not None and self.archive is not None and self.digests is not None
         s = self.settings
-        self.web_app = self._make_web_app()
+        h = s.http
+        self.http = HttpServer(h.host, h.port, health=self._health, metrics=self._metrics_text)
         self.engine = DeliveryEngine(
             self.store,
             {},
@@ -248,13 +247,7 @@ class App:
 
     # -- http --------------------------------------------------------------------------------------
 
-    def _make_web_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/metrics", self._metrics)
-        return app
-
-    async def _healthz(self, request: web.Request) -> web.Response:
+    def _health(self) -> tuple[dict[str, Any], bool]:
         adapters = {name: a.healthy() for name, a in self.adapters.items()}
         ok = all(adapters.values()) and not self._stopping.is_set()
         body = {
@@ -262,24 +255,19 @@ class App:
             "adapters": adapters,
             "papers": len(self.archive.catalog) if self.archive else 0,
         }
-        return web.json_response(body, status=200 if ok else 503)
+        return body, ok
 
-    async def _metrics(self, request: web.Request) -> web.Response:
+    def _metrics_text(self) -> str:
         if self.archive is not None:
             self.metrics.set("catalog_papers", len(self.archive.catalog))
-        return web.Response(
-            text=self.metrics.render_prometheus(), content_type="text/plain", charset="utf-8"
-        )
+        return self.metrics.render_prometheus()
 
     async def _start_http(self) -> None:
         h = self.settings.http
-        if not h.enabled or self.web_app is None:
+        if not h.enabled or self.http is None:
             return
-        self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, h.host, h.port)
         try:
-            await site.start()
+            await self.http.start()
         except OSError as exc:
             slack_http = self.settings.slack is not None and self.settings.slack.mode == "http"
             if slack_http:
@@ -288,11 +276,7 @@ class App:
                 ) from exc
             log.warning("health server not started", extra={"port": h.port, "error": exc.strerror})
             return
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.http_port = sockets[0].getsockname()[1]
-        log.info("http server listening", extra={"host": h.host, "port": self.http_port})
+        self.http_port = self.http.port
 
     # -- running and stopping ---------------------------------------------------------------------
 
@@ -345,8 +329,8 @@ class App:
                 await asyncio.wait_for(adapter.stop(), timeout=3)
             except Exception:
                 log.warning("adapter did not stop cleanly", extra={"platform": name})
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self.http is not None:
+            await self.http.stop()
         if self.store is not None:
             await self.store.close()
         if self.archive is not None:

@@ -81,10 +81,6 @@ class Metrics:
         self._counters: dict[str, dict[LabelKey, float]] = {}
         self._gauges: dict[str, dict[LabelKey, float]] = {}
         self._histograms: dict[str, dict[LabelKey, _Histogram]] = {}
-        self._help: dict[str, str] = {}
-
-    def describe(self, name: str, help_text: str) -> None:
-        self._help[name] = help_text
 
     def inc(self, name: str, value: float = 1.0, **labels: object) -> None:
         series = self._counters.setdefault(name, {})
@@ -147,8 +143,6 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
     def _header(self, lines: list[str], name: str, full: str, kind: str) -> None:
-        if name in self._help:
-            lines.append(f"# HELP {full} {self._help[name]}")
         lines.append(f"# TYPE {full} {kind}")
 
 
