@@ -1,7 +1,7 @@
 """Small, reusable checks for configuration values: cron expressions, IANA timezones, durations.
 
-These know nothing about the YAML file; ``bot.config`` re-exports them, and commands use them to
-validate what users type.
+These know nothing about the YAML file; ``bot.config.read`` uses them on config values, and chat
+commands use them to validate what users type.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ collected and raised together as :class:`ConfigErrors`, each located by key path
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from datetime import timedelta
@@ -37,6 +36,7 @@ from bot.config.read import (
     to_timezone,
     to_url,
     to_url_list,
+    token_prefix,
     token_problem,
 )
 from bot.config.settings import (
@@ -75,8 +75,7 @@ class ConfigErrors(ConfigError):
 # --- platform and channel sections -----------------------------------------------------------
 
 
-def _slack(top: Section, env: Mapping[str, str]) -> SlackSettings | None:
-    s = top.section("slack", SlackSettings)
+def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
     bot = s.env_or_file("bot_token", "SLACK_BOT_TOKEN", env, to_str)
     app = s.env_or_file("app_token", "SLACK_APP_TOKEN", env, to_str)
     signing = s.env_or_file("signing_secret", "SLACK_SIGNING_SECRET", env, to_str)
@@ -85,7 +84,7 @@ def _slack(top: Section, env: Mapping[str, str]) -> SlackSettings | None:
     group = s.get("admin_user_group", optional(to_nonempty), None)
     seed = s.get("seed_reactions", to_bool, True)
     if bot is None:
-        if s.items.get("bot_token", Node(None, None)).failed:
+        if s.failed("bot_token"):
             s.errs.broken.add("slack")
         elif app or signing:
             s.errs.add(
@@ -121,8 +120,7 @@ def _slack(top: Section, env: Mapping[str, str]) -> SlackSettings | None:
     )
 
 
-def _discord(top: Section, env: Mapping[str, str]) -> DiscordSettings | None:
-    d = top.section("discord", DiscordSettings)
+def _discord(d: Section, env: Mapping[str, str]) -> DiscordSettings | None:
     token = d.env_or_file("token", "DISCORD_TOKEN", env, to_str)
     app_id = d.get("application_id", optional(to_snowflake), None)
     api = d.get("api_base_url", to_url("http", "https"), "https://discord.com/api/v10")
@@ -131,7 +129,7 @@ def _discord(top: Section, env: Mapping[str, str]) -> DiscordSettings | None:
     shards = d.get("shards", optional(to_shards), None)
     seed = d.get("seed_reactions", to_bool, True)
     if token is None:
-        if d.items.get("token", Node(None, None)).failed:
+        if d.failed("token"):
             d.errs.broken.add("discord")
         return None
     if token.lower().startswith("bot "):
@@ -215,73 +213,117 @@ def _check_channels(
         seen.setdefault(ref, i)
 
 
+# --- the other sections, one reader each ---------------------------------------------------
+
+
+def _sources(s: Section) -> SourcesSettings:
+    default = SourcesSettings()
+    return SourcesSettings(
+        paths=s.get("paths", to_str_list, default.paths),
+        urls=s.get("urls", to_url_list, ()),
+        refresh_interval=s.get("refresh_interval", to_duration(), default.refresh_interval),
+        cache_dir=s.get("cache_dir", to_nonempty, default.cache_dir),
+        default_date=s.get("default_date", optional(to_date), None),
+    )
+
+
+def _store(s: Section, env: Mapping[str, str]) -> StoreSettings:
+    url = s.env_or_file("url", "DATABASE_URL", env, to_database_url)
+    return StoreSettings(url or DEFAULT_DATABASE_URL)
+
+
+def _scheduler(s: Section) -> SchedulerSettings:
+    return SchedulerSettings(
+        grace=s.get("grace", to_duration(positive=False), timedelta(hours=12)),
+        stalled_after_weeks=s.get("stalled_after_weeks", to_int(), 2),
+        community_window_days=s.get("community_window_days", to_int(), 7),
+    )
+
+
+def _digest(s: Section) -> DigestSettings:
+    return DigestSettings(
+        summary_length=s.get("summary_length", to_int(), 280),
+        bullets=s.get("bullets", to_bool, True),
+        links=s.get("links", to_str_list, DigestSettings().links),
+        seed_reactions=s.get("seed_reactions", to_bool, True),
+        max_papers=s.get("max_papers", to_int(), 10),
+    )
+
+
+def _votes(s: Section) -> VoteSettings:
+    return VoteSettings(
+        emoji=s.get("emoji", to_str_list, KEYCAP_EMOJI),
+        allow_thumbs_up=s.get("allow_thumbs_up", to_bool, True),
+    )
+
+
+def _check_vote_emoji(
+    votes: VoteSettings, vs: Section, digest: DigestSettings, dg: Section
+) -> None:
+    """Distinct vote emoji, at least one for each paper a digest may post."""
+    if not votes.emoji or len(set(votes.emoji)) != len(votes.emoji):
+        vs.errs.add("votes.emoji", "must be a non-empty list without repeats", vs.line_of("emoji"))
+    elif digest.max_papers > len(votes.emoji):
+        msg = f"{digest.max_papers} papers but only {len(votes.emoji)} vote emoji in votes.emoji"
+        dg.errs.add("digest.max_papers", msg, dg.line_of("max_papers"))
+
+
+def _terminal(s: Section) -> TerminalSettings:
+    return TerminalSettings(
+        enabled=s.get("enabled", optional(to_bool), None),
+        workspace=s.get("workspace", to_ident, "local"),
+        channel=s.get("channel", to_ident, "terminal"),
+        color=s.get("color", optional(to_bool), None),
+    )
+
+
+def _http(s: Section, env: Mapping[str, str]) -> HttpSettings:
+    port = s.env_or_file("port", "PORT", env, to_int(0, 65535))
+    return HttpSettings(
+        host=s.get("host", to_nonempty, "127.0.0.1"),
+        port=8080 if port is None else port,  # 0: any free port
+        enabled=s.get("enabled", to_bool, True),
+    )
+
+
+def _check_http(settings: Settings, hp: Section) -> None:
+    if settings.slack and settings.slack.mode == "http" and not settings.http.enabled:
+        msg = "must be true when Slack runs in http mode (events arrive over HTTP)"
+        hp.errs.add("http.enabled", msg, hp.line_of("enabled"))
+
+
 # --- building Settings -------------------------------------------------------------------------
 
 
 def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Settings:
+    """Read every section in a fixed order (errors on one line keep that order), then check
+    what spans sections."""
     top = Section(errs, root, "", field_names(Settings))
-    s, ds = top.section("sources", SourcesSettings), SourcesSettings()
-    sources = SourcesSettings(
-        paths=s.get("paths", to_str_list, ds.paths),
-        urls=s.get("urls", to_url_list, ()),
-        refresh_interval=s.get("refresh_interval", to_duration(), ds.refresh_interval),
-        cache_dir=s.get("cache_dir", to_nonempty, ds.cache_dir),
-        default_date=s.get("default_date", optional(to_date), None),
-    )
-    st = top.section("store", StoreSettings)
-    db_url = st.env_or_file("url", "DATABASE_URL", env, to_database_url) or DEFAULT_DATABASE_URL
+    sources = _sources(top.section("sources", SourcesSettings))
+    store = _store(top.section("store", StoreSettings), env)
     timezone = top.get("timezone", to_timezone, "UTC")
-    sc = top.section("scheduler", SchedulerSettings)
-    scheduler = SchedulerSettings(
-        grace=sc.get("grace", to_duration(positive=False), timedelta(hours=12)),
-        stalled_after_weeks=sc.get("stalled_after_weeks", to_int(), 2),
-        community_window_days=sc.get("community_window_days", to_int(), 7),
-    )
+    scheduler = _scheduler(top.section("scheduler", SchedulerSettings))
     dg = top.section("digest", DigestSettings)
-    digest = DigestSettings(
-        summary_length=dg.get("summary_length", to_int(), 280),
-        bullets=dg.get("bullets", to_bool, True),
-        links=dg.get("links", to_str_list, DigestSettings().links),
-        seed_reactions=dg.get("seed_reactions", to_bool, True),
-        max_papers=dg.get("max_papers", to_int(), 10),
-    )
+    digest = _digest(dg)
     vs = top.section("votes", VoteSettings)
-    votes = VoteSettings(
-        emoji=vs.get("emoji", to_str_list, KEYCAP_EMOJI),
-        allow_thumbs_up=vs.get("allow_thumbs_up", to_bool, True),
-    )
-    if not votes.emoji or len(set(votes.emoji)) != len(votes.emoji):
-        errs.add("votes.emoji", "must be a non-empty list without repeats", vs.line_of("emoji"))
-    elif digest.max_papers > len(votes.emoji):
-        msg = f"{digest.max_papers} papers but only {len(votes.emoji)} vote emoji in votes.emoji"
-        errs.add("digest.max_papers", msg, dg.line_of("max_papers"))
-    tm = top.section("terminal", TerminalSettings)
-    terminal = TerminalSettings(
-        enabled=tm.get("enabled", optional(to_bool), None),
-        workspace=tm.get("workspace", to_ident, "local"),
-        channel=tm.get("channel", to_ident, "terminal"),
-        color=tm.get("color", optional(to_bool), None),
-    )
+    votes = _votes(vs)
+    _check_vote_emoji(votes, vs, digest, dg)
+    terminal = _terminal(top.section("terminal", TerminalSettings))
     hp = top.section("http", HttpSettings)
-    port = hp.env_or_file("port", "PORT", env, to_int(0, 65535))
-    http = HttpSettings(
-        host=hp.get("host", to_nonempty, "127.0.0.1"),
-        port=8080 if port is None else port,  # 0: any free port
-        enabled=hp.get("enabled", to_bool, True),
-    )
+    http = _http(hp, env)
     admin = top.section("admin_channel", ChannelRef)
     admin_ref = ChannelRef(*_channel(admin, terminal)) if admin.items else None
     subs = _subscriptions(top, timezone, terminal)
     settings = Settings(
         sources=sources,
-        store=StoreSettings(db_url),
+        store=store,
         timezone=timezone,
         admin_channel=admin_ref,
         scheduler=scheduler,
         digest=digest,
         votes=votes,
-        slack=_slack(top, env),
-        discord=_discord(top, env),
+        slack=_slack(top.section("slack", SlackSettings), env),
+        discord=_discord(top.section("discord", DiscordSettings), env),
         terminal=terminal,
         http=http,
         subscriptions=tuple(sub for _, _, sub in subs),
@@ -292,9 +334,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
         else "text",
     )
     _check_channels(settings, subs, admin)
-    if settings.slack and settings.slack.mode == "http" and not http.enabled:
-        msg = "must be true when Slack runs in http mode (events arrive over HTTP)"
-        errs.add("http.enabled", msg, hp.line_of("enabled"))
+    _check_http(settings, hp)
     return settings
 
 
@@ -336,8 +376,7 @@ _SECRET_FIELDS = frozenset({"bot_token", "app_token", "signing_secret", "token"}
 
 def _mask(name: str, value: object) -> str:
     if isinstance(value, str) and name in _SECRET_FIELDS:
-        m = re.match(r"[a-z]{3,4}-", value)
-        return (m.group(0) if m else "") + "****"
+        return token_prefix(value) + "****"
     if isinstance(value, str) and name == "url" and "://" in value:
         return mask_url(value, "****")
     if isinstance(value, timedelta):

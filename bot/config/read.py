@@ -161,11 +161,17 @@ def to_cron(node: Node) -> str:
     return value.strip()
 
 
+def token_prefix(value: str) -> str:
+    """A Slack-style token's kind prefix (``xoxb-``, ``xapp-``), or '' when it has none."""
+    m = re.match(r"[a-z]{3,4}-", value)
+    return m.group(0) if m else ""
+
+
 def token_problem(prefix: str, what: str, value: str) -> str | None:
     if value.startswith(prefix):
         return None
-    m = re.match(r"[a-z]{3,4}-", value)
-    got = f"one starting with {m.group(0)!r}" if m else "a value that is not a Slack token"
+    got = token_prefix(value)
+    got = f"one starting with {got!r}" if got else "a value that is not a Slack token"
     return f"expected a {what} starting with {prefix!r}, got {got}"
 
 
@@ -235,6 +241,11 @@ class Section:
 
     def has(self, key: str) -> bool:
         return key in self.items
+
+    def failed(self, key: str) -> bool:
+        """Whether ``key``'s value could not be read (an unset ``${VAR}``, already reported)."""
+        node = self.items.get(key)
+        return node is not None and node.failed
 
     def line_of(self, key: str) -> int | None:
         node = self.items.get(key)
