@@ -102,10 +102,7 @@ class App:
     async def _seed_subscriptions(self) -> None:
         assert self.store is not None
         s = self.settings
-        seeds = [
-            Subscription(ChannelRef(x.platform, x.workspace, x.channel), x.cron, x.timezone, x.kind)
-            for x in s.subscriptions
-        ]
+        seeds = [x.to_subscription() for x in s.subscriptions]
         if self.terminal_enabled and not any(x.channel.platform == "terminal" for x in seeds):
             seeds.append(
                 Subscription(self.terminal_channel(), DEFAULT_TERMINAL_CRON, s.timezone, "curated")
