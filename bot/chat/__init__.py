@@ -1,3 +1,6 @@
 """``/papers`` and votes, platform-neutral: commands are parsed and answered once as neutral
-Messages (``commands``), reactions become votes and leaderboards (``votes``). May import
+Messages, reactions become votes and leaderboards. ``commands`` (the ``Commands`` entry point,
+dispatch, help, the Share-button rule) hands subcommands to ``lookups`` (search, week, show,
+random), ``top`` (the leaderboard) and ``admin`` (subscriptions); ``context`` holds what they
+share; ``votes`` owns reactions and the leaderboard windows and scopes. May import
 ``bot.core``, ``bot.storage``, ``bot.papers``, ``bot.ops``, ``bot.config`` and ``bot.delivery``."""

@@ -9,7 +9,10 @@ digests are ignored.
 
 Leaderboard windows are rolling, counted back from ``clock.now()``: ``week`` = 7 days,
 ``month`` = 30 days, ``year`` = 365 days, ``all`` = everything; a ``date`` means since that
-day's midnight UTC.
+day's midnight UTC. Scopes narrow the votes that count: ``here`` (or ``channel``) = this
+channel, ``workspace`` (or ``server``, ``guild``) = this workspace, ``everywhere`` = every
+platform combined. These rules live here only; ``/papers top`` (``bot.chat.top``) parses
+what the user typed with ``parse_window`` and ``SCOPES`` and asks ``VoteService.leaderboard``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,16 @@ WINDOWS: dict[str, timedelta | None] = {
 }
 
 Level = Literal["channel", "workspace", "platform", "all"]
+
+# The scope words a user may type, and the level each one means.
+SCOPES: dict[str, Level] = {
+    "here": "channel",
+    "channel": "channel",
+    "workspace": "workspace",
+    "server": "workspace",
+    "guild": "workspace",
+    "everywhere": "all",
+}
 BotIds = Collection[str] | Callable[[], Collection[str]]
 
 
@@ -75,6 +88,18 @@ def emoji_to_rank(emoji: str) -> int | None:
     if len(e) == 2 and e[1] == _KEYCAP and e[0] in "123456789":
         return int(e[0])
     return None
+
+
+def parse_window(text: str) -> str | date:
+    """A leaderboard window as typed: ``week``, ``month``, ``year`` or ``all`` (any case), or an
+    ISO date (``2025-06-01``). Raises ``ValueError`` for anything else."""
+    key = text.strip().lower()
+    if key in WINDOWS:
+        return key
+    try:
+        return date.fromisoformat(key)
+    except ValueError:
+        raise ValueError(f"unknown window {text!r}: use week, month, year, all or a date") from None
 
 
 def is_thumbs_up(emoji: str) -> bool:
@@ -159,15 +184,15 @@ class VoteService:
         return changed
 
     def since(self, window: str | date) -> datetime | None:
-        """The start of a leaderboard window (None: all time)."""
+        """The start of a leaderboard window (None: all time). ``window``: a ``WINDOWS`` name or
+        an ISO date as typed (see ``parse_window``), a date (its midnight UTC) or a datetime."""
         if isinstance(window, datetime):
             return window.astimezone(UTC) if window.tzinfo else window.replace(tzinfo=UTC)
+        if isinstance(window, str):
+            window = parse_window(window)
         if isinstance(window, date):
             return datetime.combine(window, time(0), tzinfo=UTC)
-        key = window.strip().lower()
-        if key not in WINDOWS:
-            raise ValueError(f"unknown window {window!r}: use week, month, year, all or a date")
-        span = WINDOWS[key]
+        span = WINDOWS[window]
         return None if span is None else self.clock.now() - span
 
     async def leaderboard(
@@ -193,4 +218,4 @@ class VoteService:
         )
 
 
-__all__ = ["VoteService", "emoji_to_rank", "is_thumbs_up"]
+__all__ = ["SCOPES", "WINDOWS", "VoteService", "emoji_to_rank", "is_thumbs_up", "parse_window"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from support.clock import FakeClock
 
 from bot.chat.commands import CommandContext, Commands
+from bot.chat.votes import VoteService
 from bot.core.messages import ChannelRef, Invocation, Link, Reply
 from bot.delivery.digest import DigestBuilder
 from bot.delivery.engine import DeliveryEngine
@@ -210,6 +212,75 @@ async def test_top_counts_votes(commands: Commands, store: Store, catalog: Catal
     here = await ask(commands, "top month here")
     assert [s.title for s in here.message.sections] == ["Quiet Agents"]
     assert (await ask(commands, "top fortnight")).message.header == "Which period?"
+
+
+async def test_top_windows_and_scopes(commands: Commands, store: Store, catalog: Catalog) -> None:
+    quiet, orbit, planner, sparse = (
+        catalog.paper(t)
+        for t in ("Quiet Agents", "Orbit Memory", "Diffusion Planner", "Sparse Attention Study 1")
+    )
+    assert quiet and orbit and planner and sparse
+    votes = [
+        (CHANNEL, "U1", orbit, NOW - timedelta(days=1)),
+        (CHANNEL, "U2", quiet, datetime(2025, 6, 21, tzinfo=UTC)),  # that day's midnight
+        (CHANNEL, "U3", sparse, datetime(2025, 6, 20, 23, 59, tzinfo=UTC)),
+        (ChannelRef("slack", "T1", "C2"), "U4", planner, NOW - timedelta(days=40)),
+        (ChannelRef("slack", "T2", "C9"), "U5", planner, NOW - timedelta(days=200)),
+        (ChannelRef("discord", "G", "c"), "u6", planner, NOW - timedelta(days=400)),
+    ]
+    for ch, user, paper, when in votes:
+        await store.add_vote(Vote(ch, f"m-{user}", user, "one", paper.paper_id, when))
+
+    async def top(args: str) -> tuple[str, list[str]]:
+        reply = await ask(commands, f"top {args}")
+        return reply.message.header, [f"{s.title}: {s.body}" for s in reply.message.sections]
+
+    assert await top("week") == ("🏆 Most voted papers, the last 7 days", ["Orbit Memory: 1 vote"])
+    header, lines = await top("month")
+    assert header.endswith("the last 30 days")
+    assert sorted(lines) == [
+        "Orbit Memory: 1 vote",
+        "Quiet Agents: 1 vote",
+        "Sparse Attention Study 1: 1 vote",
+    ]
+    assert (await top("YEAR"))[1][0] == "Diffusion Planner: 2 votes"  # not the 400-day-old one
+    assert (await top("all"))[1][0] == "Diffusion Planner: 3 votes"  # Slack and Discord
+    header, lines = await top("year workspace")
+    assert header.endswith("the last 365 days in this workspace")
+    assert "Diffusion Planner: 1 vote" in lines and len(lines) == 4  # T2's vote is elsewhere
+    header, lines = await top("2025-06-21 here")
+    assert header.endswith("since 2025-06-21 in this channel")
+    assert sorted(lines) == ["Orbit Memory: 1 vote", "Quiet Agents: 1 vote"]
+    assert (await top("here all"))[0].endswith("all time in this channel")
+    assert (await ask(commands, "top 2025-06-21")).digest_key == "top:2025-06-21"
+    none = await ask(commands, "top 2025-07-01 guild")
+    assert none.message.header == "No votes yet"
+    assert "since 2025-07-01 in this workspace" in none.message.text
+
+
+async def test_top_asks_the_vote_service_it_is_given(
+    store: Store, catalog: Catalog, commands: Commands
+) -> None:
+    quiet = catalog.paper("Quiet Agents")
+    assert quiet
+    await store.add_vote(Vote(CHANNEL, "m1", "U1", "two", quiet.paper_id, NOW))
+    assert [s.title for s in (await ask(commands, "top week")).message.sections] == ["Quiet Agents"]
+    later = VoteService(store, clock=FakeClock(NOW + timedelta(days=8)))
+    ctx = dataclasses.replace(commands.ctx, votes=later)
+    assert ctx.vote_service is later
+    reply = await ask(Commands(ctx), "top week")  # eight days on, the vote is out of the week
+    assert reply.message.header == "No votes yet"
+
+
+async def test_share_button_only_on_private_lookups_with_papers(commands: Commands) -> None:
+    def shares(reply: Reply) -> list[str]:
+        return [b.value for b in reply.message.buttons if b.action == "share"]
+
+    assert shares(await ask(commands, "show  Quiet   Agents")) == ["show Quiet Agents"]
+    assert shares(await ask(commands, "random")) == ["random"]
+    assert shares(await ask(commands, "help")) == []  # has fields, but is not a lookup
+    assert shares(await ask(commands, "search zebra")) == []  # a notice
+    assert shares(await ask(commands, "preview", admin=True)) == []
 
 
 async def test_random_and_help_and_unknown(commands: Commands) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from support.clock import FakeClock
 
-from bot.chat.votes import VoteService, emoji_to_rank, is_thumbs_up
+from bot.chat.votes import VoteService, emoji_to_rank, is_thumbs_up, parse_window
 from bot.core.messages import ChannelRef, ReactionEvent
 from bot.ops.metrics import Metrics
 from bot.storage import Store
@@ -207,5 +207,26 @@ async def test_leaderboard_windows(store: Store, votes: VoteService, clock: Fake
     assert [e.paper_id for e in await votes.leaderboard(date(2025, 7, 5))] == ["paper02"]
     assert votes.since("all") is None
     assert votes.since("month") == clock.now() - timedelta(days=30)
+    assert votes.since("2025-07-05") == datetime(2025, 7, 5, tzinfo=UTC)
     with pytest.raises(ValueError):
         votes.since("fortnight")
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("week", "week"),
+        (" Month ", "month"),
+        ("YEAR", "year"),
+        ("all", "all"),
+        ("2025-06-01", date(2025, 6, 1)),
+    ],
+)
+def test_parse_window(text: str, window: str | date) -> None:
+    assert parse_window(text) == window
+
+
+@pytest.mark.parametrize("text", ["fortnight", "", "2025-13-01", "7"])
+def test_parse_window_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="use week, month, year, all or a date"):
+        parse_window(text)

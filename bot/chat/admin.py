@@ -1,0 +1,165 @@
+"""``/papers subscribe|unsubscribe|schedule|preview|post`` (``/papers-admin`` on Discord): a
+channel's digest subscription. ``commands`` lets only admins reach these."""
+
+from __future__ import annotations
+
+import shlex
+from zoneinfo import ZoneInfo
+
+from bot.chat.context import CommandContext, Handler, admin_command, notice
+from bot.config.checks import validate_cron, validate_timezone
+from bot.core.messages import Invocation, Message, Reply
+from bot.core.text import truncate_words
+from bot.delivery.scheduler import next_fire
+from bot.storage.records import Subscription
+
+DEFAULT_CRON = "0 9 * * MON"
+
+
+async def subscribe(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    kind, tz, cron = parse_subscribe(rest)
+    current = await ctx.store.get_subscription(inv.channel)
+    cron = cron or (current.cron if current else DEFAULT_CRON)
+    tz = tz or (current.timezone if current else ctx.default_timezone)
+    problem = validate_cron(cron)
+    if problem is not None:
+        return notice(
+            "That schedule is not valid",
+            f"`{truncate_words(cron, 60)}` is not a valid cron expression: {problem}. "
+            f"Example: `{admin_command(inv.channel.platform)} subscribe {DEFAULT_CRON} "
+            "Europe/London` (Mondays 09:00).",
+        )
+    if not validate_timezone(tz):
+        return notice(
+            "Unknown timezone",
+            f"`{truncate_words(tz, 60)}` is not a known IANA timezone, "
+            "e.g. Europe/London, America/New_York, Asia/Tokyo or UTC.",
+        )
+    sub = await ctx.store.upsert_subscription(
+        Subscription(
+            inv.channel,
+            cron,
+            tz,
+            "community" if kind == "community" else "curated",
+            enabled=True,
+            paused_reason=None,
+            last_fire_at=current.last_fire_at if current else None,
+        )
+    )
+    if current is not None and not current.enabled:
+        await ctx.store.set_paused(sub.id or 0, None)
+    ctx.on_subscriptions_changed()
+    return notice("Subscribed", describe(ctx, sub))
+
+
+def parse_subscribe(rest: str) -> tuple[str, str | None, str]:
+    """(kind, timezone or None, cron or "") from ``[cron] [timezone] [curated|community]`` in
+    any order; a word with a slash that is not a cron field is a timezone."""
+    try:
+        tokens = shlex.split(rest)
+    except ValueError:
+        tokens = rest.replace('"', " ").replace("'", " ").split()
+    kind = "curated"
+    tz: str | None = None
+    cron_parts: list[str] = []
+    for t in tokens:
+        if t.lower() in ("curated", "community"):
+            kind = t.lower()
+        elif ("/" in t and not t[0].isdigit() and t[0] != "*") or t in ("UTC", "GMT"):
+            tz = t
+        else:
+            cron_parts.extend(t.split())
+    return kind, tz, " ".join(cron_parts)
+
+
+async def unsubscribe(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    if await ctx.store.delete_subscription(inv.channel):
+        ctx.on_subscriptions_changed()
+        return notice("Unsubscribed", "This channel will get no more scheduled digests.")
+    return notice("Not subscribed", "This channel has no digest subscription.")
+
+
+async def subscription(ctx: CommandContext, inv: Invocation) -> Subscription | Reply:
+    """This channel's subscription, or a notice telling the admin how to start one."""
+    current = await ctx.store.get_subscription(inv.channel)
+    if current is not None:
+        return current
+    return notice(
+        "Not subscribed",
+        "This channel has no digest subscription. Start one with "
+        f"`{admin_command(inv.channel.platform)} subscribe {DEFAULT_CRON} "
+        f"{ctx.default_timezone}`.",
+    )
+
+
+async def schedule(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    current = await subscription(ctx, inv)
+    if isinstance(current, Reply):
+        return current
+    return notice("Digest schedule", describe(ctx, current))
+
+
+async def preview(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    current = await subscription(ctx, inv)
+    if isinstance(current, Reply):
+        return current
+    sent = await ctx.store.sent_digest_keys(current.id or 0)
+    digest = await ctx.digests.next_digest(current, sent, ctx.clock.now())
+    if digest is None:
+        return notice(
+            "Nothing new to post",
+            "The newest digest was already posted here (or there are no votes yet for a "
+            "community digest). The next run will post nothing unless a new week arrives.",
+        )
+    m = digest.message
+    return Reply(
+        Message(
+            header="Preview · " + m.header,
+            url=m.url,
+            sections=m.sections,
+            context=("Only you can see this preview.",),
+            kind="reply",
+        ),
+        paper_ids=digest.paper_ids,
+    )
+
+
+async def post(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    current = await subscription(ctx, inv)
+    if isinstance(current, Reply):
+        return current
+    if ctx.engine is None:
+        return notice("Posting is not available", "The delivery engine is not running.")
+    outcome = await ctx.engine.deliver(current)
+    return notice("Post now", describe_outcome(outcome.status, outcome.error))
+
+
+def describe(ctx: CommandContext, sub: Subscription) -> str:
+    """A subscription in one line: kind, cron, timezone, state and the next run, local time."""
+    state = "active" if sub.enabled else f"paused ({sub.paused_reason or 'no reason given'})"
+    nxt = next_fire(sub.cron, sub.timezone, ctx.clock.now())
+    local = nxt.astimezone(ZoneInfo(sub.timezone))
+    return (
+        f"{sub.kind.capitalize()} digest, `{sub.cron}` in {sub.timezone}, {state}. "
+        f"Next run: {local.strftime('%a %d %b %Y %H:%M')} {local.tzname()}."
+    )
+
+
+def describe_outcome(status: str, error: str | None) -> str:
+    return {
+        "sent": "Posted this week's digest here.",
+        "reconciled": "This week's digest was already posted here (found it); not posting again.",
+        "already_sent": "This week's digest was already posted here; it is never posted twice.",
+        "nothing_new": "Nothing new to post: the newest digest was already posted here.",
+        "paused": f"Could not post: the subscription is paused ({error or 'no reason'}).",
+    }.get(status, f"Could not post right now ({error or status}); it will be retried.")
+
+
+# The admin subcommands, in the order help and hints list them.
+HANDLERS: dict[str, Handler] = {
+    "subscribe": subscribe,
+    "unsubscribe": unsubscribe,
+    "schedule": schedule,
+    "preview": preview,
+    "post": post,
+}

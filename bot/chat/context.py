@@ -1,0 +1,62 @@
+"""What every ``/papers`` answer shares: the ``CommandContext`` the app wires, the handler
+signature, and the small reply helpers used by ``commands``, ``lookups``, ``admin`` and ``top``."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from bot.chat.votes import VoteService
+from bot.core.messages import Invocation, Message, Reply
+from bot.delivery.digest import DigestBuilder
+
+if TYPE_CHECKING:
+    from bot.core.clock import Clock
+    from bot.delivery.engine import DeliveryEngine
+    from bot.ops.metrics import Metrics
+    from bot.papers.catalog import Catalog
+    from bot.storage.base import Store
+
+
+@dataclass
+class CommandContext:
+    """Everything commands need, wired by the app. ``catalog`` is a getter: refresh swaps it.
+    ``votes`` is the app's ``VoteService``; without one, leaderboards are read through a
+    ``VoteService`` over ``store`` and ``clock`` (see ``vote_service``)."""
+
+    catalog: Callable[[], Catalog]
+    store: Store
+    clock: Clock
+    digests: DigestBuilder
+    engine: DeliveryEngine | None = None
+    default_timezone: str = "UTC"
+    on_subscriptions_changed: Callable[[], None] = lambda: None
+    metrics: Metrics | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    votes: VoteService | None = None
+
+    @cached_property
+    def vote_service(self) -> VoteService:
+        """Where ``/papers top`` gets its entries: ``votes`` if given, else one built from
+        ``store`` and ``clock`` (a leaderboard needs nothing else)."""
+        if self.votes is not None:
+            return self.votes
+        return VoteService(self.store, clock=self.clock)
+
+
+# A subcommand's answer: (context, the text after the subcommand, the invocation) -> Reply.
+Handler = Callable[[CommandContext, str, Invocation], Awaitable[Reply]]
+
+
+def admin_command(platform: str) -> str:
+    """How admins type admin subcommands: Discord hides them in their own ``/papers-admin``
+    command (Discord applies default permissions per top-level command only)."""
+    return "/papers-admin" if platform == "discord" else "/papers"
+
+
+def notice(header: str, text: str = "", *, context: tuple[str, ...] = ()) -> Reply:
+    """A short private answer that shows no papers (never gets a Share button)."""
+    return Reply(Message(header=header, text=text, context=context, kind="notice"))

@@ -1,0 +1,226 @@
+"""``/papers search|week|show|random``: read-only answers from the catalog, and the replies
+that show its papers. Every answer is private to the user; ``commands`` adds the Share button."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from bot.chat.context import CommandContext, notice
+from bot.core.messages import Button, Field, Invocation, Message, Reply, Section
+from bot.core.text import truncate_words
+from bot.delivery.digest import DigestOptions, paper_section, week_message
+from bot.papers.catalog import Catalog, CatalogPaper, SearchPage
+from bot.papers.model import Week, normalize_title
+
+PAGE_SIZE = 5
+LATEST = ("latest", "last", "this", "current")
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+async def search(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    words, page = take_page(rest)
+    if not words.strip():
+        return notice(
+            "What should I look for?",
+            "Give a few words, e.g. `/papers search diffusion language models`. "
+            "Filters: year:2024, week:2025-06-23, has:code, arxiv:2301.04104.",
+        )
+    offset = (page - 1) * PAGE_SIZE
+    # Off the event loop: a search is a few ms of SQLite work, and acks must stay fast.
+    result = await asyncio.to_thread(ctx.catalog().search, words, limit=PAGE_SIZE, offset=offset)
+    return search_reply(ctx, words, page, result)
+
+
+def search_reply(ctx: CommandContext, words: str, page: int, result: SearchPage) -> Reply:
+    shown = truncate_words(words, 80)
+    notes = []
+    if result.query.ignored:
+        notes.append(f"Ignored: {', '.join(result.query.ignored)}.")
+    if result.relaxed:
+        notes.append("No paper matched every word; these match some of them.")
+    if not result.hits:
+        text = (
+            f"No papers match “{shown}”."
+            if page == 1
+            else f"No more results for “{shown}” (page {page})."
+        )
+        return notice("No results", " ".join([text, *notes, "Try fewer or other words."]))
+    # Ranks restart on every page: a shared page is voted on with 1️⃣..5️⃣.
+    sections = tuple(paper_hit(ctx, h.paper, i) for i, h in enumerate(result.hits, start=1))
+    buttons: list[Button] = []
+    if page > 1:
+        buttons.append(Button("◀ Previous", action="page", value=f"search {words} page:{page - 1}"))
+    if result.has_more:
+        buttons.append(Button("Next ▶", action="page", value=f"search {words} page:{page + 1}"))
+    first = result.offset + 1
+    last = result.offset + len(result.hits)
+    return Reply(
+        Message(
+            header=f"🔎 Papers matching “{shown}”",
+            text=" ".join(notes),
+            sections=sections,
+            context=(f"Results {first}–{last} · page {page}",),
+            buttons=tuple(buttons),
+        ),
+        paper_ids=tuple(h.paper.paper_id for h in result.hits),
+        digest_key=f"search:{words}",
+    )
+
+
+def paper_hit(ctx: CommandContext, paper: CatalogPaper, n: int) -> Section:
+    """One search result: a short summary, the digest's links and where the paper last ranked."""
+    opts = DigestOptions(summary_length=200, bullets=False, links=ctx.digests.opts.links)
+    s = paper_section(paper, None, opts)
+    newest = max(paper.appearances, key=lambda a: a.week_start, default=None)
+    where = f" · week of {newest.week_start.isoformat()} #{newest.rank}" if newest else ""
+    return Section(
+        title=s.title,
+        url=s.url,
+        body=s.body,
+        rank=n,
+        links=s.links,
+        paper_id=paper.paper_id,
+        bullets=(f"id {paper.paper_id}{where}",),
+    )
+
+
+def take_page(rest: str) -> tuple[str, int]:
+    """The search words and the page asked for (``page:2``, ``--page 2``, ``-p 2``; 1..200)."""
+    words: list[str] = []
+    page = 1
+    tokens = rest.split()
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        low = t.lower()
+        if low.startswith("page:") and low[5:].isdigit():
+            page = int(low[5:])
+        elif low in ("--page", "-p") and i + 1 < len(tokens) and tokens[i + 1].isdigit():
+            page = int(tokens[i + 1])
+            i += 1
+        else:
+            words.append(t)
+        i += 1
+    return " ".join(words), max(1, min(page, 200))
+
+
+# -- week ------------------------------------------------------------------------------------------
+
+
+async def week(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    cat = ctx.catalog()
+    found = find_week(cat, rest.strip() or "latest")
+    if isinstance(found, Reply):
+        return found
+    msg = week_message(found, ctx.digests.opts, kind="reply")
+    older, newer = cat.neighbours(found)
+    buttons = []
+    if older is not None:
+        buttons.append(Button("◀ Older", action="page", value=f"week {older.start.isoformat()}"))
+    if newer is not None:
+        buttons.append(Button("Newer ▶", action="page", value=f"week {newer.start.isoformat()}"))
+    msg = Message(
+        header=msg.header,
+        url=msg.url,
+        sections=msg.sections,
+        context=("React 1️⃣–🔟 on a shared week to vote.",),
+        buttons=tuple(buttons),
+    )
+    return Reply(
+        msg,
+        paper_ids=tuple(p.paper_id for p in found.papers[: ctx.digests.opts.max_papers]),
+        digest_key=found.key,
+    )
+
+
+def find_week(cat: Catalog, spec: str) -> Week | Reply:
+    """The week ``spec`` names (``latest`` or any date inside it), or a notice saying why not."""
+    if spec.lower() in LATEST:
+        latest = cat.latest_week()
+        if latest is None:
+            return notice("No weeks yet", "The archive has no curated weeks loaded yet.")
+        return latest
+    try:
+        day = date.fromisoformat(spec)
+    except ValueError:
+        return notice(
+            "Which week?",
+            f"“{truncate_words(spec, 40)}” is not a date. Use `/papers week latest` or a "
+            "date like `/papers week 2025-06-23` (any day inside the week).",
+        )
+    found = cat.week(day)
+    if found is not None:
+        return found
+    weeks = cat.weeks()
+    span = (
+        f" The archive covers {weeks[-1].start.isoformat()} to {weeks[0].end.isoformat()}."
+        if weeks
+        else ""
+    )
+    return notice("No week there", f"No curated week covers {day.isoformat()}.{span}")
+
+
+# -- show and random -------------------------------------------------------------------------------
+
+
+async def show(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    ref = rest.strip()
+    if not ref:
+        return notice(
+            "Which paper?",
+            "Give a paper id, an arXiv id or a title, e.g. `/papers show 1706.03762`.",
+        )
+    cat = ctx.catalog()
+    paper = cat.paper(ref)
+    if paper is not None:
+        return paper_reply(paper)
+    close = cat.suggest(ref, limit=5)
+    if len(close) == 1 or (close and normalize_title(close[0].title) == normalize_title(ref)):
+        return paper_reply(close[0])
+    text = f"No paper matches “{truncate_words(ref, 60)}”."
+    if close:
+        text += " Did you mean one of these?"
+    return Reply(
+        Message(
+            header="Paper not found",
+            text=text,
+            sections=tuple(
+                Section(title=p.title, url=p.url, bullets=(f"id {p.paper_id}",)) for p in close
+            ),
+            kind="notice",
+        )
+    )
+
+
+async def random_paper(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    paper = ctx.catalog().random_paper(ctx.rng)
+    if paper is None:
+        return notice("The archive is empty", "No papers are loaded yet.")
+    return paper_reply(paper, header="🎲 " + truncate_words(paper.title, 140))
+
+
+def paper_reply(paper: CatalogPaper, header: str = "") -> Reply:
+    """One paper in full: its summary, ids and the weeks it ranked in (newest six)."""
+    s = paper_section(paper, None, DigestOptions(summary_length=900, bullets=True, links=()))
+    weeks = sorted(paper.appearances, key=lambda a: a.week_start, reverse=True)
+    seen = ", ".join(f"{a.week_start.isoformat()} (#{a.rank})" for a in weeks[:6]) + (
+        f" and {len(weeks) - 6} more" if len(weeks) > 6 else ""
+    )
+    fields = [Field("Paper id", paper.paper_id)]
+    if paper.arxiv_id:
+        fields.append(Field("arXiv", paper.arxiv_id))
+    if seen:
+        fields.append(Field("In the weekly top ten", seen))
+    return Reply(
+        Message(
+            header=header or "📄 " + truncate_words(paper.title, 140),
+            sections=(s,),
+            fields=tuple(fields),
+            context=("React 👍 on a shared paper to vote for it.",),
+        ),
+        paper_ids=(paper.paper_id,),
+        digest_key=f"paper:{paper.paper_id}",
+    )
