@@ -210,6 +210,7 @@ class App:
                 default_timezone=s.timezone,
                 on_subscriptions_changed=self.scheduler.wake,
                 metrics=self.metrics,
+                votes=self.votes,
             )
         )
         self._build_adapters()
