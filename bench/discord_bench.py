@@ -254,8 +254,8 @@ def latency_tables(r: dict[str, Any]) -> None:
 async def run(args: argparse.Namespace) -> int:
     from bot.chat.commands import CommandContext, Commands
     from bot.core.clock import SystemClock
-    from bot.delivery.digest import DigestBuilder, DigestOptions, week_message
-    from bot.delivery.engine import DeliveryEngine, Digest
+    from bot.delivery.digest import Digest, DigestBuilder, DigestOptions, week_message
+    from bot.delivery.engine import DeliveryEngine
     from bot.delivery.ratelimit import RateLimiter
     from bot.papers.catalog import Catalog
     from bot.platforms.discord import DiscordAdapter
@@ -388,6 +388,9 @@ async def run(args: argparse.Namespace) -> int:
                     self, sub: Subscription, sent: set[str], now: datetime
                 ) -> Digest | None:
                     return None if digest.key in sent else digest
+
+                async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+                    return digest if key == digest.key else None
 
             engine = DeliveryEngine(
                 store,

@@ -24,7 +24,8 @@ from pathlib import Path
 from bot.core.clock import SystemClock
 from bot.core.errors import RateLimited
 from bot.core.messages import ChannelRef, Message
-from bot.delivery.engine import DeliveryEngine, Digest
+from bot.delivery.digest import Digest
+from bot.delivery.engine import DeliveryEngine
 from bot.delivery.ratelimit import RateLimiter
 from bot.storage.records import Subscription
 from bot.storage.sqlite import SqliteStore
@@ -96,6 +97,9 @@ class OneDigest:
         self, sub: Subscription, sent_keys: set[str], now: datetime
     ) -> Digest | None:
         return None if self.digest.key in sent_keys else self.digest
+
+    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+        return self.digest if key == self.digest.key else None
 
 
 async def run(channels: int, global_limit: int, channel_limit: int) -> int:

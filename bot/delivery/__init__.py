@@ -1,3 +1,6 @@
-"""What goes out, when, exactly once: what a digest holds (``digest``), the ledger, fan-out and
-retries (``engine``), cron per subscription (``scheduler``) and client-side rate limits
-(``ratelimit``). May import ``bot.core``, ``bot.storage``, ``bot.papers`` and ``bot.ops``."""
+"""What goes out, when, exactly once: what a digest holds and how it is built (``digest``),
+fan-out and one delivery through the ledger (``engine``), the locked send loop (``sender``),
+start-up reconciliation of pending rows (``reconcile``), admin notices and stalled sources
+(``notices``), what a delivery comes to (``outcome``), cron per subscription (``scheduler``) and
+client-side rate limits (``ratelimit``). May import ``bot.core``, ``bot.storage``, ``bot.papers``
+and ``bot.ops``."""

@@ -1,8 +1,11 @@
-"""What a subscription posts: curated weeks and community top tens, as neutral Messages.
+"""What a digest holds and how it is built: curated weeks and community top tens, as neutral
+Messages.
 
-``DigestBuilder`` implements the delivery engine's ``DigestProvider``: for a ``curated``
-subscription, the newest curated week not yet posted to that channel (nothing when the newest one
-was already posted); for ``community``, the ten most-voted papers of the last N days.
+A ``Digest`` is one message under a ledger key, with the papers it ranks. ``DigestProvider`` is
+what the delivery engine asks for them; ``DigestBuilder`` is the one the app runs: for a
+``curated`` subscription, the newest curated week not yet posted to that channel (nothing when
+the newest one was already posted); for ``community``, the ten most-voted papers of the last N
+days. (The ``digests/`` data folder is something else: the curated tables the archive loads.)
 """
 
 from __future__ import annotations
@@ -10,17 +13,37 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.messages import Link, Message, Section
 from bot.core.text import truncate_words
-from bot.delivery.engine import Digest
 from bot.papers.catalog import Catalog, CatalogPaper, week_range_label
 from bot.papers.model import Paper, Week
 from bot.storage.base import Store
 from bot.storage.records import Subscription
 
 VOTE_HINT = "React 1️⃣–🔟 to vote for a paper"
+
+
+@dataclass(frozen=True)
+class Digest:
+    key: str  # ledger digest key, e.g. "week:2025-06-23" or "community:2025-06-30"
+    message: Message  # kind="digest", ephemeral=False
+    paper_ids: tuple[str, ...]  # by rank, recorded with the posted message so votes map
+
+
+class DigestProvider(Protocol):
+    """What the delivery engine asks for digests (``DigestBuilder``; tests use small fakes)."""
+
+    async def next_digest(
+        self, sub: Subscription, sent_keys: set[str], now: datetime
+    ) -> Digest | None:
+        """The digest to post to ``sub`` now; None when there is nothing new for it."""
+
+    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+        """Rebuild the digest with ``key`` (to finish a delivery that was in flight at a crash
+        even after a newer digest appeared); None when it cannot be rebuilt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +119,7 @@ def community_message(
 
 
 class DigestBuilder:
-    """The engine's DigestProvider, over a catalog that may be swapped on refresh."""
+    """The ``DigestProvider`` the app runs, over a catalog that may be swapped on refresh."""
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 
 def _loop_time() -> float:
@@ -163,4 +163,24 @@ class RateLimiter:
         await self._sleep(seconds)
 
 
-__all__ = ["RateLimiter"]
+class PlatformLimiters:
+    """The limiter each platform's sends go through: one given ``RateLimiter`` for all, a mapping
+    by platform name, or (None) each platform's preset (``RateLimiter.for_platform``)."""
+
+    def __init__(self, limiter: RateLimiter | Mapping[str, RateLimiter] | None = None) -> None:
+        self._arg = limiter
+        self._by_platform: dict[str, RateLimiter | None] = {}
+
+    def get(self, platform: str) -> RateLimiter | None:
+        """The limiter for ``platform`` (None: not limited); the same one on every call."""
+        arg = self._arg
+        if isinstance(arg, RateLimiter):
+            return arg
+        if platform not in self._by_platform:
+            self._by_platform[platform] = (
+                arg.get(platform) if arg is not None else RateLimiter.for_platform(platform)
+            )
+        return self._by_platform[platform]
+
+
+__all__ = ["PlatformLimiters", "RateLimiter"]

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from bot.core.clock import Clock
+from bot.delivery.outcome import Outcome
 from bot.storage.base import Store
 from bot.storage.records import Subscription
 
@@ -87,14 +88,19 @@ def _wall(instant: datetime, tz: str) -> datetime:
 
 
 class Firer(Protocol):
-    """What the scheduler needs from the delivery engine. If it also has
-    ``async reconcile_pending()``, deliveries that failed are retried through it later."""
+    """What the scheduler needs from the delivery engine (``DeliveryEngine``; tests use fakes):
+    fire the subscriptions due at an instant, and retry the deliveries that came back
+    ``failed`` (their ledger rows stay pending) later."""
 
-    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> Sequence[Any]: ...
+    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> Sequence[Outcome]:
+        """Deliver to each of ``subs`` the digest due at ``fire_time``."""
+
+    async def reconcile_pending(self) -> Sequence[Outcome]:
+        """Finish or settle every ledger row still pending."""
 
 
-def _failed(outcomes: Sequence[Any] | None) -> int:
-    return sum(1 for o in outcomes or () if getattr(o, "status", None) == "failed")
+def _failed(outcomes: Sequence[Outcome]) -> int:
+    return sum(1 for o in outcomes if o.status == "failed")
 
 
 ErrorHook = Callable[[BaseException, str], None]
@@ -266,8 +272,6 @@ class Scheduler:
         if not failed:
             self._retry_delay = self.retry_failed
             return
-        if not callable(getattr(self.engine, "reconcile_pending", None)):
-            return
         at = self.clock.now() + self._retry_delay
         self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
         log.warning(
@@ -277,7 +281,7 @@ class Scheduler:
 
     async def _retry(self) -> None:
         try:
-            self._after(_failed(await self.engine.reconcile_pending()))  # type: ignore[attr-defined]
+            self._after(_failed(await self.engine.reconcile_pending()))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -12,7 +12,9 @@ from support.clock import FakeClock
 from support.fakeplatform import FakePoster
 
 from bot.core.messages import ChannelRef, Message
-from bot.delivery.engine import DeliveryEngine, Digest, Outcome, idempotency_key
+from bot.delivery.digest import Digest
+from bot.delivery.engine import DeliveryEngine
+from bot.delivery.outcome import Outcome, idempotency_key
 from bot.delivery.ratelimit import RateLimiter
 from bot.ops.metrics import Metrics
 from bot.storage import Store
@@ -28,7 +30,8 @@ def digest(key: str, n_papers: int = 3) -> Digest:
 
 
 class Digests:
-    """Offers one current digest (None: nothing) to every subscription."""
+    """Offers one current digest (None: nothing) to every subscription. Cannot rebuild a digest
+    by key: reconciliation falls back to asking for the next digest."""
 
     def __init__(self, current: Digest | None) -> None:
         self.current = current
@@ -41,6 +44,9 @@ class Digests:
         if self.current is None or self.current.key in sent_keys:
             return None
         return self.current
+
+    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+        return None
 
 
 async def subs(store: Store, n: int, platform: str = "fake") -> list[Subscription]:

@@ -13,6 +13,7 @@ import pytest
 from support.clock import FakeClock
 
 from bot.core.messages import ChannelRef
+from bot.delivery.outcome import Outcome
 from bot.delivery.scheduler import Scheduler, next_fire, prev_fire
 from bot.storage import Store
 from bot.storage.records import Subscription
@@ -108,18 +109,23 @@ def test_prev_fire_agrees_with_next_fire() -> None:
 
 
 class FakeEngine:
+    """Records its fires; every delivery succeeds, so nothing is left to reconcile."""
+
     def __init__(self) -> None:
         self.fired: list[tuple[datetime, list[int]]] = []
         self.fail_next = False
         self.block: asyncio.Event | None = None
 
-    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[str]:
+    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[Outcome]:
         if self.block is not None:
             await self.block.wait()
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("boom")
         self.fired.append((fire_time, sorted(s.id or 0 for s in subs)))
+        return []
+
+    async def reconcile_pending(self) -> list[Outcome]:
         return []
 
 
@@ -374,19 +380,18 @@ class FailingEngine(FakeEngine):
         self.retries: list[datetime] = []
         self.clock: FakeClock | None = None
 
-    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[object]:
+    async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[Outcome]:
         await super().fire(subs, fire_time)
-        return [Failed()]
+        return [FAILED]
 
-    async def reconcile_pending(self) -> list[object]:
+    async def reconcile_pending(self) -> list[Outcome]:
         assert self.clock is not None
         self.retries.append(self.clock.now())
         self.still_failing -= 1
-        return [Failed()] if self.still_failing >= 0 else []
+        return [FAILED] if self.still_failing >= 0 else []
 
 
-class Failed:
-    status = "failed"
+FAILED = Outcome(channel(1), "week:2025-06-30", "failed", error="TransientError: HTTP 503")
 
 
 async def test_failed_deliveries_are_retried_with_back_off(loop_parts) -> None:

@@ -36,7 +36,7 @@ from bot.app import App
 from bot.config.load import parse_config
 from bot.config.settings import Settings
 from bot.core.messages import ChannelRef, ReactionEvent
-from bot.delivery.engine import idempotency_key
+from bot.delivery.outcome import idempotency_key
 from bot.papers.model import make_paper_id
 
 DIGEST_CHANNEL = "C0DIGEST"

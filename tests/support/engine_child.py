@@ -21,7 +21,8 @@ import aiohttp
 from bot.core.clock import SystemClock
 from bot.core.errors import RateLimited, TransientError
 from bot.core.messages import ChannelRef, Message
-from bot.delivery.engine import DeliveryEngine, Digest
+from bot.delivery.digest import Digest
+from bot.delivery.engine import DeliveryEngine
 from bot.storage.records import Subscription
 from bot.storage.sqlite import SqliteStore
 
@@ -71,6 +72,9 @@ class OneWeek:
         self, sub: Subscription, sent_keys: set[str], now: datetime
     ) -> Digest | None:
         return None if self.digest.key in sent_keys else self.digest
+
+    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+        return self.digest if key == self.digest.key else None
 
 
 async def main(db: str, url: str, week: str, n: int) -> int:
