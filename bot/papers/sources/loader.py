@@ -8,33 +8,17 @@ every problem as a diagnostic, so one bad file never hides the others.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Protocol, cast
 
 from bot.core.errors import PaperboyError, SourceError
 from bot.core.perf import pause_gc
 from bot.papers.model import Diagnostic, ParseResult
 from bot.papers.sources.collections import parse_collection
+from bot.papers.sources.weekly import looks_like_weekly, parse_weekly
 
 __all__ = ["decode_text", "load_paths", "parse_text"]
-
-
-class _WeeklyModule(Protocol):
-    """What the loader needs from ``bot.papers.sources.weekly``."""
-
-    def looks_like_weekly(self, text: str) -> bool: ...
-
-    def parse_weekly(
-        self, text: str, source: str, *, default_year: int | None = None
-    ) -> ParseResult: ...
-
-
-def _weekly() -> _WeeklyModule:
-    # Looked up by name at call time: keeps import order free and lets tests substitute it.
-    return cast(_WeeklyModule, importlib.import_module("bot.papers.sources.weekly"))
 
 
 def parse_text(
@@ -48,11 +32,10 @@ def parse_text(
 
     ``default_year`` (for weekly headings without a year) falls back to ``default_date.year``;
     ``default_date`` dates a link collection that has no date of its own."""
-    weekly = _weekly()
-    if weekly.looks_like_weekly(text):
+    if looks_like_weekly(text):
         if default_year is None and default_date is not None:
             default_year = default_date.year
-        return weekly.parse_weekly(text, source, default_year=default_year)
+        return parse_weekly(text, source, default_year=default_year)
     return parse_collection(text, source, default_date=default_date)
 
 
