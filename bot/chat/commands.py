@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 from bot.core.messages import Button, ChannelRef, Field, Invocation, Message, Reply, Section
 from bot.core.text import plural, truncate_words
 from bot.delivery.digest import DigestBuilder, DigestOptions, paper_section, week_message
-from bot.papers.catalog import Catalog, CatalogPaper, SearchPage, week_range_label
+from bot.papers.catalog import Catalog, week_range_label
+from bot.papers.model import CatalogPaper
+from bot.papers.search import SearchPage
 from bot.storage.records import PostedDigest, Subscription
 
 if TYPE_CHECKING:
