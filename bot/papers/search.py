@@ -322,19 +322,36 @@ class SearchIndex:
         return best if score >= 0.75 else word
 
 
+# Filter tokens live in the ``meta`` column; a query's filters are written with the same
+# functions, so what is indexed and what is asked for cannot drift apart.
+
+
+def _year_token(year: int) -> str:
+    return f"zzy{year}"
+
+
+def _week_token(start: date) -> str:
+    return f"zzw{start.year:04d}{start.month:02d}{start.day:02d}"
+
+
+def _label_tokens(label: str) -> list[str]:
+    """``has:`` tokens of a link label: one per word (``Code`` -> ``zzhcode``)."""
+    return [f"zzh{w}" for w in _WORD_RE.findall(label.casefold())]
+
+
 def _filter_match(q: SearchQuery, week_starts: Collection[date]) -> str | None:
     """FTS5 terms for the query's filters ('' for none); None when a filter can match nothing
     (a week date no loaded week covers)."""
     terms: list[str] = []
     if q.year is not None:
-        terms.append(f'meta:"zzy{q.year}"')
+        terms.append(f'meta:"{_year_token(q.year)}"')
     if q.week is not None:
         if not week_starts:
             return None
-        terms.append("(" + " OR ".join(f'meta:"zzw{d:%Y%m%d}"' for d in sorted(week_starts)) + ")")
+        weeks = (f'meta:"{_week_token(d)}"' for d in sorted(week_starts))
+        terms.append("(" + " OR ".join(weeks) + ")")
     for label in q.has:
-        words = _WORD_RE.findall(label.casefold())
-        terms += [f'meta:"zzh{w}"' for w in words]
+        terms += [f'meta:"{t}"' for t in _label_tokens(label)]
     return " AND ".join(terms)
 
 
@@ -342,18 +359,17 @@ _LABEL_TOKENS: dict[str, str] = {}
 
 
 def _meta_tokens(p: CatalogPaper) -> str:
-    """Filter tokens of a paper: ``zzy<year>``, ``zzw<week start>``, ``zzh<label word>``
+    """Filter tokens of a paper: its weeks' years and start dates, its links' label words
     (repeats are harmless: the meta column carries no weight)."""
     parts = []
     for a in p.appearances:
         start, end = a.week_start, a.week_end
-        parts.append(f"zzy{start.year} zzw{start.year:04d}{start.month:02d}{start.day:02d}")
+        parts.append(f"{_year_token(start.year)} {_week_token(start)}")
         if end.year != start.year:
-            parts.append(f"zzy{end.year}")
+            parts.append(_year_token(end.year))
     for link in p.links:
         tokens = _LABEL_TOKENS.get(link.label)
         if tokens is None:
-            words = _WORD_RE.findall(link.label.casefold())
-            tokens = _LABEL_TOKENS.setdefault(link.label, " ".join(f"zzh{w}" for w in words))
+            tokens = _LABEL_TOKENS.setdefault(link.label, " ".join(_label_tokens(link.label)))
         parts.append(tokens)
     return " ".join(parts)

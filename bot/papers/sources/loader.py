@@ -76,14 +76,15 @@ def _expand(path: Path, result: ParseResult) -> list[Path]:
         if path.exists():
             return [path]
     except OSError as exc:
-        result.diagnostics.append(Diagnostic("error", source, None, f"cannot read: {_why(exc)}"))
+        result.diagnostics.append(_cannot_read(source, exc))
         return []
     result.diagnostics.append(Diagnostic("error", source, None, "no such file or directory"))
     return []
 
 
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
+def _cannot_read(source: str, exc: OSError) -> Diagnostic:
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return Diagnostic("error", source, None, f"cannot read: {why}")
 
 
 def load_paths(
@@ -114,9 +115,7 @@ def _load_into(
             try:
                 data = file.read_bytes()
             except OSError as exc:
-                result.diagnostics.append(
-                    Diagnostic("error", source, None, f"cannot read: {_why(exc)}")
-                )
+                result.diagnostics.append(_cannot_read(source, exc))
                 continue
             text, problems = decode_text(data, source)
             result.diagnostics.extend(problems)
