@@ -10,8 +10,9 @@ from bot.chat.context import CommandContext, notice
 from bot.core.messages import Button, Field, Invocation, Message, Reply, Section
 from bot.core.text import truncate_words
 from bot.delivery.digest import DigestOptions, paper_section, week_message
-from bot.papers.catalog import Catalog, CatalogPaper, SearchPage
-from bot.papers.model import Week, normalize_title
+from bot.papers.catalog import Catalog
+from bot.papers.model import CatalogPaper, Week, normalize_title
+from bot.papers.search import SearchPage
 
 PAGE_SIZE = 5
 LATEST = ("latest", "last", "this", "current")

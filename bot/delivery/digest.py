@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from bot.core.messages import Link, Message, Section
 from bot.core.text import truncate_words
-from bot.papers.catalog import Catalog, CatalogPaper, week_range_label
-from bot.papers.model import Paper, Week
+from bot.papers.catalog import Catalog, week_range_label
+from bot.papers.model import CatalogPaper, Paper, Week
 from bot.storage.base import Store
 from bot.storage.records import Subscription
 

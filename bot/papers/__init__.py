@@ -1,3 +1,4 @@
 """Curated lists -> a searchable archive: the paper model (``model``), one parser per input
-shape and fetching (``sources``), the deduplicated, searchable catalog (``catalog``) and the
-archive that keeps it in sync with its sources (``archive``). May import ``bot.core`` only."""
+shape and fetching (``sources``), the deduplicated catalog with its lookups (``catalog``), the
+search index it searches with (``search``) and the archive that keeps it in sync with its
+sources (``archive``). May import ``bot.core`` only."""

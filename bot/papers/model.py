@@ -1,5 +1,6 @@
 """Papers and weeks as read from the sources: identity (arXiv id, primary URL, title), links,
-weeks, and the diagnostics a parse produces. Plain data, no I/O."""
+weeks, and the diagnostics a parse produces; and the catalog's deduplicated paper with the weeks
+it appeared in. Plain data, no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.core.messages import Link
@@ -174,6 +175,33 @@ class Week:
     def key(self) -> str:
         """Digest key for a curated week; unique per start date."""
         return f"week:{self.start.isoformat()}"
+
+
+class Appearance(NamedTuple):
+    """One week a paper was picked in (a tuple: hundreds of thousands are made at load)."""
+
+    week_start: date
+    week_end: date
+    rank: int
+    source: str
+    kind: str = "weekly"
+
+
+@dataclass(slots=True)
+class CatalogPaper(HasLinks):
+    """One paper, however many weeks it appeared in. Content comes from its newest appearance;
+    links are the union over all appearances (first label wins per URL)."""
+
+    paper_id: str
+    title: str
+    summary: str
+    bullets: tuple[str, ...]
+    links: tuple[Link, ...]
+    appearances: list[Appearance] = field(default_factory=list)
+
+    def has(self, label: str) -> bool:
+        wanted = label.casefold()
+        return any(wanted in link.label.casefold() for link in self.links)
 
 
 Severity = Literal["error", "warning"]

@@ -1,4 +1,4 @@
-"""The catalog: dedupe, lookups, ranked search with filters, autocomplete."""
+"""The catalog: dedupe, lookups, and ranked search with filters and autocomplete through it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from bot.core.messages import Link
-from bot.papers.catalog import Catalog, parse_query, week_range_label
+from bot.papers.catalog import Catalog, week_range_label
 from bot.papers.model import Paper, Week
 
 
@@ -155,17 +155,6 @@ def test_multi_word_query_relaxes_to_any_word(cat: Catalog) -> None:
     page = cat.search("tokenizers zebra")
     assert page.relaxed
     assert [h.paper.title for h in page.hits] == [BLOG_ONLY.title]
-
-
-def test_parse_query() -> None:
-    q = parse_query("year:2024 week:2025-06-23 has:Code arxiv:2301.04104 foo year:abc Deep")
-    assert q.year == 2024 and q.week == date(2025, 6, 23) and q.has == ("code",)
-    assert q.arxiv == "2301.04104"
-    assert q.words == ("foo", "deep")
-    assert q.ignored == ("year:abc",)
-    assert parse_query("BERT: pre-training").words == ("bert", "pre", "training")
-    assert parse_query("").empty
-    assert len(parse_query("w " * 500).words) == 12
 
 
 def test_suggest_prefix_words_and_typos(cat: Catalog) -> None:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import json
 import socket
-import sys
-import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,18 +77,6 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         if request.headers.get("If-Modified-Since") == LAST_MODIFIED:
             return web.Response(status=304, headers=headers)
     return web.Response(body=st.body, headers=headers, content_type="text/markdown")
-
-
-@pytest.fixture(autouse=True)
-def weekly_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests go through the loader's ``parse_text``; if the weekly parser is not in the
-    tree (yet), a stand-in that recognises nothing keeps them about fetching."""
-    try:
-        importlib.import_module("bot.papers.sources.weekly")
-    except ImportError:
-        stub = types.ModuleType("bot.papers.sources.weekly")
-        stub.looks_like_weekly = lambda text: False  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "bot.papers.sources.weekly", stub)
 
 
 @pytest.fixture
@@ -334,9 +319,6 @@ def weekly_table(*weeks: tuple[str, str]) -> bytes:
 async def test_weekly_tables_report_the_new_week(
     served: tuple[Served, str], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    weekly = importlib.import_module("bot.papers.sources.weekly")
-    if not hasattr(weekly, "parse_weekly"):
-        pytest.skip("the weekly parser is not in the tree")
     st, url = served
     st.body = weekly_table(("June 23 - June 29", "Older Paper"))
     source = RemoteSource(url, tmp_path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import types
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from support.paths import FIXTURES as FIXTURES_ROOT
 import bot.papers.sources
 from bot.core.errors import SourceError
 from bot.papers.model import Diagnostic, ParseResult, Week
+from bot.papers.sources import loader, weekly
 from bot.papers.sources.loader import decode_text, load_paths, parse_text
 
 FIXTURES = FIXTURES_ROOT / "collections"
@@ -23,7 +23,7 @@ WEEKLY_MARK = "<!-- fake weekly -->"
 
 
 class FakeWeekly:
-    """Stands in for ``bot.papers.sources.weekly``: texts carrying WEEKLY_MARK are 'weekly'."""
+    """Stands in for the weekly parser: texts carrying WEEKLY_MARK are 'weekly'."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int | None]] = []
@@ -46,10 +46,8 @@ class FakeWeekly:
 @pytest.fixture
 def fake_weekly(monkeypatch: pytest.MonkeyPatch) -> FakeWeekly:
     fake = FakeWeekly()
-    module = types.ModuleType("bot.papers.sources.weekly")
-    module.looks_like_weekly = fake.looks_like_weekly  # type: ignore[attr-defined]
-    module.parse_weekly = fake.parse_weekly  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.papers.sources.weekly", module)
+    monkeypatch.setattr(loader, "looks_like_weekly", fake.looks_like_weekly)
+    monkeypatch.setattr(loader, "parse_weekly", fake.parse_weekly)
     return fake
 
 
@@ -184,18 +182,16 @@ def test_undated_collection_in_a_directory(fake_weekly: FakeWeekly, tmp_path: Pa
     assert dated.weeks[0].start == date(2024, 6, 1)
 
 
-def test_package_reexports(fake_weekly: FakeWeekly) -> None:
+def test_package_reexports() -> None:
     assert bot.papers.sources.parse_text is parse_text
     assert bot.papers.sources.load_paths is load_paths
     assert callable(bot.papers.sources.parse_collection)
     assert bot.papers.sources.RemoteSource.__name__ == "RemoteSource"
-    assert bot.papers.sources.parse_weekly == sys.modules["bot.papers.sources.weekly"].parse_weekly
-    with pytest.raises(AttributeError):
-        _ = bot.papers.sources.no_such_name
+    assert bot.papers.sources.parse_weekly is weekly.parse_weekly
+    assert bot.papers.sources.looks_like_weekly is weekly.looks_like_weekly
 
 
 def test_real_weekly_parser_through_the_loader(tmp_path: Path) -> None:
-    pytest.importorskip("bot.papers.sources.weekly")
     text = (
         "## Top ML Papers of the Week (June 23 - June 29) - 2025\n"
         "| **Paper** | **Links** |\n"

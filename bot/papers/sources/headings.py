@@ -140,36 +140,49 @@ class Dating:
     notes: tuple[tuple[Severity, str], ...] = ()
 
 
+Dates = tuple[date, date]
+Note = tuple[Severity, str]
+
+
+def _dates_in(h: WeekHeading, end_year: int) -> Dates | None:
+    """The dates of ``h`` with its end date in ``end_year`` (an inferred year: 2..9998)."""
+    return h.dates(end_year) if 1 < end_year < 9999 else None
+
+
+def _near(h: WeekHeading, year: int) -> list[tuple[Dates, int]]:
+    """(dates, end year) of ``h`` for each valid end year from ``year - 1`` to ``year + 1``."""
+    options: list[tuple[Dates, int]] = []
+    for end_year in (year - 1, year, year + 1):
+        d = _dates_in(h, end_year)
+        if d is not None:
+            options.append((d, end_year))
+    return options
+
+
 def _from_arxiv(h: WeekHeading, ids: Sequence[str]) -> tuple[int, str] | None:
+    """(end year, why) putting the week nearest the month most of its arXiv ids name."""
     counts = Counter(ym for ym in map(arxiv_yymm, ids) if ym is not None)
     if not counts:
         return None
     # the most common month; on a tie the latest (a week can list old papers, not future ones)
     (ay, am), _ = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     target = ay * 12 + am - 1
-    best: tuple[int, int] | None = None
-    for end_year in (ay - 1, ay, ay + 1):
-        d = h.dates(end_year) if 1 < end_year < 9999 else None
-        if d is None:
-            continue
-        dist = abs(d[0].year * 12 + d[0].month - 1 - target)
-        if best is None or dist < best[0]:
-            best = (dist, end_year)
-    if best is None:
-        return None
-    return best[1], f"arXiv ids of its papers ({ay % 100:02d}{am:02d}.*)"
-
-
-def _from_neighbour(h: WeekHeading, anchor: tuple[date, date], older: bool) -> int | None:
-    """The end year putting this week just before (``older``) or just after the anchor week."""
-    a_start, a_end = anchor
-    options: list[tuple[date, int]] = []
-    for end_year in (a_end.year - 1, a_end.year, a_end.year + 1):
-        d = h.dates(end_year) if 1 < end_year < 9999 else None
-        if d is not None:
-            options.append((d[0], end_year))
+    options = _near(h, ay)
     if not options:
         return None
+
+    def distance(option: tuple[Dates, int]) -> int:
+        start = option[0][0]
+        return abs(start.year * 12 + start.month - 1 - target)
+
+    _, end_year = min(options, key=distance)  # the first of equally near ones
+    return end_year, f"arXiv ids of its papers ({ay % 100:02d}{am:02d}.*)"
+
+
+def _from_neighbour(h: WeekHeading, anchor: Dates, older: bool) -> int | None:
+    """The end year putting this week just before (``older``) or just after the anchor week."""
+    a_start, a_end = anchor
+    options = [(d[0], end_year) for d, end_year in _near(h, a_end.year)]
     if older:
         fitting = [o for o in options if o[0] <= a_start]
         return max(fitting)[1] if fitting else None
@@ -177,7 +190,7 @@ def _from_neighbour(h: WeekHeading, anchor: tuple[date, date], older: bool) -> i
     return min(fitting)[1] if fitting else None
 
 
-def _newest_first(dated: dict[int, tuple[date, date]]) -> bool:
+def _newest_first(dated: dict[int, Dates]) -> bool:
     """Whether the dated weeks run newest first (the usual order); True when unknown."""
     starts = [dated[i][0] for i in sorted(dated)]
     desc = sum(1 for a, b in pairwise(starts) if a > b)
@@ -191,93 +204,105 @@ def resolve_dates(clues: Sequence[WeekClue], default_year: int | None = None) ->
     newest first; the order is read from the weeks that carry years), else ``default_year``
     (the year of the end date). Every inferred year is noted as a warning; an undatable week
     gets an error note and no dates."""
-    n = len(clues)
-    dated: dict[int, tuple[date, date]] = {}
-    notes: list[list[tuple[Severity, str]]] = [[] for _ in range(n)]
-    pending: list[int] = []
-    for i, clue in enumerate(clues):
-        h = clue.heading
-        if h.year is not None:
-            d = h.dates(h.year)
-            if d is None:
-                notes[i].append(("error", f"week heading '{h.title}' names no valid date"))
-            else:
-                dated[i] = d
-            continue
-        found = _from_arxiv(h, clue.arxiv_ids)
-        if found is not None:
-            d = h.dates(found[0])
-            if d is not None:
-                dated[i] = d
-                notes[i].append(("warning", _inferred(h, found[0], found[1])))
-                continue
-        pending.append(i)
+    resolver = _Resolver(clues)
+    resolver.from_own_clues()
+    resolver.from_neighbours()
+    resolver.from_default_year(default_year)
+    resolver.report_undated()
+    return [resolver.dating(i) for i in range(len(clues))]
 
-    newest_first = _newest_first(dated)
 
-    def from_neighbour(i: int, j: int, above: bool) -> bool:
-        h = clues[i].heading
-        end_year = _from_neighbour(h, dated[j], older=above == newest_first)
-        d = h.dates(end_year) if end_year is not None else None
-        if end_year is None or d is None:
+class _Resolver:
+    """The work of :func:`resolve_dates`: the weeks dated so far and the notes on each."""
+
+    def __init__(self, clues: Sequence[WeekClue]) -> None:
+        self.clues = clues
+        self.dated: dict[int, Dates] = {}
+        self.notes: list[list[Note]] = [[] for _ in clues]
+        self.pending: list[int] = []  # weeks without a year in the heading, not dated yet
+        self.newest_first = True
+
+    def infer(self, i: int, end_year: int, why: str) -> bool:
+        """Date week ``i`` with its end date in ``end_year`` and say why; False if invalid."""
+        h = self.clues[i].heading
+        d = _dates_in(h, end_year)
+        if d is None:
             return False
-        dated[i] = d
-        why = f"the neighbouring week at line {clues[j].line}"
-        notes[i].append(("warning", _inferred(h, end_year, why)))
+        self.dated[i] = d
+        self.notes[i].append(("warning", _inferred(h, end_year, why)))
         return True
 
-    def propagate() -> None:
-        todo = set(pending)
-        # downwards: each week from the nearest dated one above it; then upwards for the weeks
-        # above the topmost dated one
+    def from_own_clues(self) -> None:
+        """Date each week from the year in its heading, else from its papers' arXiv ids; the
+        rest are pending. Then read the file's order from the weeks dated so far."""
+        for i, clue in enumerate(self.clues):
+            h = clue.heading
+            if h.year is None:
+                found = _from_arxiv(h, clue.arxiv_ids)
+                if found is None or not self.infer(i, *found):
+                    self.pending.append(i)
+            elif (d := h.dates(h.year)) is not None:
+                self.dated[i] = d
+            else:
+                self.notes[i].append(("error", f"week heading '{h.title}' names no valid date"))
+        self.newest_first = _newest_first(self.dated)
+
+    def from_neighbours(self) -> None:
+        """Downwards: each pending week from the nearest dated one above it; then upwards for
+        the weeks above the topmost dated one."""
+        n = len(self.clues)
+        todo = set(self.pending)
         for order, above in ((range(n), True), (range(n - 1, -1, -1), False)):
             last: int | None = None
             for i in order:
-                if last is not None and i in todo and i not in dated:
-                    from_neighbour(i, last, above=above)
-                if i in dated:
+                if last is not None and i in todo and i not in self.dated:
+                    self._from_neighbour(i, last, above)
+                if i in self.dated:
                     last = i
-        pending[:] = [i for i in pending if i not in dated]
+        self.pending = [i for i in self.pending if i not in self.dated]
 
-    propagate()
-    if pending and default_year is not None and not dated:
-        # Nothing dated at all: the topmost week takes the default year, the rest follow it.
-        i = pending[0]
-        h = clues[i].heading
-        d = h.dates(default_year) if 1 < default_year < 9999 else None
-        if d is not None:
-            dated[i] = d
-            notes[i].append(("warning", _inferred(h, default_year, "the default year")))
-            propagate()
-
-    for i in pending:
-        h = clues[i].heading
-        if any(sev == "error" for sev, _ in notes[i]):
-            continue
-        notes[i].append(
-            (
-                "error",
-                f"cannot tell the year of week heading '{h.title}': no year in the heading, "
-                "no arXiv ids in its links and no dated neighbouring week; week skipped",
-            )
+    def _from_neighbour(self, i: int, j: int, above: bool) -> None:
+        """Date week ``i`` next to the dated week ``j`` (above it in the file if ``above``)."""
+        end_year = _from_neighbour(
+            self.clues[i].heading, self.dated[j], older=above == self.newest_first
         )
+        if end_year is not None:
+            self.infer(i, end_year, f"the neighbouring week at line {self.clues[j].line}")
 
-    result: list[Dating] = []
-    for i, clue in enumerate(clues):
-        d = dated.get(i)
+    def from_default_year(self, default_year: int | None) -> None:
+        """Nothing dated at all: the topmost week takes the default year, the rest follow it."""
+        if not self.pending or default_year is None or self.dated:
+            return
+        if self.infer(self.pending[0], default_year, "the default year"):
+            self.from_neighbours()
+
+    def report_undated(self) -> None:
+        for i in self.pending:
+            notes = self.notes[i]
+            if any(sev == "error" for sev, _ in notes):
+                continue
+            notes.append(
+                (
+                    "error",
+                    f"cannot tell the year of week heading '{self.clues[i].heading.title}': no "
+                    "year in the heading, no arXiv ids in its links and no dated neighbouring "
+                    "week; week skipped",
+                )
+            )
+
+    def dating(self, i: int) -> Dating:
+        """Week ``i``'s dates and notes; a week spanning more than a month loses its dates."""
+        d = self.dated.get(i)
+        notes = self.notes[i]
+        title = self.clues[i].heading.title
         if d is not None:
             span = (d[1] - d[0]).days + 1
             if span > _MAX_SPAN:
-                notes[i].append(
-                    ("error", f"week heading '{clue.heading.title}' spans {span} days; skipped")
-                )
+                notes.append(("error", f"week heading '{title}' spans {span} days; skipped"))
                 d = None
             elif span not in _USUAL_SPAN:
-                notes[i].append(
-                    ("warning", f"week heading '{clue.heading.title}' spans {span} days")
-                )
-        result.append(Dating(d, tuple(notes[i])))
-    return result
+                notes.append(("warning", f"week heading '{title}' spans {span} days"))
+        return Dating(d, tuple(notes))
 
 
 def _inferred(h: WeekHeading, end_year: int, why: str) -> str:

@@ -8,33 +8,17 @@ every problem as a diagnostic, so one bad file never hides the others.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Protocol, cast
 
 from bot.core.errors import PaperboyError, SourceError
 from bot.core.perf import pause_gc
 from bot.papers.model import Diagnostic, ParseResult
 from bot.papers.sources.collections import parse_collection
+from bot.papers.sources.weekly import looks_like_weekly, parse_weekly
 
 __all__ = ["decode_text", "load_paths", "parse_text"]
-
-
-class _WeeklyModule(Protocol):
-    """What the loader needs from ``bot.papers.sources.weekly``."""
-
-    def looks_like_weekly(self, text: str) -> bool: ...
-
-    def parse_weekly(
-        self, text: str, source: str, *, default_year: int | None = None
-    ) -> ParseResult: ...
-
-
-def _weekly() -> _WeeklyModule:
-    # Looked up by name at call time: keeps import order free and lets tests substitute it.
-    return cast(_WeeklyModule, importlib.import_module("bot.papers.sources.weekly"))
 
 
 def parse_text(
@@ -48,11 +32,10 @@ def parse_text(
 
     ``default_year`` (for weekly headings without a year) falls back to ``default_date.year``;
     ``default_date`` dates a link collection that has no date of its own."""
-    weekly = _weekly()
-    if weekly.looks_like_weekly(text):
+    if looks_like_weekly(text):
         if default_year is None and default_date is not None:
             default_year = default_date.year
-        return weekly.parse_weekly(text, source, default_year=default_year)
+        return parse_weekly(text, source, default_year=default_year)
     return parse_collection(text, source, default_date=default_date)
 
 
@@ -93,14 +76,15 @@ def _expand(path: Path, result: ParseResult) -> list[Path]:
         if path.exists():
             return [path]
     except OSError as exc:
-        result.diagnostics.append(Diagnostic("error", source, None, f"cannot read: {_why(exc)}"))
+        result.diagnostics.append(_cannot_read(source, exc))
         return []
     result.diagnostics.append(Diagnostic("error", source, None, "no such file or directory"))
     return []
 
 
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
+def _cannot_read(source: str, exc: OSError) -> Diagnostic:
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return Diagnostic("error", source, None, f"cannot read: {why}")
 
 
 def load_paths(
@@ -131,9 +115,7 @@ def _load_into(
             try:
                 data = file.read_bytes()
             except OSError as exc:
-                result.diagnostics.append(
-                    Diagnostic("error", source, None, f"cannot read: {_why(exc)}")
-                )
+                result.diagnostics.append(_cannot_read(source, exc))
                 continue
             text, problems = decode_text(data, source)
             result.diagnostics.extend(problems)
