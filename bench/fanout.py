@@ -30,6 +30,9 @@ from bot.delivery.ratelimit import RateLimiter
 from bot.storage.records import Subscription
 from bot.storage.sqlite import SqliteStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.db import count_sent
+
 
 class LimitedPlatform:
     """A Poster that enforces sliding-window limits the way a strict server would."""
@@ -142,7 +145,7 @@ async def run(channels: int, global_limit: int, channel_limit: int) -> int:
             started = time.perf_counter()
             outcomes = await engine.fire(subs, datetime.now(UTC))
             elapsed = time.perf_counter() - started
-            sent_in_ledger = await store.count_sent()
+            sent_in_ledger = await count_sent(store)
         finally:
             await store.close()
 

@@ -1,6 +1,7 @@
 """The Store protocol: everything Paperboy persists. Two backends implement it: SQLite
 (``bot.storage.sqlite``, default, a file in WAL mode, via aiosqlite) and PostgreSQL
-(``bot.storage.postgres``, via asyncpg). ``bot.storage.open_store(url)`` picks one by URL.
+(``bot.storage.postgres``, via asyncpg). ``bot.storage.open_store(url)`` picks one by URL. Both
+run the same SQL, written once in ``bot.storage.queries`` (which says how to add a query).
 
 The catalog of papers is *not* here: it is rebuilt from the sources at start-up. The store keeps
 what cannot be rebuilt: subscriptions, the delivery ledger, posted digests (message -> papers),
@@ -26,8 +27,6 @@ class Store(Protocol):
         replicas). Raises ``StoreError`` with one clear line when unreachable."""
 
     async def close(self) -> None: ...
-
-    async def schema_version(self) -> int: ...
 
     # --- subscriptions -------------------------------------------------------------------------
     async def upsert_subscription(self, sub: Subscription) -> Subscription:
@@ -72,8 +71,6 @@ class Store(Protocol):
     async def sent_digest_keys(self, sub_id: int) -> set[str]:
         """Digest keys already ``sent`` (or ``skipped``) to this subscription."""
 
-    async def count_sent(self, sub_id: int | None = None) -> int: ...
-
     # --- posted digests and votes ----------------------------------------------------------------
     async def record_posted(self, posted: PostedDigest) -> None:
         """Map a posted message to its papers (upsert on (platform, message_id))."""
@@ -101,8 +98,6 @@ class Store(Protocol):
     ) -> list[LeaderboardEntry]:
         """Papers by number of distinct voters (platform, user) among votes cast at or after
         ``since``, optionally within one platform / workspace / channel; ties by paper id."""
-
-    async def vote_count(self) -> int: ...
 
     # --- events and leadership -------------------------------------------------------------------
     async def mark_event(self, event_id: str, now: datetime) -> bool:

@@ -1,5 +1,9 @@
 """The PostgreSQL Store, via an asyncpg pool; for several replicas sharing one database.
 
+The queries are ``SqlStore``'s (``bot.storage.queries``); this module is the dialect: the pool,
+migrations, leadership, error translation and the codecs (asyncpg speaks ``TIMESTAMPTZ``,
+``TEXT[]`` and ``BOOLEAN`` natively, so they are close to the identity).
+
 ``open()`` migrates under ``pg_advisory_xact_lock`` so replicas starting together take turns.
 Scheduler leadership is a session-level advisory lock held on a dedicated connection (outside the
 pool), so it lasts until ``release_leader``/``close`` or until that connection dies.
@@ -14,42 +18,23 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from bot.core.errors import StoreError
-from bot.core.messages import ChannelRef
 from bot.core.text import mask_url
 from bot.storage.migrations import pending_migrations
-from bot.storage.records import (
-    Delivery,
-    DeliveryStatus,
-    LeaderboardEntry,
-    PostedDigest,
-    Subscription,
-    SubscriptionKind,
-    Vote,
-)
+from bot.storage.queries import Row, SqlStore, as_utc
 
 POOL_MIN = 1
 POOL_MAX = 5
 CONNECT_TIMEOUT = 10.0
-EVENT_TTL = timedelta(days=1)
-PRUNE_EVERY = timedelta(minutes=10)
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def _opt_utc(dt: datetime | None) -> datetime | None:
-    return None if dt is None else _utc(dt)
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:
@@ -61,10 +46,14 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), (schemas[-1] if schemas else None)
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """``Store`` on PostgreSQL (``postgresql://user:pass@host:5432/db[?schema=name]``)."""
 
+    HAS_PAPERS: ClassVar[str] = "cardinality(paper_ids) > 0"
+    NEWEST_TIEBREAK: ClassVar[str] = "message_id DESC"
+
     def __init__(self, url: str) -> None:
+        super().__init__()
         self.url = mask_url(url)
         self._dsn, self._schema = _split_schema(url)
         self._password = urlsplit(url).password
@@ -75,7 +64,6 @@ class PostgresStore:
         self._leader_conn: Any = None
         self._leaders: set[str] = set()
         self._leader_mutex = asyncio.Lock()
-        self._last_prune: datetime | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _fail(self, what: str, exc: BaseException) -> StoreError:
@@ -103,7 +91,7 @@ class PostgresStore:
         except Exception as exc:  # bad URL, refused, unknown database, auth: all one clear line
             raise self._fail("cannot connect to", exc) from exc
         try:
-            await self._migrate(pool)
+            before, after = await self._migrate(pool)
         except Exception as exc:
             await pool.close()
             raise self._fail("cannot migrate", exc) from exc
@@ -111,8 +99,10 @@ class PostgresStore:
             pool.terminate()
             raise
         self._pool = pool
+        self._log_opened(before, after)
 
-    async def _migrate(self, pool: Any) -> None:
+    async def _migrate(self, pool: Any) -> tuple[int, int]:
+        """Apply pending migrations; (version before, version after)."""
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext($1))", self._lock_key("migrate")
@@ -125,12 +115,15 @@ class PostgresStore:
                 " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
             current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            for migration in pending_migrations("postgres", int(current)):
+            before = after = int(current)
+            for migration in pending_migrations("postgres", before):
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())",
                     migration.version,
                 )
+                after = migration.version
+        return before, after
 
     async def close(self) -> None:
         async with self._leader_mutex:
@@ -139,309 +132,50 @@ class PostgresStore:
         if pool is not None:
             await pool.close()
 
-    async def schema_version(self) -> int:
-        return int(await self._val("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
-
-    # --- small helpers ---------------------------------------------------------------------------
+    # --- the dialect: primitives and codecs -----------------------------------------------------
     def _get_pool(self) -> Any:
         if self._pool is None:
             raise StoreError(f"store {self.url} is not open")
         return self._pool
 
-    async def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed (from the command tag)."""
         try:
-            tag: str = await self._get_pool().execute(sql, *args)
+            tag: str = await self._get_pool().execute(sql, *params)
         except _DRIVER_ERRORS as exc:
             raise self._fail("error from", exc) from exc
         last = tag.rsplit(" ", 1)[-1]
         return int(last) if last.isdigit() else 0
 
-    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
-            return list(await self._get_pool().fetch(sql, *args))
+            return list(await self._get_pool().fetch(sql, *params))
         except _DRIVER_ERRORS as exc:
             raise self._fail("error from", exc) from exc
 
-    async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         try:
-            return await self._get_pool().fetchrow(sql, *args)
+            row: Row | None = await self._get_pool().fetchrow(sql, *params)
         except _DRIVER_ERRORS as exc:
             raise self._fail("error from", exc) from exc
+        return row
 
-    async def _val(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        try:
-            return await self._get_pool().fetchval(sql, *args)
-        except _DRIVER_ERRORS as exc:
-            raise self._fail("error from", exc) from exc
+    def _time(self, dt: datetime) -> datetime:
+        return as_utc(dt)
 
-    # --- subscriptions ---------------------------------------------------------------------------
-    async def upsert_subscription(self, sub: Subscription) -> Subscription:
-        ch = sub.channel
-        row = await self._one(
-            """
-            INSERT INTO subscriptions (platform, workspace, channel, cron, timezone, kind,
-                                       enabled, paused_reason, last_fire_at, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-            ON CONFLICT (platform, workspace, channel) DO UPDATE SET
-                cron = excluded.cron,
-                timezone = excluded.timezone,
-                kind = excluded.kind,
-                enabled = excluded.enabled,
-                paused_reason = excluded.paused_reason,
-                last_fire_at = CASE
-                    WHEN subscriptions.cron = excluded.cron
-                     AND subscriptions.timezone = excluded.timezone
-                    THEN COALESCE(subscriptions.last_fire_at, excluded.last_fire_at)
-                    ELSE excluded.last_fire_at END,
-                updated_at = excluded.updated_at
-            RETURNING *
-            """,
-            (
-                ch.platform,
-                ch.workspace,
-                ch.channel,
-                sub.cron,
-                sub.timezone,
-                sub.kind,
-                sub.enabled,
-                sub.paused_reason,
-                _opt_utc(sub.last_fire_at),
-                datetime.now(UTC),
-            ),
-        )
-        return _subscription(row)
+    def _from_time(self, value: Any) -> datetime:
+        return as_utc(value)
 
-    async def get_subscription(self, channel: ChannelRef) -> Subscription | None:
-        row = await self._one(
-            "SELECT * FROM subscriptions WHERE platform = $1 AND workspace = $2 AND channel = $3",
-            (channel.platform, channel.workspace, channel.channel),
-        )
-        return None if row is None else _subscription(row)
+    def _ids(self, ids: tuple[str, ...]) -> list[str]:
+        return list(ids)
 
-    async def get_subscription_by_id(self, sub_id: int) -> Subscription | None:
-        row = await self._one("SELECT * FROM subscriptions WHERE id = $1", (sub_id,))
-        return None if row is None else _subscription(row)
+    def _from_ids(self, value: Any) -> tuple[str, ...]:
+        return tuple(str(p) for p in value)
 
-    async def list_subscriptions(self, *, enabled_only: bool = False) -> list[Subscription]:
-        where = "WHERE enabled" if enabled_only else ""
-        rows = await self._all(f"SELECT * FROM subscriptions {where} ORDER BY id")
-        return [_subscription(r) for r in rows]
+    def _flag(self, value: bool) -> bool:
+        return value
 
-    async def delete_subscription(self, channel: ChannelRef) -> bool:
-        changed = await self._exec(
-            "DELETE FROM subscriptions WHERE platform = $1 AND workspace = $2 AND channel = $3",
-            (channel.platform, channel.workspace, channel.channel),
-        )
-        return changed > 0
-
-    async def set_paused(self, sub_id: int, reason: str | None) -> None:
-        await self._exec(
-            "UPDATE subscriptions SET enabled = $2, paused_reason = $3, updated_at = $4"
-            " WHERE id = $1",
-            (sub_id, reason is None, reason, datetime.now(UTC)),
-        )
-
-    async def set_last_fire(self, sub_id: int, fired_at: datetime) -> None:
-        await self._exec(
-            "UPDATE subscriptions SET last_fire_at = $2, updated_at = $3 WHERE id = $1",
-            (sub_id, _utc(fired_at), datetime.now(UTC)),
-        )
-
-    # --- delivery ledger -------------------------------------------------------------------------
-    async def claim_delivery(
-        self, sub_id: int, digest_key: str, idempotency_key: str, now: datetime
-    ) -> tuple[Delivery, bool]:
-        row = await self._one(
-            """
-            INSERT INTO deliveries (subscription_id, digest_key, idempotency_key, status,
-                                    message_id, attempts, created_at, updated_at)
-            VALUES ($1, $2, $3, 'pending', NULL, 0, $4, $4)
-            ON CONFLICT (subscription_id, digest_key) DO NOTHING
-            RETURNING *
-            """,
-            (sub_id, digest_key, idempotency_key, _utc(now)),
-        )
-        if row is not None:
-            return _delivery(row), True
-        existing = await self.get_delivery(sub_id, digest_key)
-        if existing is None:  # only if deleted in between; not something Paperboy does
-            raise StoreError(f"delivery ({sub_id}, {digest_key}) vanished while claiming it")
-        return existing, False
-
-    async def begin_attempt(self, delivery_id: int, now: datetime) -> Delivery:
-        row = await self._one(
-            "UPDATE deliveries SET attempts = attempts + 1, updated_at = $2 WHERE id = $1"
-            " RETURNING *",
-            (delivery_id, _utc(now)),
-        )
-        if row is None:
-            raise StoreError(f"no delivery with id {delivery_id}")
-        return _delivery(row)
-
-    async def complete_delivery(
-        self, delivery_id: int, message_id: str | None, now: datetime, *, status: str = "sent"
-    ) -> None:
-        if status not in ("sent", "skipped"):
-            raise ValueError(f"complete_delivery: status must be sent or skipped, not {status!r}")
-        await self._exec(
-            "UPDATE deliveries SET status = $2, message_id = $3, updated_at = $4 WHERE id = $1",
-            (delivery_id, status, message_id, _utc(now)),
-        )
-
-    async def get_delivery(self, sub_id: int, digest_key: str) -> Delivery | None:
-        row = await self._one(
-            "SELECT * FROM deliveries WHERE subscription_id = $1 AND digest_key = $2",
-            (sub_id, digest_key),
-        )
-        return None if row is None else _delivery(row)
-
-    async def pending_deliveries(self) -> list[Delivery]:
-        rows = await self._all("SELECT * FROM deliveries WHERE status = 'pending' ORDER BY id")
-        return [_delivery(r) for r in rows]
-
-    async def sent_digest_keys(self, sub_id: int) -> set[str]:
-        rows = await self._all(
-            "SELECT digest_key FROM deliveries"
-            " WHERE subscription_id = $1 AND status IN ('sent', 'skipped')",
-            (sub_id,),
-        )
-        return {str(r["digest_key"]) for r in rows}
-
-    async def count_sent(self, sub_id: int | None = None) -> int:
-        n = await self._val(
-            "SELECT COUNT(*) FROM deliveries"
-            " WHERE status = 'sent' AND ($1::bigint IS NULL OR subscription_id = $1)",
-            (sub_id,),
-        )
-        return int(n)
-
-    # --- posted digests and votes ----------------------------------------------------------------
-    async def record_posted(self, posted: PostedDigest) -> None:
-        ch = posted.channel
-        await self._exec(
-            """
-            INSERT INTO posted (platform, message_id, workspace, channel, digest_key, paper_ids,
-                                posted_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (platform, message_id) DO UPDATE SET
-                workspace = excluded.workspace,
-                channel = excluded.channel,
-                digest_key = excluded.digest_key,
-                paper_ids = excluded.paper_ids,
-                posted_at = excluded.posted_at
-            """,
-            (
-                ch.platform,
-                posted.message_id,
-                ch.workspace,
-                ch.channel,
-                posted.digest_key,
-                list(posted.paper_ids),
-                _utc(posted.posted_at),
-            ),
-        )
-
-    async def get_posted(self, platform: str, message_id: str) -> PostedDigest | None:
-        row = await self._one(
-            "SELECT * FROM posted WHERE platform = $1 AND message_id = $2", (platform, message_id)
-        )
-        return None if row is None else _posted(row)
-
-    async def latest_posted(self, channel: ChannelRef) -> PostedDigest | None:
-        row = await self._one(
-            """
-            SELECT * FROM posted
-            WHERE platform = $1 AND workspace = $2 AND channel = $3
-              AND cardinality(paper_ids) > 0
-            ORDER BY posted_at DESC, message_id DESC LIMIT 1
-            """,
-            (channel.platform, channel.workspace, channel.channel),
-        )
-        return None if row is None else _posted(row)
-
-    async def add_vote(self, vote: Vote) -> bool:
-        ch = vote.channel
-        changed = await self._exec(
-            """
-            INSERT INTO votes (platform, message_id, user_id, emoji, workspace, channel, paper_id,
-                               created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (platform, message_id, user_id, emoji) DO NOTHING
-            """,
-            (
-                ch.platform,
-                vote.message_id,
-                vote.user_id,
-                vote.emoji,
-                ch.workspace,
-                ch.channel,
-                vote.paper_id,
-                _utc(vote.at),
-            ),
-        )
-        return changed > 0
-
-    async def remove_vote(self, platform: str, message_id: str, user_id: str, emoji: str) -> bool:
-        changed = await self._exec(
-            "DELETE FROM votes"
-            " WHERE platform = $1 AND message_id = $2 AND user_id = $3 AND emoji = $4",
-            (platform, message_id, user_id, emoji),
-        )
-        return changed > 0
-
-    async def leaderboard(
-        self,
-        *,
-        since: datetime | None = None,
-        platform: str | None = None,
-        workspace: str | None = None,
-        channel: str | None = None,
-        limit: int = 10,
-    ) -> list[LeaderboardEntry]:
-        if limit <= 0:
-            return []
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("created_at >=", None if since is None else _utc(since)),
-            ("platform =", platform),
-            ("workspace =", workspace),
-            ("channel =", channel),
-        ):
-            if value is not None:
-                params.append(value)
-                where.append(f"{column} ${len(params)}")
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        params.append(limit)
-        rows = await self._all(
-            f"""
-            SELECT paper_id, COUNT(*) AS votes
-            FROM (SELECT DISTINCT paper_id, platform, user_id FROM votes {clause}) AS voters
-            GROUP BY paper_id
-            ORDER BY votes DESC, paper_id ASC
-            LIMIT ${len(params)}
-            """,
-            params,
-        )
-        return [LeaderboardEntry(str(r["paper_id"]), int(r["votes"])) for r in rows]
-
-    async def vote_count(self) -> int:
-        return int(await self._val("SELECT COUNT(*) FROM votes"))
-
-    # --- events and leadership -------------------------------------------------------------------
-    async def mark_event(self, event_id: str, now: datetime) -> bool:
-        now = _utc(now)
-        if self._last_prune is None or now - self._last_prune >= PRUNE_EVERY:
-            self._last_prune = now
-            await self._exec("DELETE FROM events WHERE seen_at < $1", (now - EVENT_TTL,))
-        changed = await self._exec(
-            "INSERT INTO events (event_id, seen_at) VALUES ($1, $2)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            (event_id, now),
-        )
-        return changed > 0
-
+    # --- leadership ------------------------------------------------------------------------------
     async def try_acquire_leader(self, name: str = "scheduler") -> bool:
         async with self._leader_mutex:
             if name in self._leaders:
@@ -486,46 +220,6 @@ class PostgresStore:
                 await conn.close(timeout=5)
             except _DRIVER_ERRORS:
                 conn.terminate()
-
-
-# --- rows -> model -------------------------------------------------------------------------------
-
-
-def _subscription(row: Any) -> Subscription:
-    return Subscription(
-        channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
-        cron=row["cron"],
-        timezone=row["timezone"],
-        kind=cast(SubscriptionKind, row["kind"]),
-        enabled=bool(row["enabled"]),
-        paused_reason=row["paused_reason"],
-        last_fire_at=_opt_utc(row["last_fire_at"]),
-        id=int(row["id"]),
-    )
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=int(row["id"]),
-        subscription_id=int(row["subscription_id"]),
-        digest_key=row["digest_key"],
-        idempotency_key=row["idempotency_key"],
-        status=cast(DeliveryStatus, row["status"]),
-        message_id=row["message_id"],
-        attempts=int(row["attempts"]),
-        created_at=_utc(row["created_at"]),
-        updated_at=_utc(row["updated_at"]),
-    )
-
-
-def _posted(row: Any) -> PostedDigest:
-    return PostedDigest(
-        channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
-        message_id=row["message_id"],
-        digest_key=row["digest_key"],
-        paper_ids=tuple(str(p) for p in row["paper_ids"]),
-        posted_at=_utc(row["posted_at"]),
-    )
 
 
 if TYPE_CHECKING:  # mypy checks that the class satisfies the protocol

@@ -4,6 +4,7 @@ reachable, PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -12,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from support.db import count_sent, schema_version, vote_count
 
 from bot.core.errors import StoreError
 from bot.core.messages import ChannelRef
@@ -19,7 +21,13 @@ from bot.storage import Store, open_store
 from bot.storage.migrations import latest_version, split_statements
 from bot.storage.postgres import PostgresStore
 from bot.storage.records import LeaderboardEntry, PostedDigest, Subscription, Vote
-from bot.storage.sqlite import SqliteStore, _enable_wal, from_db_time, to_db_time
+from bot.storage.sqlite import (
+    SqliteStore,
+    _enable_wal,
+    from_db_time,
+    numbered_params,
+    to_db_time,
+)
 
 StoreFactory = Callable[[], Awaitable[Store]]  # the conftest fixture
 
@@ -56,20 +64,35 @@ def is_utc(dt: datetime | None) -> bool:
 async def test_open_applies_all_migrations_and_is_idempotent(
     store: Store, store_factory: StoreFactory
 ) -> None:
-    assert await store.schema_version() == latest_version("sqlite") == latest_version("postgres")
+    assert await schema_version(store) == latest_version("sqlite") == latest_version("postgres")
     await store.open()  # opening an open store is a no-op
     again = await store_factory()
-    assert await again.schema_version() == await store.schema_version()
+    assert await schema_version(again) == await schema_version(store)
 
 
 async def test_replicas_starting_together_migrate_once(store_url: str) -> None:
     a, b = open_store(store_url), open_store(store_url)
     try:
         await asyncio.gather(a.open(), b.open())
-        assert await a.schema_version() == await b.schema_version() == latest_version("sqlite")
+        assert await schema_version(a) == await schema_version(b) == latest_version("sqlite")
     finally:
         await a.close()
         await b.close()
+
+
+async def test_opening_logs_the_schema_version(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    latest = latest_version("sqlite")
+    caplog.set_level(logging.INFO, logger="paperboy.store")
+    for expected_from in (0, latest):  # a new database, then the same one again
+        store = open_store(store_url)
+        await store.open()
+        await store.close()
+        opened = [r for r in caplog.records if r.getMessage() == "store opened"][-1]
+        assert opened.__dict__["schema_version"] == latest
+        assert opened.__dict__["migrated_from"] == expected_from
+        assert opened.__dict__["store"] == store.url
 
 
 class Switching:
@@ -127,7 +150,7 @@ async def test_sqlite_in_memory() -> None:
     await store.open()
     try:
         assert await store.add_vote(vote("u1", "p1"))
-        assert await store.vote_count() == 1
+        assert await vote_count(store) == 1
     finally:
         await store.close()
 
@@ -141,7 +164,7 @@ async def test_sqlite_unopenable_path_is_a_store_error(tmp_path: Path) -> None:
 async def test_closed_store_raises_store_error(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "x.db"))
     with pytest.raises(StoreError, match="not open"):
-        await store.vote_count()
+        await vote_count(store)
 
 
 async def test_unreachable_postgres_is_one_line_with_password_masked() -> None:
@@ -188,6 +211,11 @@ def test_sqlite_time_text_is_fixed_width_and_round_trips() -> None:
     assert text == "2024-05-06T09:00:00.000000+00:00"
     assert from_db_time(text) == local
     assert to_db_time(datetime(2024, 5, 6, 9, 0)) == text  # naive is taken as UTC
+
+
+def test_sqlite_gets_the_shared_placeholders_with_the_same_numbers() -> None:
+    sql = "VALUES ($1, $2, $10, $10) LIMIT $11"
+    assert numbered_params(sql) == "VALUES (?1, ?2, ?10, ?10) LIMIT ?11"
 
 
 # --- subscriptions -----------------------------------------------------------------------------
@@ -356,10 +384,10 @@ async def test_sent_digest_keys_and_count_sent(store: Store) -> None:
     assert await store.sent_digest_keys(1) == {"week:a", "week:b"}
     assert await store.sent_digest_keys(2) == {"week:a", "week:b"}
     assert await store.sent_digest_keys(3) == set()
-    assert await store.count_sent() == 3
-    assert await store.count_sent(1) == 1
-    assert await store.count_sent(2) == 2
-    assert await store.count_sent(3) == 0
+    assert await count_sent(store) == 3
+    assert await count_sent(store, 1) == 1
+    assert await count_sent(store, 2) == 2
+    assert await count_sent(store, 3) == 0
 
 
 async def test_deleting_a_subscription_keeps_its_ledger(store: Store) -> None:
@@ -371,7 +399,7 @@ async def test_deleting_a_subscription_keeps_its_ledger(store: Store) -> None:
     assert await store.delete_subscription(GENERAL)
     kept = await store.get_delivery(sub.id, "week:a")
     assert kept is not None and kept.subscription_id == sub.id and kept.status == "sent"
-    assert await store.count_sent(sub.id) == 1
+    assert await count_sent(store, sub.id) == 1
 
     fresh = await store.upsert_subscription(weekly())
     assert fresh.id != sub.id  # ids are never reused, so old history never leaks in
@@ -416,14 +444,14 @@ async def test_add_remove_and_re_add_vote(store: Store) -> None:
     assert not await store.add_vote(replace(v, at=T0 + timedelta(hours=1)))
     assert await store.add_vote(replace(v, emoji="2️⃣", paper_id="p2"))
     assert await store.add_vote(replace(v, user_id="U2"))
-    assert await store.vote_count() == 3
+    assert await vote_count(store) == 3
 
     assert await store.remove_vote("slack", "m1", "U1", "1️⃣")
     assert not await store.remove_vote("slack", "m1", "U1", "1️⃣")
     assert not await store.remove_vote("discord", "m1", "U2", "1️⃣")
-    assert await store.vote_count() == 2
+    assert await vote_count(store) == 2
     assert await store.add_vote(v)
-    assert await store.vote_count() == 3
+    assert await vote_count(store) == 3
 
 
 async def test_leaderboard_counts_distinct_voters(store: Store) -> None:
@@ -474,7 +502,7 @@ async def test_many_concurrent_votes(store: Store) -> None:
     votes = [vote(f"U{i}", f"p{i % 3}", message=f"m{i % 5}") for i in range(200)]
     results = await asyncio.gather(*(store.add_vote(v) for v in votes + votes[:50]))
     assert sum(results) == 200
-    assert await store.vote_count() == 200
+    assert await vote_count(store) == 200
     board = await store.leaderboard()
     assert sum(e.votes for e in board) == 200
 
