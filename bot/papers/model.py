@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, NamedTuple
@@ -237,3 +237,17 @@ class ParseResult:
     def extend(self, other: ParseResult) -> None:
         self.weeks.extend(other.weeks)
         self.diagnostics.extend(other.diagnostics)
+
+
+def same_week(a: Collection[str], b: Collection[str]) -> bool:
+    """Whether two curated weeks, given as the stable ids of their papers, are the same week.
+
+    Curators edit a week after publishing it: they re-date its heading, fix a typo in a title,
+    reorder, replace or add a row, add a link. None of that makes a new week. The rule: the same
+    week when more than half of the smaller week's papers appear in the other one. Two different
+    weeks of a curated list share few papers, if any."""
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if not small:
+        return False
+    shared = len(set(small) & set(large))
+    return shared * 2 > len(set(small))

@@ -171,3 +171,16 @@ def test_random_paper(cat: Catalog) -> None:
     assert Catalog.build([]).random_paper() is None
     assert Catalog.build([]).search("x").hits == []
     assert Catalog.build([]).week("latest") is None
+
+
+def test_same_week_survives_curator_edits() -> None:
+    from bot.papers.model import same_week
+
+    week = [f"p{i}" for i in range(10)]
+    assert same_week(week, list(reversed(week)))  # reordered, re-dated: same ids
+    assert same_week(week, [*week[:9], "new"])  # one row replaced
+    assert same_week(week, [*week, "extra"])  # a row added
+    assert same_week(week[:6], week)  # a shorter copy of it
+    assert not same_week(week, [*week[:5], *(f"q{i}" for i in range(5))])  # half is not more
+    assert not same_week(week, [f"q{i}" for i in range(10)])
+    assert not same_week([], week)
