@@ -40,6 +40,7 @@ from discord.utils import MISSING
 from bot.core.errors import ConfigError, PermanentError, TransientError
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.ratelimit import RateLimiter
+from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.discord import endpoints, interactions
 from bot.platforms.discord import translate as tr
@@ -334,7 +335,7 @@ class DiscordAdapter:
         nonce = nonce_for(idempotency_key)
         rendered = render_message(message, **self._render_options, ref=nonce)
         target = client.get_partial_messageable(channel_id, guild_id=guild_id)
-        view = self._runner.view(tr.public_version(message))
+        view = self._runner.view(shared.public_version(message))
         self._posting += 1
         try:
             sent = await target.send(

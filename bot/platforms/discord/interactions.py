@@ -11,8 +11,9 @@ every command and button is acknowledged first, before any catalog work: a priva
 defer for commands (replies are ephemeral unless the core says otherwise), a public one for
 "Share to channel", a silent update for paging. The answer then replaces the placeholder
 (``edit_original_response``); a public answer after a private defer is sent as a follow-up.
-Autocomplete cannot be deferred and answers directly. Lookups carry a "Share to channel"
-button that re-runs the command and posts the answer publicly. Errors are logged and the user
+Autocomplete cannot be deferred and answers directly. Replies are shown as the core built
+them: its private lookups carry a "Share to channel" button that re-runs the command and posts
+the answer publicly. Errors are logged and the user
 gets a short apology, never a traceback.
 """
 
@@ -23,7 +24,7 @@ import contextlib
 import logging
 import re
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -32,6 +33,7 @@ from discord import app_commands
 from discord.utils import MISSING
 
 from bot.core.messages import Invocation, Message, Reply
+from bot.platforms import shared
 from bot.platforms.base import CommandHandler
 from bot.platforms.discord import translate as tr
 from bot.platforms.discord.render import RenderedDiscord, render_message
@@ -139,13 +141,14 @@ class Runner:
         return view if view.children else None
 
     async def prepare(
-        self, interaction: discord.Interaction[Any], text: str, shape: Callable[[Reply], Message]
+        self, interaction: discord.Interaction[Any], text: str, *, public: bool = False
     ) -> Answer:
-        """Ask the core and render its answer: the catalog work, after the acknowledgements."""
+        """Ask the core and render its answer (as the core built it; ``public``: the version
+        for the channel): the catalog work, after the acknowledgements."""
         inv = self.invocation(interaction, text)
         await self.turns.turn()
         reply = await self.commands.handle(inv)
-        msg = shape(reply)
+        msg = shared.public_version(reply.message) if public else reply.message
         return Answer(reply, msg, self.render(msg), self.view(msg))
 
     # --- slash commands -------------------------------------------------------------------
@@ -160,7 +163,7 @@ class Runner:
                 await self.notice(interaction, tr.NOT_ADMIN)
                 return
             await self.turns.ack(interaction.response.defer(ephemeral=True, thinking=True))
-            ans = await self.prepare(interaction, text, lambda r: tr.with_share_button(r, text))
+            ans = await self.prepare(interaction, text)
             await self.answer(interaction, ans)
         except Exception:
             log.exception("discord command %r failed", text[:200])
@@ -216,7 +219,7 @@ class Runner:
         try:
             if text is None:
                 await self.notice(interaction, tr.EXPIRED)
-            elif action == tr.SHARE_ACTION:
+            elif action == shared.SHARE_ACTION:
                 await self.share(interaction, text)
             else:
                 await self.page(interaction, text)
@@ -228,7 +231,7 @@ class Runner:
         """Re-run the command and replace the (private) message the button is on: a silent
         deferred update first, then the edit."""
         await self.turns.ack(interaction.response.defer())
-        ans = await self.prepare(interaction, text, lambda r: tr.with_share_button(r, text))
+        ans = await self.prepare(interaction, text)
         await interaction.edit_original_response(
             embeds=ans.rendered.embeds, view=ans.view, allowed_mentions=NONE
         )
@@ -237,7 +240,7 @@ class Runner:
         """Re-run the command and post the answer publicly; its papers then take votes. The
         public "thinking" placeholder becomes the shared message."""
         await self.turns.ack(interaction.response.defer(ephemeral=False, thinking=True))
-        ans = await self.prepare(interaction, text, lambda r: tr.public_version(r.message))
+        ans = await self.prepare(interaction, text, public=True)
         sent = await interaction.edit_original_response(
             content=tr.shared_by(interaction.user.id),
             embeds=ans.rendered.embeds,
@@ -275,7 +278,7 @@ def _button_class(runner: Runner) -> tuple[type[ButtonItem], ButtonFactory]:
         ) -> None:
             style = (
                 discord.ButtonStyle.primary
-                if action == tr.SHARE_ACTION
+                if action == shared.SHARE_ACTION
                 else discord.ButtonStyle.secondary
             )
             super().__init__(

@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.errors import CommandError, ConfigError, PermanentError, TransientError
 from bot.core.messages import ChannelRef, Invocation, Message, Reply
+from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.slack import translate as tr
 from bot.platforms.slack.errors import BLOCK_ERRORS, error_code, to_delivery_error
@@ -358,7 +359,7 @@ class SlackAdapter:
             return
         value = str(action.get("value", ""))
         req = tr.action_request(body, value, self._workspace or self._team_id)
-        if name == tr.SHARE_ACTION:
+        if name == shared.SHARE_ACTION:
             self._spawn(self._share(req))
         else:  # paging and other command buttons re-run their command in place
             self._spawn(self._answer(req, replace_original=True))
@@ -402,8 +403,9 @@ class SlackAdapter:
             except CommandError as exc:
                 await self._respond(req.response_url, tr.notice(str(exc)))
                 return
-            msg = tr.with_share_button(reply, req.text)
-            body = tr.response_body(msg, self._render_options, replace_original=replace_original)
+            body = tr.response_body(
+                reply.message, self._render_options, replace_original=replace_original
+            )
             await self._respond(req.response_url, body)
         except Exception:
             log.exception("slack command %r failed", req.text[:200])
@@ -412,7 +414,7 @@ class SlackAdapter:
     async def _share(self, req: tr.CommandRequest) -> None:
         try:
             reply = await self._run(req)
-            rendered = render_message(tr.public_version(reply.message), **self._render_options)
+            rendered = render_message(shared.public_version(reply.message), **self._render_options)
             rendered = tr.shared_by(rendered, req.user_id)
             metadata = {"event_type": SHARE_EVENT, "event_payload": {"user": req.user_id}}
             try:
