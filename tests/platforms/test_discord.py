@@ -76,7 +76,11 @@ def digest(title: str | None = None) -> Message:
 
 
 class FakeCommands:
-    """Canned replies by subcommand; ``gate`` holds answers; ``fail`` raises."""
+    """Canned replies by subcommand; ``gate`` holds answers; ``fail`` raises.
+
+    A lookup is answered as the real ``Commands`` answers one: privately (unless ``public``),
+    with its paging buttons and, when private, then the core's "Share to channel" button
+    carrying the command text."""
 
     def __init__(self) -> None:
         self.invocations: list[Invocation] = []
@@ -95,7 +99,10 @@ class FakeCommands:
         word = inv.text.split(" ", 1)[0] if inv.text else "help"
         if word in ("subscribe", "unsubscribe", "schedule", "preview", "post", "help"):
             return Reply(Message(header=f"{word} done", text=inv.text, kind="notice"))
-        buttons = (Button("Next ▶", action="page", value=f"{inv.text} page:2"),)
+        text = " ".join(inv.text.split())
+        buttons: tuple[Button, ...] = (Button("Next ▶", action="page", value=f"{text} page:2"),)
+        if not self.public:
+            buttons += (Button("Share to channel", action="share", value=text),)
         msg = Message(
             header=f"{word}: {inv.text}",
             sections=tuple(paper(i + 1) for i in range(3)),
@@ -424,8 +431,8 @@ async def test_search_is_acknowledged_then_answered_privately_with_a_share_butto
     assert data["embeds"][0]["title"] == "search: search attention"
     buttons = [c for row in data["components"] for c in row["components"]]
     assert [b.get("custom_id") for b in buttons] == [
-        "pb:share:search attention",
         "pb:page:search attention page:2",
+        "pb:share:search attention",
     ]
     assert it.original is not None and it.original["flags"] == EPHEMERAL  # no longer loading
     assert it.followups == []
@@ -636,7 +643,7 @@ async def test_long_command_text_and_expired_buttons(
     it = await fake.slash("search", {"query": query.strip()})
     data = await answered(fake, it)
     buttons = [c for row in data["components"] for c in row["components"]]
-    share = buttons[0]["custom_id"]
+    share = buttons[1]["custom_id"]  # after the paging button, where the core puts it
     assert re.fullmatch(r"pb:share#[0-9a-f]{16}", share) and len(share) <= 100
     assert it.original is not None
     click = await fake.click(it.original, share)
@@ -646,7 +653,7 @@ async def test_long_command_text_and_expired_buttons(
     # A long-text button from before a restart: its text is gone, the user is told so.
     old = copy.deepcopy(it.original)
     stale_id = "pb:share#0123456789abcdef"
-    old["components"][0]["components"][0]["custom_id"] = stale_id
+    old["components"][0]["components"][1]["custom_id"] = stale_id
     stale = await fake.wait_response(await fake.click(old, stale_id))
     assert "expired" in callback(stale)["data"]["embeds"][0]["description"]
 

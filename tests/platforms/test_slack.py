@@ -68,7 +68,10 @@ def digest(title: str | None = None) -> Message:
 
 
 class FakeCommands:
-    """Canned replies by subcommand; ``gate`` (when set) holds every answer until released."""
+    """Canned replies by subcommand; ``gate`` (when set) holds every answer until released.
+
+    A lookup is answered as the real ``Commands`` answers one: privately, with its paging
+    buttons and then the core's "Share to channel" button carrying the command text."""
 
     def __init__(self) -> None:
         self.invocations: list[Invocation] = []
@@ -87,8 +90,12 @@ class FakeCommands:
         word = inv.text.split(" ", 1)[0] if inv.text else "help"
         if word == "help":
             return Reply(Message(header="Paperboy help", text="Try /papers search <words>"))
+        text = " ".join(inv.text.split())
         sections = tuple(paper(i + 1) for i in range(3))
-        buttons = (Button("Next", action="page", value=f"{inv.text} --page 2"),)
+        buttons = (
+            Button("Next", action="page", value=f"{text} --page 2"),
+            Button("Share to channel", action="share", value=text),
+        )
         msg = Message(header=f"{word}: {inv.text}", sections=sections, buttons=buttons)
         return Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
 
@@ -386,8 +393,10 @@ async def test_slash_command_over_socket_mode(
     assert resp["response_type"] == "ephemeral"
     assert validate_blocks(resp["blocks"]) is None
     actions = [b for b in resp["blocks"] if b["type"] == "actions"][0]["elements"]
-    assert actions[0]["action_id"] == "papers_share" and actions[0]["value"] == text
-    assert actions[1]["action_id"] == "papers_page"
+    assert [(a["action_id"], a["value"]) for a in actions] == [
+        ("papers_page", f"{text} --page 2"),
+        ("papers_share", text),
+    ]
 
 
 @pytest.mark.parametrize("text", ["search attention", "week", "top"])
@@ -479,10 +488,22 @@ async def test_command_failure_gets_a_friendly_reply(
 async def test_share_posts_publicly_and_records_it(
     fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands
 ) -> None:
-    payload = fake.block_action("papers_share", "search attention")
+    # The Share button on a private answer, clicked.
+    command = fake.slash_command("search attention")
+    await fake.send_envelope("slash_commands", command)
+    await fake.wait_for(lambda: len(fake.responses) == 1)
+    [answer] = fake.responses_to(command["response_url"])
+    share = next(
+        e
+        for b in answer["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "papers_share"
+    )
+    payload = fake.block_action(share["action_id"], share["value"])
     ack = await fake.wait_ack(await fake.send_envelope("interactive", payload))
     assert ack.latency < 3.0
-    await fake.wait_for(lambda: len(fake.responses) == 1)
+    await fake.wait_for(lambda: len(fake.responses) == 2)
     [posted] = fake.messages("C0GENERAL")
     assert posted["metadata"]["event_type"] == "paperboy_share"
     blocks = json.dumps(posted["blocks"])
@@ -492,7 +513,7 @@ async def test_share_posts_publicly_and_records_it(
     [(channel, ts, reply)] = commands.shared_calls
     assert channel == ChannelRef("slack", TEAM_ID, "C0GENERAL") and ts == posted["ts"]
     assert reply.paper_ids == ("p1", "p2", "p3")
-    assert commands.invocations[0].text == "search attention"
+    assert [inv.text for inv in commands.invocations] == ["search attention"] * 2
     assert fake.responses_to(payload["response_url"]) == [
         {"key": payload["response_url"].rsplit("/", 1)[1], "delete_original": True}
     ]

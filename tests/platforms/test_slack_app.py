@@ -325,6 +325,40 @@ async def test_socket_mode_digest_commands_votes_and_restart(
         assert again_votes.seen[0][1] is True
 
 
+async def test_share_button_from_the_core_posts_the_lookup_and_takes_votes(
+    tmp_path: Path, fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.add_user("U0MEMBER", name="ada")
+    settings = settings_for(tmp_path, fake, mode="socket")
+    async with running(settings, FakeClock(BEFORE_FIRE)) as app:
+        assert app.store is not None
+        # The real Commands puts "Share to channel" on a private lookup; help gets none.
+        found = await command(fake, "search residual")
+        [share] = [
+            e
+            for b in found["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == "papers_share"
+        ]
+        assert share["value"] == "search residual"
+        assert "papers_share" not in json.dumps(await command(fake, "help"))
+        # Clicking it posts the answer to the channel, recorded so its reactions are votes.
+        click = fake.block_action(share["action_id"], share["value"], channel_id=DIGEST_CHANNEL)
+        await fake.wait_ack(await fake.send_envelope("interactive", click))
+        await fake.wait_for(lambda: bool(fake.responses_to(click["response_url"])))
+        [shared] = fake.messages(DIGEST_CHANNEL)
+        assert shared["metadata"]["event_type"] == "paperboy_share"
+        assert "Deep Residual Learning" in json.dumps(shared["blocks"])
+        assert "papers_share" not in json.dumps(shared["blocks"])
+        posted = await app.store.get_posted("slack", shared["ts"])
+        assert posted is not None and posted.paper_ids == (RESIDUAL,)
+        votes = VoteLog(app, monkeypatch)
+        await react(fake, "one", shared["ts"], "U0MEMBER", event_id="EvShared")
+        await votes.wait(1)
+        assert votes.seen[0][1] is True
+
+
 # --- HTTP mode --------------------------------------------------------------------------------
 
 

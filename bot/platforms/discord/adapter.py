@@ -1,26 +1,16 @@
 """The Discord adapter: one discord.py client, posting digests, answering ``/papers``, votes.
 
-* Intents: ``guilds`` and ``guild_reactions`` only (no privileged intents; message content is
-  never read). ``AllowedMentions.none()`` is set client-wide: nothing Paperboy sends can ping.
+* The client (intents, options, pacing of REST calls) is built in ``client``; ``/papers`` and
+  its buttons are in ``interactions``; reactions under digests are seeded by ``seeding``.
 * ``post`` sends one embed with ``nonce=<idempotency key>``; discord.py then sets
   ``enforce_nonce``, so a retried send within Discord's window returns the message already
   stored instead of posting twice. Discord does not return the nonce when reading history, so
   the key is also written at the end of the embed footer (``… · ref <key>``) and
   ``find_posted`` matches on that, among the bot's own messages posted after ``since``.
-* Digests get 1️⃣..🔟 seeded underneath in the background, so ``post`` returns as soon as the
-  message exists. Seeding yields to posting: it waits until no post has been sent for
-  ``seed_idle`` seconds (at most ``SEED_MAX_WAIT``), so a fan-out is not slowed by 10 extra
-  requests per channel; then ``seed_concurrency`` messages at a time, each paced by
-  discord.py's per-channel reaction bucket. Failures are only logged.
 * Votes come from the raw reaction events, which fire for messages not in the cache (digests
   posted before a restart).
-* Every REST call the client makes (posts, reactions, history, login) first takes a slot from
-  a global pacer (``global_rate`` per second, default 48, under Discord's 50): discord.py
-  reacts to a global 429 but does not avoid one, and the delivery engine's limiter cannot see
-  reaction seeding or reads, nor the jitter between its slot and the wire. Interaction
-  responses go through discord.py's webhook path, which Discord exempts, and are not paced.
 * ``api_base_url`` / ``gateway_url`` other than Discord's own switch discord.py's process-wide
-  endpoints (see ``endpoints``); that is meant for a local fake or a proxy.
+  endpoints (see ``endpoints``): for a REST proxy in production, or a local fake in tests.
 """
 
 from __future__ import annotations
@@ -29,9 +19,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import discord
@@ -39,31 +29,21 @@ from discord.utils import MISSING
 
 from bot.core.errors import ConfigError, PermanentError, TransientError
 from bot.core.messages import ChannelRef, Message
-from bot.delivery.ratelimit import RateLimiter
+from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
-from bot.platforms.discord import endpoints, interactions
+from bot.platforms.discord import command_tree, endpoints, interactions
 from bot.platforms.discord import translate as tr
+from bot.platforms.discord.client import ClientOptions, Shards, make_client
 from bot.platforms.discord.errors import to_delivery_error
-from bot.platforms.discord.render import KEYCAPS, ref_of, render_message
+from bot.platforms.discord.render import ref_of, render_message
+from bot.platforms.discord.seeding import ReactionSeeder
 
 log = logging.getLogger("paperboy.discord")
 
-RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
 NONCE_MAX = 25
 HISTORY_PAGE = 100
 HISTORY_PAGES_MAX = 5
 SINCE_SLACK = timedelta(seconds=5)  # clocks differ; look a little before ``since``
-SEED_MAX_WAIT = 60.0  # seeding waits at most this long for posting to pause
-
-Shards = int | Literal["auto"] | None
-
-
-def intents() -> discord.Intents:
-    """Guilds (channels, permissions) and guild reactions (votes); nothing privileged."""
-    flags = discord.Intents.none()
-    flags.guilds = True
-    flags.guild_reactions = True
-    return flags
 
 
 def nonce_for(key: str) -> str:
@@ -77,6 +57,17 @@ def _snowflake(value: str, what: str) -> int:
     if not value.isdigit():
         raise PermanentError(f"unknown_{what}", f"not a Discord {what} id: {value!r}")
     return int(value)
+
+
+def _check(token: str, application_id: str | None, shards: Shards) -> None:
+    if not token:
+        raise ConfigError("discord.token", "a bot token is required")
+    if token.lower().startswith("bot "):
+        raise ConfigError("discord.token", "write the token without the 'Bot ' prefix")
+    if application_id is not None and not str(application_id).isdigit():
+        raise ConfigError("discord.application_id", "expected a numeric Discord id")
+    if shards is not None and shards != "auto" and (not isinstance(shards, int) or shards < 1):
+        raise ConfigError("discord.shards", "expected a positive number of shards or 'auto'")
 
 
 class DiscordAdapter:
@@ -104,44 +95,30 @@ class DiscordAdapter:
         max_ratelimit_timeout: float = 30.0,
         global_rate: int | None = 48,
     ) -> None:
-        if not token:
-            raise ConfigError("discord.token", "a bot token is required")
-        if token.lower().startswith("bot "):
-            raise ConfigError("discord.token", "write the token without the 'Bot ' prefix")
-        if application_id is not None and not str(application_id).isdigit():
-            raise ConfigError("discord.application_id", "expected a numeric Discord id")
-        if shards is not None and shards != "auto" and (not isinstance(shards, int) or shards < 1):
-            raise ConfigError("discord.shards", "expected a positive number of shards or 'auto'")
-        options = dict(render_options or {})
-        unknown = set(options) - RENDER_OPTIONS
-        if unknown:
-            raise ConfigError("discord.render", f"unknown option(s): {', '.join(sorted(unknown))}")
+        _check(token, application_id, shards)
+        options = shared.check_render_options("discord", render_options)
         self._token = token
-        self._commands = commands
         self._reactions = reactions
-        self._application_id = int(application_id) if application_id else None
         self._api_base_url = api_base_url
         self._gateway_url = gateway_url
         self._test_guild = test_guild
-        self._shards = shards
         self._seed = seed_reactions
         self._render_options = options
         self._ready_timeout = ready_timeout
-        self._guild_ready_timeout = guild_ready_timeout
-        # discord.py refuses values under 30 s; longer waits surface as RateLimited.
-        self._max_ratelimit_timeout = max(30.0, max_ratelimit_timeout)
+        self._client_options = ClientOptions(
+            application_id=int(application_id) if application_id else None,
+            shards=shards,
+            guild_ready_timeout=guild_ready_timeout,
+            # discord.py refuses values under 30 s; longer waits surface as RateLimited.
+            max_ratelimit_timeout=max(30.0, max_ratelimit_timeout),
+            global_rate=global_rate,
+        )
         self._runner = interactions.Runner(commands, render_options=options)
-        self._global_rate = global_rate
-        self._seed_concurrency = max(1, seed_concurrency)
-        self._seed_slots: asyncio.Semaphore | None = None
-        self._seed_idle = seed_idle
-        self._posting = 0
-        self._last_post = 0.0
+        self._seeder = ReactionSeeder(concurrency=seed_concurrency, idle=seed_idle)
         self._client: discord.Client | None = None
         self._tree: discord.app_commands.CommandTree[Any] | None = None
         self._gateway_task: asyncio.Task[None] | None = None
-        self._release: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._release: Callable[[], None] | None = None
         self._down: set[int | None] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -161,76 +138,16 @@ class DiscordAdapter:
         return self._client.latency if self._client is not None else float("inf")
 
     def _make_client(self) -> discord.Client:
-        options: dict[str, Any] = {
-            "intents": intents(),
-            "allowed_mentions": discord.AllowedMentions.none(),
-            "guild_ready_timeout": self._guild_ready_timeout,
-            "max_ratelimit_timeout": self._max_ratelimit_timeout,
-            "max_messages": None,
-            "chunk_guilds_at_startup": False,
-        }
-        if self._application_id is not None:
-            options["application_id"] = self._application_id
-        client: discord.Client
-        if self._shards is not None:
-            count = None if self._shards == "auto" else self._shards
-            client = discord.AutoShardedClient(shard_count=count, **options)
-        else:
-            client = discord.Client(**options)
-
-        async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
-            await self._on_reaction(payload, added=True)
-
-        async def on_raw_reaction_remove(payload: discord.RawReactionActionEvent) -> None:
-            await self._on_reaction(payload, added=False)
-
-        client.event(on_raw_reaction_add)
-        client.event(on_raw_reaction_remove)
-        self._track_connection(client)
-        if self._global_rate:
-            _pace(client, self._global_rate)
-        self._tree = interactions.install(client, self._runner)
+        client = make_client(self._client_options, on_reaction=self._on_reaction, down=self._down)
+        self._tree = command_tree.install(client, self._runner)
         return client
-
-    def _track_connection(self, client: discord.Client) -> None:
-        """Keep ``_down``: the shards (None: the only connection) now disconnected."""
-        down = self._down
-        down.clear()
-        if isinstance(client, discord.AutoShardedClient):
-
-            async def on_shard_disconnect(shard_id: int) -> None:
-                down.add(shard_id)
-
-            async def on_shard_connect(shard_id: int) -> None:
-                down.discard(shard_id)
-
-            async def on_shard_resumed(shard_id: int) -> None:
-                down.discard(shard_id)
-
-            client.event(on_shard_disconnect)
-            client.event(on_shard_connect)
-            client.event(on_shard_resumed)
-            return
-
-        async def on_disconnect() -> None:
-            down.add(None)
-
-        async def on_connect() -> None:
-            down.discard(None)
-
-        async def on_resumed() -> None:
-            down.discard(None)
-
-        client.event(on_disconnect)
-        client.event(on_connect)
-        client.event(on_resumed)
 
     async def start(self) -> None:
         """Log in, connect the gateway in the background, wait until ready, sync commands."""
         if self._client is not None:
             return
         self._release = endpoints.acquire(self._api_base_url, self._gateway_url)
-        self._seed_slots = asyncio.Semaphore(self._seed_concurrency)
+        self._seeder.open()
         client = self._make_client()
         self._client = client
         try:
@@ -293,11 +210,7 @@ class DiscordAdapter:
     async def stop(self) -> None:
         """Close the connection and every resource; restore global endpoints (idempotent)."""
         client, self._client = self._client, None
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._seeder.close()
         if client is not None:
             try:
                 await client.close()
@@ -334,50 +247,20 @@ class DiscordAdapter:
         nonce = nonce_for(idempotency_key)
         rendered = render_message(message, **self._render_options, ref=nonce)
         target = client.get_partial_messageable(channel_id, guild_id=guild_id)
-        view = self._runner.view(tr.public_version(message))
-        self._posting += 1
-        try:
-            sent = await target.send(
-                embeds=rendered.embeds,
-                nonce=nonce,
-                allowed_mentions=discord.AllowedMentions.none(),
-                view=view if view is not None else MISSING,
-            )
-        except Exception as exc:
-            raise to_delivery_error(exc, may_have_sent=True) from exc
-        finally:
-            self._posting -= 1
-            self._last_post = asyncio.get_running_loop().time()
+        view = self._runner.view(shared.public_version(message))
+        with self._seeder.posting():
+            try:
+                sent = await target.send(
+                    embeds=rendered.embeds,
+                    nonce=nonce,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    view=view if view is not None else MISSING,
+                )
+            except Exception as exc:
+                raise to_delivery_error(exc, may_have_sent=True) from exc
         if message.kind == "digest" and self._seed:
-            self._spawn(self._seed_reactions(target, sent.id))
+            self._seeder.seed(target, sent.id)
         return str(sent.id)
-
-    async def _seed_reactions(self, target: discord.PartialMessageable, message_id: int) -> None:
-        """1️⃣..🔟 under a digest so voting is one click; failures are only logged."""
-        slots = self._seed_slots or asyncio.Semaphore(1)
-        async with slots:
-            msg = target.get_partial_message(message_id)
-            for emoji in KEYCAPS:
-                await self._quiet()
-                try:
-                    await msg.add_reaction(emoji)
-                except discord.HTTPException as exc:
-                    log.warning("could not seed %s on %s: %s", emoji, message_id, exc)
-                    if exc.status in (403, 404, 429):
-                        return
-                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                    log.warning("could not seed reactions on %s: %r", message_id, exc)
-                    return
-
-    async def _quiet(self) -> None:
-        """Wait until no post is in flight and none was sent for ``seed_idle`` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SEED_MAX_WAIT
-        while loop.time() < deadline:
-            idle_for = loop.time() - self._last_post
-            if self._posting == 0 and idle_for >= self._seed_idle:
-                return
-            await asyncio.sleep(max(0.01, self._seed_idle - idle_for))
 
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, since: datetime
@@ -406,33 +289,12 @@ class DiscordAdapter:
 
     # --- votes --------------------------------------------------------------------------------
 
-    async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
         try:
             ev = tr.reaction_event(payload, added=added, bot_user_id=self.bot_user_id)
             await self._reactions.on_reaction(ev)
         except Exception:
             log.exception("discord reaction on %s failed", payload.message_id)
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-
-def _pace(client: discord.Client, per_second: int) -> None:
-    """Make every REST request of ``client`` wait for a global slot first."""
-    limiter = RateLimiter(
-        global_limit=per_second, global_period=1.0, channel_limit=None, margin=0.02
-    )
-    send = client.http.request
-
-    async def request(route: discord.http.Route, **kwargs: Any) -> Any:
-        await limiter.acquire("")
-        return await send(route, **kwargs)
-
-    client.http.request = request  # type: ignore[method-assign]
 
 
 def _is_ours(msg: Any, key: str, me: int | None) -> bool:

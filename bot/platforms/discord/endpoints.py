@@ -1,11 +1,18 @@
-"""Pointing discord.py at other REST and gateway URLs (a local fake Discord, a proxy).
+"""Pointing discord.py at other REST and gateway URLs: a REST proxy in production, a local fake
+Discord in tests.
+
+``discord.api_base_url`` / ``discord.gateway_url`` are real configuration: a deployment may send
+its REST calls through a proxy (one that shares Discord's rate limits between processes, or
+the only way out of a locked-down network). The tests use the same keys to reach the fake
+Discord in ``tests/support``; nothing here exists only for them.
 
 discord.py reads its REST base from the class attribute ``discord.http.Route.BASE`` (every
 Route, including interaction callbacks and webhooks, is built from it) and its gateway from
 ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``. Both are process-wide. This module is the
-one place that changes them: only when a URL other than Discord's own is configured, and
-``release()`` puts the originals back when the last adapter that asked stops. Two adapters in
-one process that want *different* URLs are refused (a ConfigError) rather than silently sharing.
+one place that changes them: only when a URL other than Discord's own is configured, and the
+``release()`` that ``acquire`` returns puts the originals back when the last adapter that asked
+stops (``DiscordAdapter.stop`` calls it, also after a failed start). Two adapters in one
+process that want *different* URLs are refused (a ConfigError) rather than silently sharing.
 """
 
 from __future__ import annotations

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
 import discord
 
 from bot.core.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from bot.platforms import shared
 
 # JSON error codes Discord puts in 403/404 bodies.
 PERMANENT_CODES = {
@@ -42,9 +40,8 @@ def _retry_after(exc: discord.HTTPException, default: float = 1.0) -> tuple[floa
 
 def to_delivery_error(exc: BaseException, *, may_have_sent: bool) -> DeliveryError:
     """Classify a failed call. ``may_have_sent``: the call changes state on Discord (a post),
-    so a lost reply, a timeout or a 5xx leaves the outcome unknown."""
-    if isinstance(exc, DeliveryError):
-        return exc
+    so a lost reply, a timeout or a 5xx leaves the outcome unknown. What Discord did not answer
+    (connection trouble, a delivery error already) is classified by ``shared.call_error``."""
     if isinstance(exc, discord.RateLimited):  # longer than max_ratelimit_timeout: not waited
         return RateLimited(float(exc.retry_after))
     if isinstance(exc, discord.HTTPException):
@@ -67,14 +64,4 @@ def to_delivery_error(exc: BaseException, *, may_have_sent: bool) -> DeliveryErr
         if status == 400:
             return PermanentError(f"bad_request_{code}", f"discord refused: {exc.text or code}")
         return TransientError(f"discord HTTP {status} (code {code})", outcome_unknown=may_have_sent)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        # Never connected: the request cannot have reached Discord.
-        return TransientError(f"cannot reach discord: {exc}", outcome_unknown=False)
-    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError | OSError):
-        return TransientError(
-            f"discord connection failed: {type(exc).__name__}: {exc}",
-            outcome_unknown=may_have_sent,
-        )
-    return TransientError(
-        f"discord call failed: {type(exc).__name__}: {exc}", outcome_unknown=may_have_sent
-    )
+    return shared.call_error("discord", exc, may_have_sent=may_have_sent)

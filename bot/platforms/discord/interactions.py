@@ -1,19 +1,15 @@
-"""``/papers`` and ``/papers-admin`` as discord.py app commands, and their buttons.
+"""Running ``/papers`` interactions (commands from ``command_tree``, and their buttons).
 
-Two top-level command groups, because Discord applies ``default_member_permissions`` only to
-top-level commands (it is ignored on subcommand groups): ``/papers`` (search, week, show, top,
-random, help) for everyone, and ``/papers-admin`` (subscribe, unsubscribe, schedule, preview,
-post), hidden by default from members without Manage Server *and* checked here on every call.
-
-Every subcommand builds the text form (``search attention page:2``) and hands an ``Invocation``
-to the core's ``CommandHandler``. Discord's 3-second deadline is for the *initial* response, so
-every command and button is acknowledged first, before any catalog work: a private "thinking"
-defer for commands (replies are ephemeral unless the core says otherwise), a public one for
-"Share to channel", a silent update for paging. The answer then replaces the placeholder
-(``edit_original_response``); a public answer after a private defer is sent as a follow-up.
-Autocomplete cannot be deferred and answers directly. Lookups carry a "Share to channel"
-button that re-runs the command and posts the answer publicly. Errors are logged and the user
-gets a short apology, never a traceback.
+Each subcommand hands its text form (``search attention page:2``) to ``Runner.run``, which asks
+the core's ``CommandHandler``; admin subcommands are checked here on every call. Discord's
+3-second deadline is for the *initial* response, so every command and button is acknowledged
+first, before any catalog work: a private "thinking" defer for commands (replies are ephemeral
+unless the core says otherwise), a public one for "Share to channel", a silent update for
+paging. The answer then replaces the placeholder (``edit_original_response``); a public answer
+after a private defer is sent as a follow-up. Autocomplete cannot be deferred and answers
+directly. Replies are shown as the core built them: its private lookups carry a "Share to
+channel" button that re-runs the command and posts the answer publicly. Errors are logged and
+the user gets a short apology, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,15 +19,16 @@ import contextlib
 import logging
 import re
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 from discord.utils import MISSING
 
 from bot.core.messages import Invocation, Message, Reply
+from bot.platforms import shared
 from bot.platforms.base import CommandHandler
 from bot.platforms.discord import translate as tr
 from bot.platforms.discord.render import RenderedDiscord, render_message
@@ -139,13 +136,14 @@ class Runner:
         return view if view.children else None
 
     async def prepare(
-        self, interaction: discord.Interaction[Any], text: str, shape: Callable[[Reply], Message]
+        self, interaction: discord.Interaction[Any], text: str, *, public: bool = False
     ) -> Answer:
-        """Ask the core and render its answer: the catalog work, after the acknowledgements."""
+        """Ask the core and render its answer (as the core built it; ``public``: the version
+        for the channel): the catalog work, after the acknowledgements."""
         inv = self.invocation(interaction, text)
         await self.turns.turn()
         reply = await self.commands.handle(inv)
-        msg = shape(reply)
+        msg = shared.public_version(reply.message) if public else reply.message
         return Answer(reply, msg, self.render(msg), self.view(msg))
 
     # --- slash commands -------------------------------------------------------------------
@@ -160,7 +158,7 @@ class Runner:
                 await self.notice(interaction, tr.NOT_ADMIN)
                 return
             await self.turns.ack(interaction.response.defer(ephemeral=True, thinking=True))
-            ans = await self.prepare(interaction, text, lambda r: tr.with_share_button(r, text))
+            ans = await self.prepare(interaction, text)
             await self.answer(interaction, ans)
         except Exception:
             log.exception("discord command %r failed", text[:200])
@@ -216,7 +214,7 @@ class Runner:
         try:
             if text is None:
                 await self.notice(interaction, tr.EXPIRED)
-            elif action == tr.SHARE_ACTION:
+            elif action == shared.SHARE_ACTION:
                 await self.share(interaction, text)
             else:
                 await self.page(interaction, text)
@@ -228,7 +226,7 @@ class Runner:
         """Re-run the command and replace the (private) message the button is on: a silent
         deferred update first, then the edit."""
         await self.turns.ack(interaction.response.defer())
-        ans = await self.prepare(interaction, text, lambda r: tr.with_share_button(r, text))
+        ans = await self.prepare(interaction, text)
         await interaction.edit_original_response(
             embeds=ans.rendered.embeds, view=ans.view, allowed_mentions=NONE
         )
@@ -237,7 +235,7 @@ class Runner:
         """Re-run the command and post the answer publicly; its papers then take votes. The
         public "thinking" placeholder becomes the shared message."""
         await self.turns.ack(interaction.response.defer(ephemeral=False, thinking=True))
-        ans = await self.prepare(interaction, text, lambda r: tr.public_version(r.message))
+        ans = await self.prepare(interaction, text, public=True)
         sent = await interaction.edit_original_response(
             content=tr.shared_by(interaction.user.id),
             embeds=ans.rendered.embeds,
@@ -275,7 +273,7 @@ def _button_class(runner: Runner) -> tuple[type[ButtonItem], ButtonFactory]:
         ) -> None:
             style = (
                 discord.ButtonStyle.primary
-                if action == tr.SHARE_ACTION
+                if action == shared.SHARE_ACTION
                 else discord.ButtonStyle.secondary
             )
             super().__init__(
@@ -307,128 +305,3 @@ def _button_class(runner: Runner) -> tuple[type[ButtonItem], ButtonFactory]:
             await runner.on_button(interaction, self.action, self.text)
 
     return CommandButton, CommandButton
-
-
-# --- the command tree -------------------------------------------------------------------------
-
-Window = Literal["week", "month", "year", "all"]
-Scope = Literal["here", "server"]
-Kind = Literal["curated", "community"]
-
-
-def build_groups(runner: Runner) -> tuple[app_commands.Group, app_commands.Group]:
-    """``/papers`` (everyone) and ``/papers-admin`` (Manage Server)."""
-    papers = app_commands.Group(
-        name="papers", description="Curated ML papers: search, weekly top tens, leaderboards"
-    )
-    admin = app_commands.Group(
-        name="papers-admin",
-        description="Digest subscriptions for this channel (Manage Server)",
-        default_permissions=discord.Permissions(manage_guild=True),
-        guild_only=True,
-    )
-
-    @papers.command(name="search", description="Search paper titles and summaries")
-    @app_commands.describe(
-        query="Words to look for; filters: year:2024 week:2025-06-23 has:code",
-        page="Result page (5 per page)",
-    )
-    async def search(
-        interaction: discord.Interaction[Any],
-        query: app_commands.Range[str, 1, 200],
-        page: app_commands.Range[int, 1, 200] | None = None,
-    ) -> None:
-        await runner.run(interaction, f"search {query}" + (f" page:{page}" if page else ""))
-
-    @papers.command(name="week", description="The curated top ten of a week")
-    @app_commands.describe(date="Any day inside the week (2025-06-23), or 'latest'")
-    async def week(
-        interaction: discord.Interaction[Any], date: app_commands.Range[str, 1, 40] | None = None
-    ) -> None:
-        await runner.run(interaction, f"week {date}" if date else "week")
-
-    @papers.command(name="show", description="One paper with its links and weeks")
-    @app_commands.describe(ref="Paper title, paper id or arXiv id")
-    async def show(
-        interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]
-    ) -> None:
-        await runner.run(interaction, f"show {ref}")
-
-    @show.autocomplete("ref")
-    async def show_ref(
-        interaction: discord.Interaction[Any], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return runner.suggest(current)
-
-    @papers.command(name="top", description="The community leaderboard from reaction votes")
-    @app_commands.describe(window="Period to count votes in", scope="This channel or the server")
-    async def top(
-        interaction: discord.Interaction[Any],
-        window: Window | None = None,
-        scope: Scope | None = None,
-    ) -> None:
-        await runner.run(interaction, " ".join(["top", *(p for p in (window, scope) if p)]))
-
-    @papers.command(name="random", description="A random paper from the archive")
-    async def random(interaction: discord.Interaction[Any]) -> None:
-        await runner.run(interaction, "random")
-
-    @papers.command(name="help", description="What Paperboy can do")
-    async def help_(interaction: discord.Interaction[Any]) -> None:
-        await runner.run(interaction, "help")
-
-    @admin.command(name="subscribe", description="Post digests in this channel on a schedule")
-    @app_commands.describe(
-        cron="Cron schedule, e.g. '0 9 * * MON' (Mondays 09:00)",
-        timezone="IANA timezone, e.g. Europe/London",
-        kind="Curated weekly top ten, or the community's most-voted",
-    )
-    async def subscribe(
-        interaction: discord.Interaction[Any],
-        cron: app_commands.Range[str, 1, 100] | None = None,
-        timezone: app_commands.Range[str, 1, 64] | None = None,
-        kind: Kind | None = None,
-    ) -> None:
-        parts = ["subscribe", *(p for p in (cron, timezone, kind) if p)]
-        await runner.run(interaction, " ".join(parts), admin=True)
-
-    @subscribe.autocomplete("timezone")
-    async def subscribe_timezone(
-        interaction: discord.Interaction[Any], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return runner.timezones(current)
-
-    @admin.command(name="unsubscribe", description="Stop posting digests in this channel")
-    async def unsubscribe(interaction: discord.Interaction[Any]) -> None:
-        await runner.run(interaction, "unsubscribe", admin=True)
-
-    @admin.command(name="schedule", description="This channel's subscription and next run")
-    async def schedule(interaction: discord.Interaction[Any]) -> None:
-        await runner.run(interaction, "schedule", admin=True)
-
-    @admin.command(name="preview", description="The next digest, shown only to you")
-    async def preview(interaction: discord.Interaction[Any]) -> None:
-        await runner.run(interaction, "preview", admin=True)
-
-    @admin.command(name="post", description="Post this week's digest here now (never twice)")
-    async def post(interaction: discord.Interaction[Any]) -> None:
-        await runner.run(interaction, "post", admin=True)
-
-    return papers, admin
-
-
-def install(client: discord.Client, runner: Runner) -> app_commands.CommandTree[Any]:
-    """A command tree on ``client`` with both groups, persistent buttons and an error hook."""
-    tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
-    for group in build_groups(runner):
-        tree.add_command(group)
-    client.add_dynamic_items(runner.button_cls)
-
-    @tree.error
-    async def on_error(
-        interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
-        log.error("app command failed: %r", error, exc_info=error)
-        await runner.sorry(interaction)
-
-    return tree

@@ -28,7 +28,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 with warnings.catch_warnings():
     # discord.py imports the stdlib ``audioop`` (voice), deprecated since Python 3.11; Paperboy
@@ -39,7 +38,7 @@ from discord.utils import escape_markdown
 
 from bot.core.messages import Field, Link, Message, Section
 from bot.core.text import truncate
-from bot.papers.model import primary_link
+from bot.platforms import shared
 
 __all__ = [
     "KEYCAPS",
@@ -156,22 +155,11 @@ def rank_emoji(rank: int | None) -> str:
 
 
 def safe_url(url: str | None, limit: int = URL_MAX) -> str | None:
-    """``url`` if it is a plain http(s) URL that can sit inside ``[text](url)``, else None.
-    Parentheses are percent-encoded (they would end the link early)."""
-    if not url:
-        return None
-    url = url.strip()
-    if not url or len(url) > limit:
-        return None
-    if any(c.isspace() or ord(c) < 32 or c in '<>"\\`' or c == "\x7f" for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url.replace("(", "%28").replace(")", "%29")
+    """``url`` if it is a plain http(s) URL that can sit inside ``[text](url)``, else None: the
+    shared rule (``bot.platforms.shared.safe_url``), no backslash, and parentheses
+    percent-encoded (they would end the link early)."""
+    url = shared.safe_url(url, limit=limit, forbidden="\\")
+    return url.replace("(", "%28").replace(")", "%29") if url is not None else None
 
 
 def _fit(text: str, limit: int, esc: Callable[[str], str] = escape) -> str:
@@ -230,36 +218,28 @@ def _levels(summary_length: int) -> list[_Level]:
 
 
 def _section_links(sec: Section, show: Sequence[str], max_url: int) -> list[str]:
-    wanted = {label.strip().casefold() for label in show}
-    seen: set[str] = set()
-    out: list[str] = []
-    for link in sec.links:
-        key = link.label.strip().casefold()
-        if key not in wanted or key in seen:
-            continue
+    """``[Label](url)`` for the first linkable URL of each label in ``show``."""
+
+    def shown(link: Link) -> str | None:
         url = safe_url(link.url, max_url)
-        if url is None:
-            continue
-        seen.add(key)
-        out.append(_link(_line(link.label, 40) or "link", url))
-    return out
+        return _link(_line(link.label, 40) or "link", url) if url is not None else None
+
+    return shared.chosen_links(sec.links, show, shown)
 
 
 def _section_text(sec: Section, lv: _Level, show: Sequence[str]) -> str:
-    primary: Link | None = primary_link(sec.links)
-    url = safe_url(sec.url, lv.url) or (
-        safe_url(primary.url, lv.url) if primary and not sec.url else None
-    )
+    url = safe_url(shared.paper_url(sec), lv.url)
     title = _line(sec.title, lv.title) or "(untitled)"
     head = f"{rank_emoji(sec.rank)} **{_link(title, url) if url else title}**"
     lines = [head]
-    body = _WS.sub(" ", clean(sec.body)).strip()
-    if body and lv.summary > 0:
-        lines.append(_fit(body, lv.summary))
-    for bullet in sec.bullets[: lv.bullets]:
-        b = _line(bullet, 150)
-        if b:
-            lines.append(f"• {b}")
+    lines += shared.detail_lines(
+        clean(sec.body),
+        sec.bullets,
+        summary=lv.summary,
+        max_bullets=lv.bullets,
+        bullet_len=150,
+        fit=_fit,
+    )
     if lv.links:
         links = _section_links(sec, show, lv.url)
         if links:

@@ -8,7 +8,6 @@ the id carries its hash instead (``pb:share#<16 hex>``), which lasts until the p
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 from collections import OrderedDict
@@ -16,22 +15,22 @@ from typing import Any
 
 import discord
 
-from bot.core.messages import Button, ChannelRef, Message, ReactionEvent, Reply
+from bot.core.messages import Button, ChannelRef, Message, ReactionEvent
 from bot.core.text import truncate_words
 from bot.platforms.discord.render import safe_url
+from bot.platforms.shared import PAGE_ACTION, SHARE_ACTION
 
 PLATFORM = "discord"
 DM_WORKSPACE = "dm"
-SHARE_ACTION = "share"
-PAGE_ACTION = "page"
 ACTIONS = (SHARE_ACTION, PAGE_ACTION)
-SHARE_LABEL = "Share to channel"
 CUSTOM_ID_MAX = 100
 BUTTON_LABEL_MAX = 80
 MAX_BUTTONS = 5
 CHOICE_MAX = 100
 MAX_CHOICES = 25
-BUTTON_TEMPLATE = r"pb:(?P<action>share|page)(?::(?P<text>.+)|#(?P<key>[0-9a-f]{16}))"
+BUTTON_TEMPLATE = (
+    rf"pb:(?P<action>{SHARE_ACTION}|{PAGE_ACTION})(?::(?P<text>.+)|#(?P<key>[0-9a-f]{{16}}))"
+)
 
 SORRY = "Sorry, something went wrong while answering that. It has been logged; please try again."
 NOT_ADMIN = (
@@ -64,24 +63,6 @@ def reaction_event(
         added=added,
         user_is_bot=is_bot,
     )
-
-
-def with_share_button(reply: Reply, command_text: str) -> Message:
-    """A private reply that shows papers gets a "Share to channel" button (once: the core may
-    have added one already)."""
-    msg = reply.message
-    if not msg.ephemeral or msg.kind != "reply" or not (msg.sections or msg.fields):
-        return msg
-    if not command_text or any(b.action == SHARE_ACTION for b in msg.buttons):
-        return msg
-    share = Button(label=SHARE_LABEL, action=SHARE_ACTION, value=command_text)
-    return dataclasses.replace(msg, buttons=(share, *msg.buttons))
-
-
-def public_version(msg: Message) -> Message:
-    """What goes to the channel when a reply is shared: no share/paging buttons."""
-    buttons = tuple(b for b in msg.buttons if b.url is not None)
-    return dataclasses.replace(msg, buttons=buttons, ephemeral=False)
 
 
 def shared_by(user_id: int) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.core.errors import DeliveryError, PermanentError, RateLimited, TransientError
+from bot.platforms import shared
 
 # Retrying will not help: the subscription should be paused and an admin told.
 PERMANENT_ERRORS = frozenset(
@@ -69,7 +68,8 @@ def to_delivery_error(exc: BaseException, *, may_have_sent: bool) -> DeliveryErr
     """Classify a failed Web API call.
 
     ``may_have_sent`` says whether the call changes state on Slack (a post): then a lost reply,
-    a timeout or a 5xx leaves the outcome unknown and the engine must reconcile."""
+    a timeout or a 5xx leaves the outcome unknown and the engine must reconcile. What Slack did
+    not answer (connection trouble) is classified by ``shared.call_error``."""
     if isinstance(exc, SlackApiError):
         status = int(getattr(exc.response, "status_code", 0) or 0)
         code = error_code(exc)
@@ -80,13 +80,4 @@ def to_delivery_error(exc: BaseException, *, may_have_sent: bool) -> DeliveryErr
                 f"slack {code or f'HTTP {status}'}", outcome_unknown=may_have_sent
             )
         return PermanentError(code or f"http_{status}", f"slack refused the call: {code or status}")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        # Never connected: the request cannot have reached Slack.
-        return TransientError(f"cannot reach slack: {exc}", outcome_unknown=False)
-    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError | OSError):
-        return TransientError(
-            f"slack connection failed: {type(exc).__name__}: {exc}", outcome_unknown=may_have_sent
-        )
-    return TransientError(
-        f"slack call failed: {type(exc).__name__}: {exc}", outcome_unknown=may_have_sent
-    )
+    return shared.call_error("slack", exc, may_have_sent=may_have_sent)

@@ -16,11 +16,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.core.messages import Button, Link, Message, Section
 from bot.core.text import truncate
-from bot.papers.model import primary_link
+from bot.platforms import shared
 
 __all__ = [
     "MAX_BLOCKS",
@@ -74,21 +73,9 @@ def rank_emoji(rank: int | None) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """``url`` if it is a plain http(s) URL Slack can link safely, else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if not url or len(url) > URL_MAX:
-        return None
-    if any(c in url for c in "|<>\"'`") or any(c.isspace() or ord(c) < 32 for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
+    """``url`` if it is a plain http(s) URL Slack can link safely, else None: the shared rule
+    (``bot.platforms.shared.safe_url``), and no ``|`` (it ends the link target) or ``'``."""
+    return shared.safe_url(url, limit=URL_MAX, forbidden="|'")
 
 
 def _fit(text: str, limit: int) -> str:
@@ -159,16 +146,7 @@ def _levels(summary_length: int) -> list[_Level]:
 
 def _section_links(sec: Section, show: Sequence[str]) -> list[str]:
     """``<url|Label>`` for the first link of each label in ``show``; bad URLs as plain text."""
-    wanted = {label.casefold(): label for label in show}
-    seen: set[str] = set()
-    out: list[str] = []
-    for link in sec.links:
-        key = link.label.strip().casefold()
-        if key not in wanted or key in seen:
-            continue
-        seen.add(key)
-        out.append(_link_text(link))
-    return out
+    return shared.chosen_links(sec.links, show, _link_text)
 
 
 def _join_within(parts: Sequence[str], sep: str, limit: int) -> str:
@@ -192,8 +170,7 @@ def _link_text(link: Link) -> str:
 def _paper_blocks(
     sec: Section, index: int, lv: _Level, show: Sequence[str], links_as_context: bool
 ) -> list[Block]:
-    primary = primary_link(sec.links)
-    url = safe_url(sec.url) or (safe_url(primary.url) if primary and not sec.url else None)
+    url = safe_url(shared.paper_url(sec))
     title = _link_label(sec.title, lv.title) or "(untitled)"
     head = (
         f"{rank_emoji(sec.rank)} *<{escape(url)}|{title}>*"
@@ -203,13 +180,14 @@ def _paper_blocks(
     if sec.url and not url:
         head += f"\n{_plain(sec.url, 200)}"
     lines = [head]
-    body = _WS.sub(" ", sec.body).strip()
-    if body and lv.summary > 0:
-        lines.append(_fit(body, lv.summary))
-    for bullet in sec.bullets[: lv.bullets]:
-        b = _plain(bullet, lv.bullet_len)
-        if b:
-            lines.append(f"• {b}")
+    lines += shared.detail_lines(
+        sec.body,
+        sec.bullets,
+        summary=lv.summary,
+        max_bullets=lv.bullets,
+        bullet_len=lv.bullet_len,
+        fit=_fit,
+    )
     links = _section_links(sec, show) if lv.links else []
     if links and not links_as_context:
         lines.append(_join_within(links, " · ", CONTEXT_TEXT))

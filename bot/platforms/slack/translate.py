@@ -5,19 +5,14 @@ Pure functions, no I/O: the adapter calls these and talks to Slack itself.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.messages import Button, ChannelRef, Message, ReactionEvent, Reply
+from bot.core.messages import ChannelRef, Message, ReactionEvent
 from bot.platforms.slack.render import escape, render_message
 
 PLATFORM = "slack"
-SHARE_ACTION = "share"
-PAGE_ACTION = "page"
-SHARE_LABEL = "Share to channel"
-BUTTON_VALUE_MAX = 2000
 SORRY = "Sorry, something went wrong while answering that. Please try again in a moment."
 CANNOT_POST = (
     "I can't post in this channel. Invite me first (`/invite @Paperboy`), then share again."
@@ -98,26 +93,6 @@ def reaction_event(
         user_is_bot=user_is_bot,
         event_id=body.get("event_id"),
     )
-
-
-def with_share_button(reply: Reply, command_text: str) -> Message:
-    """An ephemeral reply that shows papers gets a "Share to channel" button (once: the core
-    may have added one already)."""
-    msg = reply.message
-    if not msg.ephemeral or msg.kind != "reply" or not (msg.sections or msg.fields):
-        return msg
-    if not command_text or len(command_text) > BUTTON_VALUE_MAX:
-        return msg
-    if any(b.action == SHARE_ACTION for b in msg.buttons):
-        return msg
-    share = Button(label=SHARE_LABEL, action=SHARE_ACTION, value=command_text)
-    return dataclasses.replace(msg, buttons=(share, *msg.buttons))
-
-
-def public_version(msg: Message) -> Message:
-    """What goes to the channel when a reply is shared: no share/paging buttons."""
-    buttons = tuple(b for b in msg.buttons if b.url is not None)
-    return dataclasses.replace(msg, buttons=buttons, ephemeral=False)
 
 
 def shared_by(rendered: dict[str, Any], user_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import textwrap
 
 from bot.core.messages import Message, Section
 from bot.core.text import truncate_words
+from bot.platforms.shared import PAGE_ACTION, SHARE_ACTION
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
@@ -102,9 +103,9 @@ def render_message(
     for b in msg.buttons:
         if b.url:
             hints.append(f"{clean(b.label)}: {clean(b.url)}")
-        elif b.action == "page":
+        elif b.action == PAGE_ACTION:
             hints.append(f"{clean(b.label)}: /papers {clean(b.value)}")
-        elif b.action == "share":
+        elif b.action == SHARE_ACTION:
             hints.append("type `share` to post this to the channel")
     if msg.kind == "digest":
         hints.append("vote with `react <rank>` (e.g. `react 3`), undo with `unreact <rank>`")

@@ -1,0 +1,123 @@
+"""The discord.py client the adapter runs: intents, options, connection tracking, pacing.
+
+* Intents: ``guilds`` and ``guild_reactions`` only (no privileged intents; message content is
+  never read). ``AllowedMentions.none()`` is set client-wide: nothing Paperboy sends can ping.
+* Every REST call the client makes (posts, reactions, history, login) first takes a slot from
+  a global pacer (``global_rate`` per second, default 48, under Discord's 50): discord.py
+  reacts to a global 429 but does not avoid one, and the delivery engine's limiter cannot see
+  reaction seeding or reads, nor the jitter between its slot and the wire. Interaction
+  responses go through discord.py's webhook path, which Discord exempts, and are not paced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import discord
+
+from bot.delivery.ratelimit import RateLimiter
+
+Shards = int | Literal["auto"] | None
+OnReaction = Callable[[discord.RawReactionActionEvent, bool], Awaitable[None]]
+
+
+def intents() -> discord.Intents:
+    """Guilds (channels, permissions) and guild reactions (votes); nothing privileged."""
+    flags = discord.Intents.none()
+    flags.guilds = True
+    flags.guild_reactions = True
+    return flags
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    application_id: int | None
+    shards: Shards
+    guild_ready_timeout: float
+    max_ratelimit_timeout: float
+    global_rate: int | None
+
+
+def make_client(
+    opts: ClientOptions, *, on_reaction: OnReaction, down: set[int | None]
+) -> discord.Client:
+    """A client (sharded when ``opts.shards`` is set) that hands raw reactions to
+    ``on_reaction(payload, added)`` and keeps ``down`` (see ``track_connection``)."""
+    options: dict[str, Any] = {
+        "intents": intents(),
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "guild_ready_timeout": opts.guild_ready_timeout,
+        "max_ratelimit_timeout": opts.max_ratelimit_timeout,
+        "max_messages": None,
+        "chunk_guilds_at_startup": False,
+    }
+    if opts.application_id is not None:
+        options["application_id"] = opts.application_id
+    client: discord.Client
+    if opts.shards is not None:
+        count = None if opts.shards == "auto" else opts.shards
+        client = discord.AutoShardedClient(shard_count=count, **options)
+    else:
+        client = discord.Client(**options)
+
+    async def on_raw_reaction_add(payload: discord.RawReactionActionEvent) -> None:
+        await on_reaction(payload, True)
+
+    async def on_raw_reaction_remove(payload: discord.RawReactionActionEvent) -> None:
+        await on_reaction(payload, False)
+
+    client.event(on_raw_reaction_add)
+    client.event(on_raw_reaction_remove)
+    track_connection(client, down)
+    if opts.global_rate:
+        pace(client, opts.global_rate)
+    return client
+
+
+def track_connection(client: discord.Client, down: set[int | None]) -> None:
+    """Keep ``down``: the shards (None: the only connection) now disconnected."""
+    down.clear()
+    if isinstance(client, discord.AutoShardedClient):
+
+        async def on_shard_disconnect(shard_id: int) -> None:
+            down.add(shard_id)
+
+        async def on_shard_connect(shard_id: int) -> None:
+            down.discard(shard_id)
+
+        async def on_shard_resumed(shard_id: int) -> None:
+            down.discard(shard_id)
+
+        client.event(on_shard_disconnect)
+        client.event(on_shard_connect)
+        client.event(on_shard_resumed)
+        return
+
+    async def on_disconnect() -> None:
+        down.add(None)
+
+    async def on_connect() -> None:
+        down.discard(None)
+
+    async def on_resumed() -> None:
+        down.discard(None)
+
+    client.event(on_disconnect)
+    client.event(on_connect)
+    client.event(on_resumed)
+
+
+def pace(client: discord.Client, per_second: int) -> None:
+    """Make every REST request of ``client`` wait for a global slot first."""
+    limiter = RateLimiter(
+        global_limit=per_second, global_period=1.0, channel_limit=None, margin=0.02
+    )
+    send = client.http.request
+
+    async def request(route: discord.http.Route, **kwargs: Any) -> Any:
+        await limiter.acquire("")
+        return await send(route, **kwargs)
+
+    client.http.request = request  # type: ignore[method-assign]

@@ -1,0 +1,185 @@
+"""The connection to one Slack workspace: the Web API client, the bolt app and its transport.
+
+Two transports share one ``AsyncApp``: Socket Mode (a websocket opened with the ``xapp-``
+token) and HTTP (Events API, slash commands and interactivity at ``/slack/events`` on an aiohttp
+application, signatures verified by bolt). Listeners are registered on ``app`` by their owners
+(``bot.platforms.slack.listeners``); this module only gets events to them.
+
+Web API calls never retry by themselves (no slack_sdk retry handlers): a retried post whose
+reply was lost would post twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.errors import TransientError
+from bot.platforms.slack.errors import to_delivery_error
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# What a failed Web API call raises (beyond bugs).
+CALL_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+def bolt_app(*, bot_token: str, signing_secret: str | None, api_base_url: str) -> AsyncApp:
+    """The bolt app, with a Web API client that never retries by itself."""
+    client = AsyncWebClient(token=bot_token, base_url=api_base_url, retry_handlers=[], logger=log)
+    return AsyncApp(
+        client=client,
+        signing_secret=signing_secret or "",
+        name="paperboy",
+        logger=logging.getLogger("bot.platforms.slack.bolt"),
+        # Listeners ack and hand their work to a task: the ack goes out without waiting.
+        process_before_response=True,
+        # The bot's own reactions still reach the vote handler, marked user_is_bot.
+        ignoring_self_events_enabled=False,
+    )
+
+
+class SlackConnection:
+    """``app`` (bolt) and its ``client`` (Web API) over a transport; who the bot is once open.
+
+    ``mode`` "socket" connects with ``app_token`` (to ``socket_mode_url`` if given, else where
+    ``apps.connections.open`` says); "http" serves ``EVENTS_PATH`` on ``web_app``."""
+
+    def __init__(
+        self,
+        app: AsyncApp,
+        web_app: web.Application,
+        mode: Literal["socket", "http"],
+        app_token: str | None,
+        *,
+        socket_mode_url: str | None,
+        timeouts: tuple[float, float],
+    ) -> None:
+        self.app = app
+        self.client = app.client
+        self.web_app = web_app
+        self.mode = mode
+        self._app_token = app_token
+        self._socket_mode_url = socket_mode_url
+        self._connect_timeout, self._request_timeout = timeouts
+        if mode == "http":
+            web_app.router.add_post(EVENTS_PATH, self._handle_http)
+        self._handler: AsyncSocketModeHandler | None = None
+        self._hello = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self.started = False
+        self.bot_id: str | None = None
+        self.bot_user_id: str | None = None
+        self.team_id = ""  # the workspace from ``auth.test``; empty before ``open``
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Check the token (``auth.test``) and connect; returns once Slack said hello."""
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._request_timeout)
+        )
+        self.client.session = self._session
+        try:
+            auth = await self.client.auth_test()
+        except CALL_ERRORS as exc:
+            await self.close()
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        self.bot_user_id = auth.get("user_id")
+        self.bot_id = auth.get("bot_id")
+        self.team_id = str(auth.get("team_id") or "")
+        if self.mode == "socket":
+            await self._connect_socket()
+        self.started = True
+
+    async def _connect_socket(self) -> None:
+        self._hello.clear()
+        handler = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
+        handler.client.message_listeners.append(self._on_socket_message)
+        if self._socket_mode_url:
+            handler.client.wss_uri = self._socket_mode_url
+        self._handler = handler
+        try:
+            await asyncio.wait_for(
+                handler.connect_async(),  # type: ignore[no-untyped-call]
+                self._connect_timeout,
+            )
+            await asyncio.wait_for(self._hello.wait(), self._connect_timeout)
+        except (TimeoutError, *CALL_ERRORS) as exc:
+            await self.disconnect()
+            await self.close()
+            raise TransientError(f"slack socket mode did not connect: {exc!r}") from exc
+
+    async def _on_socket_message(self, client: Any, message: dict[str, Any], raw: Any) -> None:
+        if message.get("type") == "hello":
+            self._hello.set()
+
+    async def disconnect(self) -> None:
+        """Stop receiving: close the Socket Mode connection and its tasks (idempotent)."""
+        self.started = False
+        handler, self._handler = self._handler, None
+        if handler is None:
+            return
+        client = handler.client
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        futures = [
+            client.message_processor,
+            client.current_session_monitor,
+            client.message_receiver,
+        ]
+        for fut in futures:
+            if fut is not None:
+                fut.cancel()
+        await asyncio.gather(*(f for f in futures if f is not None), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Close the HTTP session (after ``disconnect``; idempotent)."""
+        session, self._session = self._session, None
+        self.client.session = None
+        if session is not None:
+            await session.close()
+
+    def healthy(self) -> bool:
+        if not self.started:
+            return False
+        if self.mode == "http":
+            return True
+        handler = self._handler
+        if handler is None:
+            return False
+        client = handler.client
+        ws = client.current_session
+        return not client.closed and not client.stale and ws is not None and not ws.closed
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    async def _handle_http(self, request: web.Request) -> web.Response:
+        if not self.started:
+            return web.Response(status=503, text="starting")
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info("slack retry %s (%s)", retry, request.headers.get("X-Slack-Retry-Reason", ""))
+        bolt_resp = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_resp)
+
+    async def respond(self, url: str, payload: dict[str, Any]) -> None:
+        """POST to a ``response_url`` over the connection's pooled session (no retries)."""
+        if not url:
+            log.warning("no response_url to answer on")
+            return
+        session = self._session
+        if session is None:
+            raise TransientError("slack adapter is not started")
+        async with session.post(url, json=payload) as resp:
+            if resp.status != 200:
+                text = await resp.text()
+                log.warning("response_url refused the answer: %s %s", resp.status, text[:200])

@@ -1,0 +1,131 @@
+"""Posting to Slack channels: digests and shared answers, and finding a post again.
+
+Posting never retries by itself: a 429 becomes ``RateLimited``, a lost reply
+``TransientError(outcome_unknown=True)``, and ``find_posted`` looks the message up by its
+metadata (the idempotency key) before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.core.messages import ChannelRef, Message
+from bot.platforms.slack.connection import CALL_ERRORS, SlackConnection
+from bot.platforms.slack.errors import BLOCK_ERRORS, error_code, to_delivery_error
+from bot.platforms.slack.render import render_message
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "paperboy_digest"
+KEYCAP_REACTIONS = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
+)  # fmt: skip
+HISTORY_PAGES_MAX = 50
+
+
+class SlackPosting:
+    """``chat.postMessage`` with blocks, a text fallback and metadata; history lookups."""
+
+    def __init__(
+        self, conn: SlackConnection, *, render_options: dict[str, Any], seed_reactions: bool
+    ) -> None:
+        self._conn = conn
+        self._render_options = render_options
+        self._seed = seed_reactions
+
+    async def post(self, channel: ChannelRef, message: Message, idempotency_key: str) -> str:
+        """``chat.postMessage`` with blocks, text fallback and the key in message metadata."""
+        rendered = render_message(message, **self._render_options)
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": idempotency_key}}
+        ts = await self.post_rendered(channel.channel, rendered, metadata)
+        if message.kind == "digest" and self._seed:
+            await self._seed_reactions(channel.channel, ts)
+        return ts
+
+    async def post_rendered(
+        self, channel_id: str, rendered: dict[str, Any], metadata: dict[str, Any]
+    ) -> str:
+        """Post rendered blocks; if Slack refuses the blocks, the text alone. Returns the ts."""
+        kwargs: dict[str, Any] = {
+            "channel": channel_id,
+            "text": rendered["text"],
+            "metadata": metadata,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if rendered["blocks"]:
+            kwargs["blocks"] = rendered["blocks"]
+        client = self._conn.client
+        try:
+            resp = await client.chat_postMessage(**kwargs)
+        except SlackApiError as exc:
+            if error_code(exc) not in BLOCK_ERRORS or "blocks" not in kwargs:
+                raise to_delivery_error(exc, may_have_sent=True) from exc
+            # Refused (so not stored): say it in plain text rather than not at all.
+            log.error("slack refused blocks (%s); posting text only", error_code(exc))
+            kwargs.pop("blocks")
+            try:
+                resp = await client.chat_postMessage(**kwargs)
+            except CALL_ERRORS as exc2:
+                raise to_delivery_error(exc2, may_have_sent=True) from exc2
+        except CALL_ERRORS as exc:
+            raise to_delivery_error(exc, may_have_sent=True) from exc
+        return str(resp["ts"])
+
+    async def _seed_reactions(self, channel_id: str, ts: str) -> None:
+        """Add 1️⃣..🔟 under a digest so voting is one click; failures are only logged."""
+        for name in KEYCAP_REACTIONS:
+            try:
+                await self._conn.client.reactions_add(channel=channel_id, timestamp=ts, name=name)
+            except SlackApiError as exc:
+                if error_code(exc) == "already_reacted":
+                    continue
+                log.warning("could not seed :%s: on %s/%s: %s", name, channel_id, ts, exc)
+                if exc.response.status_code == 429 or error_code(exc) in ("ratelimited",):
+                    return
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("could not seed reactions on %s/%s: %s", channel_id, ts, exc)
+                return
+
+    async def find_posted(
+        self, channel: ChannelRef, idempotency_key: str, since: datetime
+    ) -> str | None:
+        """The ts of a bot message since ``since`` whose metadata carries ``idempotency_key``."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES_MAX):
+            try:
+                resp = await self._conn.client.conversations_history(
+                    channel=channel.channel,
+                    oldest=f"{since.timestamp():.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            except CALL_ERRORS as exc:
+                raise to_delivery_error(exc, may_have_sent=False) from exc
+            for msg in resp.get("messages") or []:
+                if self._is_ours(msg, idempotency_key):
+                    return str(msg["ts"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        log.warning("find_posted gave up after %d pages of %s", HISTORY_PAGES_MAX, channel)
+        return None
+
+    def _is_ours(self, msg: dict[str, Any], key: str) -> bool:
+        meta = msg.get("metadata") or {}
+        if meta.get("event_type") != METADATA_EVENT:
+            return False
+        if (meta.get("event_payload") or {}).get("key") != key:
+            return False
+        bot_id, bot_user = self._conn.bot_id, self._conn.bot_user_id
+        if bot_id is None and bot_user is None:
+            return True
+        return msg.get("bot_id") == bot_id or (bot_user is not None and msg.get("user") == bot_user)
