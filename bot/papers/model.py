@@ -74,9 +74,28 @@ _PUNCT = b"!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~"
 _ASCII_PUNCT = bytes.maketrans(_PUNCT, b" " * len(_PUNCT))
 
 
+_PAPER_LABEL_RE = re.compile(r"paper\b")  # Paper, Paper 1, Paper (v2), Paper/Book
+
+
 def primary_link(links: Sequence[Link]) -> Link | None:
-    """The link a reader clicks to read the work: ``Paper`` first, else the first link whose
-    label is not Tweet, Code or Dataset."""
+    """The link a reader clicks to read the work: a ``Paper`` link (``Paper 1``, ``Paper (v2)``
+    count too) first, else the first link whose label is not Tweet, Code or Dataset, else the
+    first Tweet (a row with only a Tweet still links somewhere)."""
+    for link in links:
+        if _PAPER_LABEL_RE.match(link.label.strip().casefold()):
+            return link
+    for link in links:
+        if link.label.strip().casefold() not in NON_PRIMARY_LABELS:
+            return link
+    for link in links:
+        if link.label.strip().casefold() == "tweet":
+            return link
+    return None
+
+
+def _identity_link(links: Sequence[Link]) -> Link | None:
+    """The link that identifies a paper without an arXiv id. Frozen: votes attach to the ids
+    made from it, so it keeps the rule ids were first made with (``primary_link`` may grow)."""
     for link in links:
         if link.label.strip().casefold() == "paper":
             return link
@@ -99,7 +118,7 @@ def paper_identity(title: str, links: Sequence[Link]) -> tuple[str, str | None]:
         aid = arxiv_id_from_url(link.url) if _MAYBE_ARXIV in low or _HF_PAPERS in low else None
         if aid:
             return f"arxiv:{aid.lower()}", aid
-    primary = primary_link(links)
+    primary = _identity_link(links)
     if primary is not None:
         return f"url:{normalize_url(primary.url)}", None
     return f"title:{normalize_title(title)}", None
@@ -145,9 +164,14 @@ class Paper(HasLinks):
     links: tuple[Link, ...] = ()
     source: str = ""
     line: int = 0
+    # Set only to keep apart two papers whose links share an arXiv id (an upstream typo):
+    # see ``bot.papers.merge``.
+    identity: str | None = None
 
     @property
     def identity_key(self) -> str:
+        if self.identity is not None:
+            return self.identity
         return paper_identity_key(self.title, self.links)
 
     @property

@@ -32,7 +32,7 @@ class FakeWeekly:
         return WEEKLY_MARK in text
 
     def parse_weekly(
-        self, text: str, source: str, *, default_year: int | None = None
+        self, text: str, source: str, *, default_year: int | None = None, **_: object
     ) -> ParseResult:
         self.calls.append((source, default_year))
         if "explode" in text:

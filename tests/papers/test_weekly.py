@@ -67,11 +67,20 @@ def test_variants_weeks(variants: ParseResult) -> None:
             assert p.source == week.source
 
 
-def test_variants_only_diagnostic_is_the_inferred_year(variants: ParseResult) -> None:
-    [d] = variants.diagnostics
-    assert d.severity == "warning"
-    assert d.line == line_of("row-variants.md", "## Top ML Papers of the Week (Feb 27")
-    assert "year 2023" in d.message and "arXiv" in d.message
+def test_variants_diagnostics_are_the_short_week_and_the_inferred_year(
+    variants: ParseResult,
+) -> None:
+    short, inferred = variants.diagnostics
+    heading = line_of("row-variants.md", "## Top ML Papers of the Week (Feb 27")
+    assert (short.severity, short.line) == ("warning", heading)
+    first_row = line_of("row-variants.md", "| 1) **Yearless Heading**")
+    assert short.message == (
+        "week 'Top ML Papers of the Week (Feb 27-Mar 5)' has only 3 row(s) "
+        f"(lines {first_row}-{first_row + 2}) where this file's weeks usually have 7, fewer than "
+        "5 (sources.limits.min_rows_per_week): was part of its table lost?"
+    )
+    assert (inferred.severity, inferred.line) == ("warning", heading)
+    assert "year 2023" in inferred.message and "arXiv" in inferred.message
 
 
 def test_two_space_title_with_bullets(variants: ParseResult) -> None:
@@ -175,7 +184,12 @@ def test_padded_cells_with_project_link(variants: ParseResult) -> None:
             "This work routes each token to two of sixty-four experts and keeps the load "
             "balanced without an auxiliary loss.",
         ),
-        (7, "Cited Baseline", "builds on an earlier method and beats it on every split."),
+        (
+            7,
+            "Cited Baseline",
+            "builds on an earlier method (https://example.org/earlier) and beats it on every "
+            "split.",
+        ),
     ],
 )
 def test_separators_and_broken_bold(
@@ -460,7 +474,7 @@ def test_verb_split_needs_two_title_words_and_title_case_guard() -> None:
     assert (c.title, c.summary) == ("Lens Shows how probes read hidden states.", "")
 
 
-def test_primary_link_prefers_paper_over_earlier_labels() -> None:
+def test_primary_link_prefers_paper_then_any_label_then_a_tweet() -> None:
     text = (
         f"## {TOP} (Jan 9-15) - 2023\n"
         + HEAD
@@ -470,7 +484,7 @@ def test_primary_link_prefers_paper_over_earlier_labels() -> None:
     )
     x, y = parse_weekly(text, "s.md").weeks[0].papers
     assert x.url == "https://p.example"
-    assert y.url is None
+    assert y.url == "https://t.example/2"  # no other link to read it at: the Tweet
 
 
 # --- format detection ---------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from bot.core.errors import PaperboyError, SourceError
 from bot.core.perf import pause_gc
 from bot.papers.model import Diagnostic, ParseResult
 from bot.papers.sources.collections import parse_collection
-from bot.papers.sources.weekly import looks_like_weekly, parse_weekly
+from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
+from bot.papers.sources.weekly import looks_like_weekly, normalize_newlines, parse_weekly
 
-__all__ = ["decode_text", "load_paths", "parse_text"]
+__all__ = ["decode_text", "load_paths", "parse_text", "too_large"]
 
 
 def parse_text(
@@ -27,15 +28,17 @@ def parse_text(
     *,
     default_date: date | None = None,
     default_year: int | None = None,
+    limits: SourceLimits = DEFAULT_LIMITS,
 ) -> ParseResult:
     """Parse one markdown text: a weekly table if it looks like one, else a link collection.
 
     ``default_year`` (for weekly headings without a year) falls back to ``default_date.year``;
     ``default_date`` dates a link collection that has no date of its own."""
+    text = normalize_newlines(text)
     if looks_like_weekly(text):
         if default_year is None and default_date is not None:
             default_year = default_date.year
-        return parse_weekly(text, source, default_year=default_year)
+        return parse_weekly(text, source, default_year=default_year, limits=limits)
     return parse_collection(text, source, default_date=default_date)
 
 
@@ -82,6 +85,23 @@ def _expand(path: Path, result: ParseResult) -> list[Path]:
     return []
 
 
+def _read(file: Path, limits: SourceLimits) -> bytes | None:
+    """The file's bytes, or None if it is larger than the limit (then it is not read)."""
+    if file.stat().st_size > limits.max_document_bytes:
+        return None
+    return file.read_bytes()
+
+
+def too_large(source: str, limits: SourceLimits) -> Diagnostic:
+    return Diagnostic(
+        "error",
+        source,
+        None,
+        f"larger than the limit of {limits.max_document_text} "
+        "(sources.limits.max_document_mb); not read",
+    )
+
+
 def _cannot_read(source: str, exc: OSError) -> Diagnostic:
     why = exc.strerror or str(exc) or type(exc).__name__
     return Diagnostic("error", source, None, f"cannot read: {why}")
@@ -92,14 +112,16 @@ def load_paths(
     *,
     default_date: date | None = None,
     default_year: int | None = None,
+    limits: SourceLimits = DEFAULT_LIMITS,
 ) -> ParseResult:
     """Parse every file (and every ``*.md`` directly inside every directory) in ``paths``.
 
     Missing or unreadable paths and sources that fail to parse become error diagnostics naming
-    them; the other files still load. Weeks come in path order, then file-name order."""
+    them; the other files still load, and so does a file larger than
+    ``limits.max_document_bytes``. Weeks come in path order, then file-name order."""
     result = ParseResult()
     with pause_gc():
-        _load_into(result, paths, default_date, default_year)
+        _load_into(result, paths, default_date, default_year, limits)
     return result
 
 
@@ -108,20 +130,28 @@ def _load_into(
     paths: Sequence[str | Path],
     default_date: date | None,
     default_year: int | None,
+    limits: SourceLimits,
 ) -> None:
     for given in paths:
         for file in _expand(Path(given), result):
             source = str(file)
             try:
-                data = file.read_bytes()
+                data = _read(file, limits)
             except OSError as exc:
                 result.diagnostics.append(_cannot_read(source, exc))
+                continue
+            if data is None:
+                result.diagnostics.append(too_large(source, limits))
                 continue
             text, problems = decode_text(data, source)
             result.diagnostics.extend(problems)
             try:
                 parsed = parse_text(
-                    text, source, default_date=default_date, default_year=default_year
+                    text,
+                    source,
+                    default_date=default_date,
+                    default_year=default_year,
+                    limits=limits,
                 )
             except SourceError as exc:
                 result.diagnostics.append(
