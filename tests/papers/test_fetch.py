@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import socket
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,9 +23,14 @@ from bot.papers.model import ParseResult
 from bot.papers.sources.fetch import RemoteSource, cache_paths, load_remote_cached
 
 
+def arxiv_of(title: str) -> str:
+    """A made-up arXiv id of its own for each title (papers with one id are one paper)."""
+    return f"2401.{zlib.crc32(title.encode()) % 100000:05d}"
+
+
 def link_post(day: str, *titles: str) -> bytes:
     items = "\n\n".join(
-        f"**{i}:** [{t}](https://arxiv.org/abs/2401.{i:05d}) a note we wrote about it."
+        f"**{i}:** [{t}](https://arxiv.org/abs/{arxiv_of(t)}) a note we wrote about it."
         for i, t in enumerate(titles, start=1)
     )
     return f"---\ntitle: Roundup\ndate: {day}\n---\n\n{items}\n".encode()
@@ -209,21 +215,38 @@ async def test_connection_error_without_any_copy(
     assert not list(tmp_path.iterdir())
 
 
-async def test_body_without_weeks_is_suspicious(
+async def test_html_page_is_a_failure(
     served: tuple[Served, str], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     st, url = served
     source = RemoteSource(url, tmp_path)
     await source.fetch(session)
 
-    st.body = b"<html>maintenance page</html>\n"
+    st.body = b"<!DOCTYPE html>\n<html><body>maintenance page</body></html>\n"
     failed = await source.fetch(session)
     assert failed.status == "failed"
-    assert failed.error is not None and "no weeks" in failed.error
+    assert failed.error == "the server sent an HTML page, not a markdown file"
     assert failed.text == V1.decode()
     assert starts(failed.result) == [date(2024, 1, 7)]
     assert any("last good copy" in w.message for w in failed.result.warnings)
     assert cache_paths(tmp_path, url)[0].read_bytes() == V1
+
+
+async def test_body_without_weeks_is_held_back(
+    served: tuple[Served, str], session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    st, url = served
+    source = RemoteSource(url, tmp_path)
+    await source.fetch(session)
+
+    st.body = b"# Moved\n\nNothing here any more.\n"
+    for _ in range(4):  # an emptied copy is never accepted by waiting
+        held = await source.fetch(session)
+        assert held.status == "held" and not held.ok
+        assert held.error is not None and "no weeks" in held.error
+        assert held.text == V1.decode()
+        assert starts(held.result) == [date(2024, 1, 7)]
+        assert cache_paths(tmp_path, url)[0].read_bytes() == V1
 
 
 async def test_offline_start_from_the_cache(
@@ -306,12 +329,12 @@ def test_rejects_non_http_urls(url: str) -> None:
 
 def weekly_table(*weeks: tuple[str, str]) -> bytes:
     parts = []
-    for n, (heading, title) in enumerate(weeks, start=1):
+    for heading, title in weeks:
         parts.append(
             f"## Top ML Papers of the Week ({heading}) - 2025\n"
             "| **Paper** | **Links** |\n| --- | --- |\n"
             f"| 1) **{title}** - a summary we wrote. "
-            f"| [Paper](https://arxiv.org/abs/2506.0000{n}) |\n"
+            f"| [Paper](https://arxiv.org/abs/{arxiv_of(title)}) |\n"
         )
     return ("\n".join(parts)).encode()
 

@@ -1,29 +1,26 @@
-"""Remote sources: a markdown file served over http(s), fetched politely and kept on disk.
+"""Remote sources: a markdown file (or an index of markdown files) served over http(s), fetched
+politely and kept on disk so the bot can start offline.
 
-``RemoteSource.fetch`` sends ``If-None-Match`` / ``If-Modified-Since`` from the last good copy,
-and keeps that copy (in memory and in ``<cache_dir>/<sha1 of url>.md`` with a ``.json`` of
-validators beside it, both written atomically) whenever the new answer is not trustworthy: a
-non-2xx status, a timeout, a connection error, a truncated body, a body that cannot be parsed, or
-a body that parses to no weeks while the last good copy had some. The bot can therefore start
-offline from the cache (``RemoteSource.load_cached`` / ``load_remote_cached``).
+``RemoteSource.fetch`` downloads the configured URL (:class:`~bot.papers.sources.document.
+Document`: conditional requests, size limit, redirects, HTML pages refused). When the document
+is an index (:mod:`bot.papers.sources.index`), the files it links to are downloaded as well and
+together they are the source. The new copy replaces the last good one only when it is
+trustworthy: not a failure (the last good copy stays, with a warning saying why), and not a copy
+that would drop a large share of the known weeks (:mod:`bot.papers.sources.guard`: held back).
 
-``FetchResult.status`` is ``new`` (a changed body was parsed and stored), ``not_modified`` (304,
-or the same body again), ``failed`` (``error`` says why; ``text`` and ``result`` are the last good
-copy, if any) or ``offline_cache`` (read from the cache without network).
-``new_weeks`` are the weeks whose start date was not in the previous good copy (all weeks on
-the first successful fetch, when there is no previous copy).
+``FetchResult.status`` is ``new`` (a changed copy was parsed and stored), ``not_modified`` (304,
+or the same bodies again), ``failed`` (``error`` says why; ``result`` is the last good copy, if
+any), ``held`` (a suspicious copy was held back; ``held`` says what it would lose) or
+``offline_cache`` (read from the cache without network). ``new_weeks`` are the weeks of a new
+copy that the previous good copy did not have (``same_week``; every week on the first fetch).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -32,7 +29,13 @@ import aiohttp
 
 from bot.core.errors import PaperboyError, SourceError
 from bot.papers.model import Diagnostic, ParseResult, Week
-from bot.papers.sources.loader import decode_text, parse_text
+from bot.papers.sources.cache import cache_paths
+from bot.papers.sources.document import DEFAULT_TIMEOUT, Document, Download
+from bot.papers.sources.guard import DEFAULT_HOLD_BACK, Guard, Held, HoldBack, lost_weeks
+from bot.papers.sources.index import index_links, raw_url
+from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
+from bot.papers.sources.loader import parse_text
+from bot.papers.sources.weekly import looks_like_weekly
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -43,10 +46,7 @@ __all__ = [
     "load_remote_cached",
 ]
 
-DEFAULT_TIMEOUT = 30.0
-USER_AGENT = "paperboy-bot (+https://pypi.org/project/paperboy-bot/)"
-
-FetchStatus = Literal["new", "not_modified", "failed", "offline_cache"]
+FetchStatus = Literal["new", "not_modified", "failed", "offline_cache", "held"]
 TextParser = Callable[[str, str], ParseResult]
 
 
@@ -54,91 +54,32 @@ TextParser = Callable[[str, str], ParseResult]
 class FetchResult:
     url: str
     status: FetchStatus
-    text: str | None  # the text that ``result`` was parsed from: new body or last good copy
+    text: str | None  # the configured document's text: new body or last good copy
     result: ParseResult
     new_weeks: list[Week] = field(default_factory=list)
     error: str | None = None
+    files: tuple[str, ...] = ()  # an index source: the files it followed
+    held: Held | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status not in ("failed", "held")
 
 
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    text: str
-    etag: str | None
-    last_modified: str | None
-    fetched_at: str | None
+@dataclass(slots=True)
+class _Plan:
+    """A candidate copy of the source: its weeks, the files it was read from, the downloads
+    to commit if it is accepted, and whether anything differs from the last good copy."""
 
-
-def cache_paths(cache_dir: str | Path, url: str) -> tuple[Path, Path]:
-    """The cached body and its metadata file for ``url``."""
-    stem = hashlib.sha1(url.encode("utf-8")).hexdigest()
-    base = Path(cache_dir)
-    return base / f"{stem}.md", base / f"{stem}.json"
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_cache(cache_dir: Path, url: str) -> _Cached | None:
-    body_path, meta_path = cache_paths(cache_dir, url)
-    try:
-        text = body_path.read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = None
-    if not isinstance(meta, dict) or meta.get("sha256") != _sha256(text):
-        # No or stale metadata: use the text, but never claim a validator we cannot vouch for.
-        return _Cached(text, None, None, None)
-
-    def opt(key: str) -> str | None:
-        value = meta.get(key)
-        return value if isinstance(value, str) and value else None
-
-    return _Cached(text, opt("etag"), opt("last_modified"), opt("fetched_at"))
-
-
-def _write_cache(cache_dir: Path, url: str, cached: _Cached) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    body_path, meta_path = cache_paths(cache_dir, url)
-    meta = {
-        "url": url,
-        "etag": cached.etag,
-        "last_modified": cached.last_modified,
-        "fetched_at": cached.fetched_at,
-        "sha256": _sha256(cached.text),
-    }
-    # Body first: metadata naming a body that is not on disk would be worse than the reverse,
-    # and the sha256 in the metadata catches the reverse.
-    _write_atomic(body_path, cached.text.encode("utf-8"))
-    _write_atomic(meta_path, json.dumps(meta, indent=2).encode("utf-8"))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    result: ParseResult
+    files: tuple[str, ...] = ()
+    downloads: dict[str, Download] = field(default_factory=dict)
+    changed: bool = False
+    notes: list[Diagnostic] = field(default_factory=list)  # about this fetch only
 
 
 class RemoteSource:
-    """One remote markdown source, with its last good copy in memory and (optionally) on disk."""
+    """One configured URL with its last good copy, in memory and (optionally) on disk."""
 
     def __init__(
         self,
@@ -149,6 +90,8 @@ class RemoteSource:
         default_date: date | None = None,
         default_year: int | None = None,
         parser: TextParser | None = None,
+        limits: SourceLimits = DEFAULT_LIMITS,
+        hold_back: HoldBack = DEFAULT_HOLD_BACK,
     ) -> None:
         try:
             parts = urlsplit(url)
@@ -163,153 +106,238 @@ class RemoteSource:
         self.timeout = timeout
         self.default_date = default_date
         self.default_year = default_year
+        self.limits = limits
         self._parser = parser
-        self._cached: _Cached | None = None
+        # The cache keeps the configured URL's name; a GitHub page URL is fetched raw.
+        self._root = self._document(raw_url(url), cache_key=url)
+        self._children: dict[str, Document] = {}
+        self._parsed: dict[str, tuple[str, ParseResult]] = {}
+        self._files: tuple[str, ...] = ()
         self._result = ParseResult()
-        self._cache_read = False
+        self._guard = Guard(hold_back)
         self._lock = asyncio.Lock()
 
-    # --- parsing and cache ---------------------------------------------------------------------
+    @property
+    def files(self) -> tuple[str, ...]:
+        """For an index source, the files its last good copy was read from."""
+        return self._files
 
-    def _parse(self, text: str) -> ParseResult:
-        if self._parser is not None:
-            return self._parser(text, self.url)
-        return parse_text(
-            text, self.url, default_date=self.default_date, default_year=self.default_year
-        )
+    def _document(self, url: str, cache_key: str | None = None) -> Document:
+        return Document(url, self.cache_dir, self.limits, timeout=self.timeout, cache_key=cache_key)
 
-    def _parse_safely(self, text: str) -> ParseResult:
+    def _child(self, url: str) -> Document:
+        if url not in self._children:
+            self._children[url] = self._document(url)
+        return self._children[url]
+
+    # --- parsing -------------------------------------------------------------------------------
+
+    def _parse_safely(self, text: str, source: str) -> ParseResult:
         try:
-            return self._parse(text)
+            if self._parser is not None:
+                return self._parser(text, source)
+            return parse_text(
+                text,
+                source,
+                default_date=self.default_date,
+                default_year=self.default_year,
+                limits=self.limits,
+            )
         except SourceError as exc:
-            return ParseResult([], [Diagnostic("error", self.url, exc.line, exc.message)])
+            return ParseResult([], [Diagnostic("error", source, exc.line, exc.message)])
         except PaperboyError as exc:
-            return ParseResult([], [Diagnostic("error", self.url, None, str(exc))])
+            return ParseResult([], [Diagnostic("error", source, None, str(exc))])
 
-    async def _ensure_cache_read(self) -> list[Diagnostic]:
-        if self._cache_read or self.cache_dir is None:
-            self._cache_read = True
-            return []
-        self._cache_read = True
-        try:
-            cached = await asyncio.to_thread(_read_cache, self.cache_dir, self.url)
-        except OSError as exc:
-            return [self._diag("warning", f"cannot read the cached copy: {exc}")]
-        if cached is not None and self._cached is None:
-            self._cached = cached
-            self._result = self._parse_safely(cached.text)
-        return []
-
-    async def _store(self, cached: _Cached) -> list[Diagnostic]:
-        self._cached = cached
-        if self.cache_dir is None:
-            return []
-        try:
-            await asyncio.to_thread(_write_cache, self.cache_dir, self.url, cached)
-        except OSError as exc:
-            return [self._diag("warning", f"cannot write the cache in {self.cache_dir}: {exc}")]
-        return []
+    async def _parse(self, text: str, source: str) -> ParseResult:
+        """Parse (off the event loop), remembering the last result per document."""
+        known = self._parsed.get(source)
+        if known is not None and known[0] == text:
+            return known[1]
+        result = await asyncio.to_thread(self._parse_safely, text, source)
+        self._parsed[source] = (text, result)
+        return result
 
     def _diag(self, severity: Literal["error", "warning"], message: str) -> Diagnostic:
         return Diagnostic(severity, self.url, None, message)
 
+    # --- what a copy is made of ----------------------------------------------------------------
+
+    async def _plan(self, text: str, base_url: str, session: aiohttp.ClientSession | None) -> _Plan:
+        """The source as ``text`` (the configured document) makes it: its own weeks, or, for
+        an index, the weeks of the files it links to (downloaded unless offline)."""
+        links = (
+            None
+            if looks_like_weekly(text)
+            else index_links(text, base_url, self.limits.max_index_files)
+        )
+        if links is None:
+            return _Plan(await self._parse(text, self.url))
+        plan = _Plan(ParseResult(), tuple(links.files))
+        plan.changed = plan.files != self._files
+        if links.beyond_limit:
+            plan.result.diagnostics.append(self._beyond_limit(links.beyond_limit))
+        for url in links.files:
+            await self._plan_file(plan, url, session)
+        return plan
+
+    async def _plan_file(
+        self, plan: _Plan, url: str, session: aiohttp.ClientSession | None
+    ) -> None:
+        doc = self._child(url)
+        _, problems = await doc.sync()
+        plan.notes.extend(problems)
+        download = await doc.download(session) if session is not None else None
+        if download is not None and download.status == "new":
+            text: str | None = download.text
+            plan.notes.extend(download.notes)
+            plan.changed = True
+        else:
+            text = doc.copy.text if doc.copy is not None else None
+        if download is not None and download.status == "failed":
+            plan.notes.append(_file_failed(url, download.error or "", text))
+        elif download is None and text is None:
+            plan.notes.append(
+                Diagnostic("warning", url, None, "no cached copy yet; fetch it once online")
+            )
+        if download is not None:
+            plan.downloads[url] = download
+        if text is not None:
+            plan.result.extend(await self._parse(text, url))
+
+    def _beyond_limit(self, urls: list[str]) -> Diagnostic:
+        shown = ", ".join(urls[:3]) + (f" and {len(urls) - 3} more" if len(urls) > 3 else "")
+        return self._diag(
+            "warning",
+            f"the index links to {len(urls)} more markdown file(s) than "
+            f"sources.limits.max_index_files ({self.limits.max_index_files}); not followed: "
+            f"{shown}",
+        )
+
+    # --- the last good copy --------------------------------------------------------------------
+
+    async def _sync(self) -> list[Diagnostic]:
+        """Bring the last good copy up to date with the disk: read at first use, and read again
+        when another process (``paperboy sources accept``) replaced any of its files."""
+        changed, notes = await self._root.sync()
+        for url in self._files:
+            moved, problems = await self._child(url).sync()
+            changed = changed or moved
+            notes.extend(problems)
+        if changed and self._root.copy is not None:
+            base = self._root.copy.final_url or self._root.url
+            plan = await self._plan(self._root.copy.text, base, None)
+            self._result, self._files = plan.result, plan.files
+            notes.extend(plan.notes)
+            self._guard.reset()
+        return notes
+
     def _current(self, extra: list[Diagnostic]) -> ParseResult:
         return ParseResult(list(self._result.weeks), [*self._result.diagnostics, *extra])
 
-    def _failed(self, message: str, extra: list[Diagnostic] | None = None) -> FetchResult:
-        notes = list(extra or [])
-        if self._cached is not None:
-            when = f" from {self._cached.fetched_at}" if self._cached.fetched_at else ""
+    def _text(self) -> str | None:
+        return self._root.copy.text if self._root.copy is not None else None
+
+    def _failed(self, message: str, extra: list[Diagnostic]) -> FetchResult:
+        notes = list(extra)
+        copy = self._root.copy
+        if copy is not None:
+            when = f" from {copy.fetched_at}" if copy.fetched_at else ""
             notes.append(self._diag("warning", f"{message}; using the last good copy{when}"))
         else:
             notes.append(self._diag("error", f"{message}; no cached copy to fall back on"))
-        text = self._cached.text if self._cached is not None else None
-        return FetchResult(self.url, "failed", text, self._current(notes), [], message)
+        result = self._current(notes)
+        return FetchResult(self.url, "failed", self._text(), result, [], message, self._files)
 
     # --- public API ----------------------------------------------------------------------------
 
     async def load_cached(self) -> FetchResult:
         """The last good copy from the cache directory, without touching the network."""
         async with self._lock:
-            notes = await self._ensure_cache_read()
-            if self._cached is None:
+            notes = await self._sync()
+            if self._root.copy is None:
                 notes.append(self._diag("warning", "no cached copy yet; fetch it once online"))
-            text = self._cached.text if self._cached is not None else None
-            return FetchResult(self.url, "offline_cache", text, self._current(notes))
+            return FetchResult(
+                self.url, "offline_cache", self._text(), self._current(notes), files=self._files
+            )
 
     async def fetch(self, session: aiohttp.ClientSession) -> FetchResult:
         """Fetch the source once; never raises for network or server trouble."""
         async with self._lock:
-            notes = await self._ensure_cache_read()
-            return await self._fetch(session, notes)
+            notes = await self._sync()
+            return await self._fetch(session, notes, accept=False)
 
-    async def _fetch(self, session: aiohttp.ClientSession, notes: list[Diagnostic]) -> FetchResult:
-        headers = {"User-Agent": USER_AGENT, "Accept": "text/markdown, text/plain;q=0.9, */*;q=0.1"}
-        previous = self._cached
-        if previous is not None:
-            if previous.etag:
-                headers["If-None-Match"] = previous.etag
-            if previous.last_modified:
-                headers["If-Modified-Since"] = previous.last_modified
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
-        try:
-            async with session.get(self.url, headers=headers, timeout=timeout) as resp:
-                etag = resp.headers.get("ETag")
-                last_modified = resp.headers.get("Last-Modified")
-                if resp.status == 304:
-                    if previous is None:
-                        return self._failed(
-                            "server answered 304 but there is no cached copy", notes
-                        )
-                    return await self._not_modified(previous, etag, last_modified, notes)
-                if not 200 <= resp.status < 300:
-                    return self._failed(f"HTTP {resp.status} {resp.reason or ''}".strip(), notes)
-                body = await resp.read()
-                expected = resp.content_length
-                plain = "Content-Encoding" not in resp.headers
-                if plain and expected is not None and len(body) != expected:
-                    return self._failed(f"truncated body: {len(body)} of {expected} bytes", notes)
-        except TimeoutError:
-            return self._failed(f"timed out after {self.timeout:g} s", notes)
-        except aiohttp.ClientPayloadError as exc:
-            return self._failed(f"incomplete body: {exc}", notes)
-        except aiohttp.ClientError as exc:
-            return self._failed(f"{type(exc).__name__}: {exc}".rstrip(": "), notes)
-        except OSError as exc:  # pragma: no cover - aiohttp wraps these, but be safe
-            return self._failed(f"connection error: {exc}", notes)
+    async def accept(self, session: aiohttp.ClientSession) -> FetchResult:
+        """Fetch the source and take whatever it serves now, however many weeks that drops
+        (an admin's decision); failures still keep the last good copy."""
+        async with self._lock:
+            notes = await self._sync()
+            return await self._fetch(session, notes, accept=True)
 
-        text, problems = decode_text(body, self.url)
-        if previous is not None and text == previous.text:
-            return await self._not_modified(previous, etag, last_modified, notes)
-        parsed = self._parse_safely(text)
-        if not parsed.weeks and self._result.weeks:
-            return self._failed(
-                f"the new copy has no weeks (the last good copy had {len(self._result.weeks)});"
-                " suspicious, not replacing it",
-                notes,
-            )
-        known = {week.start for week in self._result.weeks}
-        new_weeks = [week for week in parsed.weeks if week.start not in known]
-        notes.extend(await self._store(_Cached(text, etag, last_modified, _now())))
-        self._result = parsed
-        result = ParseResult(list(parsed.weeks), [*parsed.diagnostics, *problems, *notes])
-        return FetchResult(self.url, "new", text, result, new_weeks)
-
-    async def _not_modified(
-        self,
-        previous: _Cached,
-        etag: str | None,
-        last_modified: str | None,
-        notes: list[Diagnostic],
+    async def _fetch(
+        self, session: aiohttp.ClientSession, notes: list[Diagnostic], *, accept: bool
     ) -> FetchResult:
-        refreshed = _Cached(
-            previous.text,
-            etag or previous.etag,
-            last_modified or previous.last_modified,
-            _now(),
+        root = await self._root.download(session)
+        if root.status == "failed":
+            return self._failed(root.error or "failed", notes)
+        if root.moved:
+            notes.append(
+                self._diag(
+                    "warning",
+                    f"moved permanently to {root.final_url}: put that URL in sources.urls "
+                    "instead of this one",
+                )
+            )
+        assert root.text is not None or self._root.copy is not None
+        text = root.text if root.text is not None else self._text() or ""
+        plan = await self._plan(text, root.final_url, session)
+        notes.extend(plan.notes)
+        if root.status == "not_modified" and not plan.changed:
+            self._guard.reset()  # the last good copy is served again: nothing held any more
+            await self._commit(root, plan, notes)
+            return FetchResult(
+                self.url, "not_modified", text, self._current(notes), files=self._files
+            )
+        held, seen = (
+            (None, 0) if accept else self._guard.judge(self._result.weeks, plan.result.weeks)
         )
-        notes.extend(await self._store(refreshed))
-        return FetchResult(self.url, "not_modified", previous.text, self._current(notes))
+        if held is not None:
+            notes.append(self._diag("warning", held.describe(self.url)))
+            return FetchResult(
+                self.url,
+                "held",
+                self._text(),
+                self._current(notes),
+                error=held.describe(self.url),
+                files=self._files,
+                held=held,
+            )
+        if seen:
+            notes.append(self._diag("warning", _accepted_after(seen)))
+        new_weeks = lost_weeks(plan.result.weeks, self._result.weeks)
+        await self._commit(root, plan, notes)
+        self._result, self._files = plan.result, plan.files
+        result = ParseResult(
+            list(plan.result.weeks), [*plan.result.diagnostics, *root.notes, *notes]
+        )
+        return FetchResult(self.url, "new", text, result, new_weeks, files=self._files)
+
+    async def _commit(self, root: Download, plan: _Plan, notes: list[Diagnostic]) -> None:
+        notes.extend(await self._root.commit(root))
+        for url, download in plan.downloads.items():
+            notes.extend(await self._child(url).commit(download))
+
+
+def _file_failed(url: str, error: str, text: str | None) -> Diagnostic:
+    if text is not None:
+        return Diagnostic("warning", url, None, f"{error}; using its last good copy")
+    return Diagnostic("error", url, None, f"{error}; no cached copy to fall back on")
+
+
+def _accepted_after(seen: int) -> str:
+    return (
+        f"accepted a copy that drops some of the known weeks: it was served on {seen} "
+        "refreshes in a row"
+    )
 
 
 async def load_remote_cached(
