@@ -75,6 +75,9 @@ class App:
             refresh_interval=s.sources.refresh_interval,
             default_date=s.sources.default_date,
             on_new_weeks=self._on_new_weeks,
+            limits=s.sources.limits,
+            hold_back=s.sources.hold_back,
+            on_notice=self._notify_admin,
         )
         await self.archive.load()
         archive = self.archive
@@ -237,6 +240,13 @@ class App:
                     "slack subscription names another workspace than the connected one",
                     extra={"channel": str(sub.channel), "connected_team": team},
                 )
+
+    async def _notify_admin(self, key: str, text: str) -> None:
+        """The archive's notices (a source held back) for the admin channel, once per key."""
+        if self.engine is not None:
+            await self.engine.notify_admin(key, text)
+        else:
+            log.warning(text, extra={"key": key})
 
     def _on_new_weeks(self, weeks: list[Week]) -> None:
         log.info("new curated weeks", extra={"weeks": ",".join(w.start.isoformat() for w in weeks)})

@@ -60,6 +60,8 @@ from bot.config.yaml import ErrorLog, Node, compose, kind_of
 from bot.core.errors import ConfigError
 from bot.core.messages import ChannelRef
 from bot.core.text import mask_url
+from bot.papers.sources.guard import HoldBack
+from bot.papers.sources.limits import MB, SourceLimits
 
 
 class ConfigErrors(ConfigError):
@@ -224,6 +226,39 @@ def _sources(s: Section) -> SourcesSettings:
         refresh_interval=s.get("refresh_interval", to_duration(), default.refresh_interval),
         cache_dir=s.get("cache_dir", to_nonempty, default.cache_dir),
         default_date=s.get("default_date", optional(to_date), None),
+        limits=_limits(s),
+        hold_back=_hold_back(s.section("hold_back", HoldBack)),
+    )
+
+
+_LIMIT_KEYS = (
+    "max_document_mb",
+    "max_title_chars",
+    "max_links_per_row",
+    "max_rows_per_week",
+    "min_rows_per_week",
+    "max_index_files",
+)
+
+
+def _limits(sources: Section) -> SourceLimits:
+    s = Section(sources.errs, sources.items.get("limits"), sources.sub("limits"), _LIMIT_KEYS)
+    d = SourceLimits()
+    return SourceLimits(
+        max_document_bytes=s.get("max_document_mb", to_int(), d.max_document_bytes // MB) * MB,
+        max_title_chars=s.get("max_title_chars", to_int(20), d.max_title_chars),
+        max_links_per_row=s.get("max_links_per_row", to_int(), d.max_links_per_row),
+        max_rows_per_week=s.get("max_rows_per_week", to_int(), d.max_rows_per_week),
+        min_rows_per_week=s.get("min_rows_per_week", to_int(0), d.min_rows_per_week),
+        max_index_files=s.get("max_index_files", to_int(), d.max_index_files),
+    )
+
+
+def _hold_back(s: Section) -> HoldBack:
+    d = HoldBack()
+    return HoldBack(
+        max_lost_percent=s.get("max_lost_percent", to_int(0, 100), d.max_lost_percent),
+        accept_after=s.get("accept_after", to_int(), d.accept_after),
     )
 
 

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from typing import Literal
 
 from bot.core.messages import ChannelRef
+from bot.papers.sources.guard import HoldBack
+from bot.papers.sources.limits import SourceLimits
 from bot.storage.records import Subscription, SubscriptionKind
 
 DEFAULT_CONFIG_FILE = "paperboy.yaml"
@@ -26,6 +28,8 @@ class SourcesSettings:
     refresh_interval: timedelta = timedelta(hours=6)
     cache_dir: str = ".paperboy/cache"
     default_date: date | None = None
+    limits: SourceLimits = field(default_factory=SourceLimits)
+    hold_back: HoldBack = field(default_factory=HoldBack)
 
 
 @dataclass(frozen=True, slots=True)

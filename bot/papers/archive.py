@@ -3,6 +3,12 @@
 ``Archive.load()`` reads local files and the last good copies of remote sources (so the bot
 starts offline); ``refresh()`` fetches the URLs and swaps in a new catalog when anything changed;
 ``run()`` refreshes every ``refresh_interval``. The current catalog is ``archive.catalog``.
+
+New weeks (``on_new_weeks``) are those matching no week known before from any source
+(:mod:`bot.papers.known`). A source whose new copy is held back as suspicious
+(:mod:`bot.papers.sources.guard`) is reported once per loss through ``on_notice(key, text)``
+(the app tells the admin channel); ``accept(url)`` takes the copy anyway. How the weeks of
+several sources combine is :mod:`bot.papers.merge`.
 """
 
 from __future__ import annotations
@@ -10,15 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 
 import aiohttp
 
+from bot.core.errors import SourceError
 from bot.papers.catalog import Catalog
+from bot.papers.known import KnownWeeks
+from bot.papers.merge import combine_weeks
 from bot.papers.model import Diagnostic, ParseResult, Week
-from bot.papers.sources import RemoteSource, load_paths
+from bot.papers.sources import FetchResult, RemoteSource, load_paths
+from bot.papers.sources.guard import DEFAULT_HOLD_BACK, Held, HoldBack
+from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
 
 log = logging.getLogger("paperboy.sources")
 
@@ -33,16 +45,33 @@ class Archive:
         refresh_interval: timedelta = timedelta(hours=6),
         default_date: date | None = None,
         on_new_weeks: Callable[[list[Week]], None] | None = None,
+        limits: SourceLimits = DEFAULT_LIMITS,
+        hold_back: HoldBack = DEFAULT_HOLD_BACK,
+        on_notice: Callable[[str, str], Awaitable[None]] | None = None,
+        log_diagnostics: bool = True,
     ) -> None:
         self.paths = tuple(paths)
-        self.remotes = [RemoteSource(u, cache_dir, default_date=default_date) for u in urls]
+        self.limits = limits
+        self.remotes = [
+            RemoteSource(
+                u, cache_dir, default_date=default_date, limits=limits, hold_back=hold_back
+            )
+            for u in urls
+        ]
         self.refresh_interval = refresh_interval
         self.default_date = default_date
         self.on_new_weeks = on_new_weeks
+        self.on_notice = on_notice
+        # False when the caller prints the diagnostics itself (the CLI): each is shown once.
+        self.log_diagnostics = log_diagnostics
         self.catalog = Catalog.build([])
         self.diagnostics: list[Diagnostic] = []
+        self.last_fetch: dict[str, FetchResult] = {}
         self._local = ParseResult()
         self._remote: dict[str, ParseResult] = {}
+        self._merge_notes: list[Diagnostic] = []
+        self._known: KnownWeeks | None = None
+        self._told: set[str] = set()
         self._stop = asyncio.Event()
 
     def current(self) -> Catalog:
@@ -50,10 +79,9 @@ class Archive:
 
     def _rebuild(self) -> None:
         weeks = list(self._local.weeks)
-        diags = list(self._local.diagnostics)
         for result in self._remote.values():
             weeks.extend(result.weeks)
-            diags.extend(result.diagnostics)
+        weeks, self._merge_notes = combine_weeks(weeks)
         old = self.catalog
         catalog = Catalog.build(weeks)
         catalog.warm()  # typo index now, in this thread, not on the first autocomplete
@@ -62,20 +90,30 @@ class Archive:
         # cyclic collector's full passes, which otherwise stall the event loop under load.
         gc.collect()
         gc.freeze()
-        self.diagnostics = diags
+        self._collect_diagnostics()
         old.close()
+
+    def _collect_diagnostics(self) -> None:
+        diags = list(self._local.diagnostics)
+        for result in self._remote.values():
+            diags.extend(result.diagnostics)
+        self.diagnostics = diags + self._merge_notes
+
+    def _log(self, diagnostics: Sequence[Diagnostic]) -> None:
+        if self.log_diagnostics:
+            for d in diagnostics:
+                (log.error if d.severity == "error" else log.warning)(str(d))
 
     async def load(self) -> Catalog:
         """Local files plus cached remote copies; no network."""
         self._local = await asyncio.to_thread(
-            load_paths, self.paths, default_date=self.default_date
+            load_paths, self.paths, default_date=self.default_date, limits=self.limits
         )
         for remote in self.remotes:
             res = await remote.load_cached()
             self._remote[remote.url] = res.result
         await asyncio.to_thread(self._rebuild)
-        for d in self.diagnostics:
-            (log.error if d.severity == "error" else log.warning)(str(d))
+        self._log(self.diagnostics)
         log.info(
             "archive loaded",
             extra={
@@ -87,29 +125,67 @@ class Archive:
         return self.catalog
 
     async def refresh(self, session: aiohttp.ClientSession) -> list[Week]:
-        """Fetch every URL once; returns the weeks that are new since the last good copies."""
-        new: list[Week] = []
+        """Fetch every URL once; returns the weeks that match no week known before."""
+        if self._known is None:
+            self._known = await asyncio.to_thread(self._known_now)
+        fresh: list[Week] = []
         changed = False
         for remote in self.remotes:
             res = await remote.fetch(session)
-            if res.status == "failed":
-                log.warning(
-                    "source fetch failed; keeping the last good copy",
-                    extra={"url": remote.url, "error": res.error},
-                )
-                continue
+            await self._take(res)
             if res.status == "new":
                 changed = True
-                self._remote[remote.url] = res.result
-                new.extend(res.new_weeks)
+                fresh.extend(res.result.weeks)
         if changed:
             await asyncio.to_thread(self._rebuild)
+        else:
+            self._collect_diagnostics()
+        new = self._known.novel(fresh)
+        if changed:
             log.info(
                 "archive refreshed", extra={"papers": len(self.catalog), "new_weeks": len(new)}
             )
         if new and self.on_new_weeks is not None:
             self.on_new_weeks(new)
         return new
+
+    def _known_now(self) -> KnownWeeks:
+        return KnownWeeks([*self.catalog.weeks(), *self.catalog.collections()])
+
+    async def _take(self, res: FetchResult) -> None:
+        """Keep a fetch's result (a failed or held fetch: the last good weeks and the notes
+        saying why), log what it newly says, and tell the admin about a held-back copy."""
+        before = set(self._remote.get(res.url, ParseResult()).diagnostics)
+        self._log([d for d in res.result.diagnostics if d not in before])
+        self._remote[res.url] = res.result
+        self.last_fetch[res.url] = res
+        if res.held is not None:
+            await self._tell_held(res.url, res.held)
+
+    async def _tell_held(self, url: str, held: Held) -> None:
+        """Tell the admin about a held-back copy, once per source and loss."""
+        key = f"source-held:{hashlib.sha1(url.encode()).hexdigest()[:10]}:{held.shape}"
+        if key in self._told or self.on_notice is None:
+            return
+        self._told.add(key)
+        try:
+            await self.on_notice(key, held.describe(url))
+        except Exception:
+            log.exception("could not tell the admin about a held-back source", extra={"url": url})
+
+    async def accept(self, url: str, session: aiohttp.ClientSession) -> FetchResult:
+        """Fetch ``url`` (a configured source) and take its copy even if it would be held
+        back (``paperboy sources accept``)."""
+        remote = next((r for r in self.remotes if r.url == url), None)
+        if remote is None:
+            raise SourceError(url, "not one of the configured sources.urls")
+        res = await remote.accept(session)
+        await self._take(res)
+        if res.status == "new":
+            await asyncio.to_thread(self._rebuild)
+        else:
+            self._collect_diagnostics()
+        return res
 
     async def run(self) -> None:
         """Refresh now and then every ``refresh_interval`` until ``stop()``."""

@@ -67,6 +67,8 @@ class Catalog:
 
     def _add(self, week: Week, paper: Paper) -> None:
         key, aid = paper_identity(paper.title, paper.links)
+        if paper.identity is not None:  # shares an arXiv id with another paper (merge.py)
+            key, aid = paper.identity, None
         pid = make_paper_id(key)
         appearance = Appearance(week.start, week.end, paper.rank, week.source, week.kind)
         idx = self._by_id.get(pid)
