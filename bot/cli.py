@@ -3,6 +3,7 @@
     paperboy run [--now]                 run the bot (terminal when no Slack/Discord token)
     paperboy check [SOURCE...]           validate config and sources; exit 1 on errors
     paperboy export [SOURCE...]          every paper appearance as JSON lines or CSV
+    paperboy sources accept URL...       take a source's copy that was held back as suspicious
     paperboy search QUERY                ranked search over the archive
     paperboy week [DATE|latest]          one curated week
     paperboy slack-manifest              a Slack app manifest to paste into Slack
@@ -57,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
+    sources = sub.add_parser("sources", help="manage remote sources")
+    sources_sub = sources.add_subparsers(dest="sources_cmd", metavar="ACTION", required=True)
+    accept = sources_sub.add_parser(
+        "accept",
+        help="take what a source serves now, even a copy held back as suspicious",
+        description="Fetch each URL (one of sources.urls) and make what it serves now its "
+        "last good copy, however many weeks that drops. A running bot picks the accepted "
+        "copy up at its next refresh.",
+    )
+    accept.add_argument("urls", nargs="+", metavar="URL")
+
     search = sub.add_parser("search", help="search the archive")
     search.add_argument("query", nargs="+")
     search.add_argument("-n", "--limit", type=int, default=10)
@@ -95,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": _run,
             "check": _check,
             "export": _export,
+            "sources": _sources,
             "search": _search,
             "week": _week,
             "slack-manifest": _slack_manifest,
@@ -143,17 +156,24 @@ def _source_paths(settings: Any, explicit: Sequence[str]) -> tuple[list[str], li
     return paths, list(settings.sources.urls)
 
 
-def _load(settings: Any, explicit: Sequence[str], *, fetch: bool = False) -> Any:
-    """An Archive over the given sources (or the configured ones), loaded."""
+def _archive(settings: Any, paths: Sequence[str], urls: Sequence[str]) -> Any:
     from bot.papers.archive import Archive
 
-    paths, urls = _source_paths(settings, explicit)
-    archive = Archive(
+    return Archive(
         paths,
         urls,
         cache_dir=settings.sources.cache_dir,
         default_date=settings.sources.default_date,
+        limits=settings.sources.limits,
+        hold_back=settings.sources.hold_back,
+        log_diagnostics=False,  # the commands print them, once
     )
+
+
+def _load(settings: Any, explicit: Sequence[str], *, fetch: bool = False) -> Any:
+    """An Archive over the given sources (or the configured ones), loaded."""
+    paths, urls = _source_paths(settings, explicit)
+    archive = _archive(settings, paths, urls)
 
     async def go() -> Any:
         await archive.load()
@@ -222,6 +242,10 @@ def _check(args: argparse.Namespace) -> int:
                     }
                     for d in diags
                 ],
+                "remote": [
+                    {"url": r.url, "status": r.status, "files": list(r.files)}
+                    for r in archive.last_fetch.values()
+                ],
             },
             sys.stdout,
             indent=2,
@@ -234,6 +258,7 @@ def _check(args: argparse.Namespace) -> int:
             print()
         for d in diags:
             print(d)
+        _print_remotes(archive)
         weeks = cat.weeks()
         span = f", {weeks[-1].start} to {weeks[0].end}" if weeks else ""
         print(
@@ -244,12 +269,30 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if errors else EXIT_OK
 
 
+def _print_remotes(archive: Any) -> None:
+    """What each fetched URL came to: for an index, the files it followed."""
+    for res in archive.last_fetch.values():
+        if res.files:
+            print(f"{res.url}: an index; read {len(res.files)} file(s) it links to:")
+            weeks: dict[str, int] = {}
+            for week in res.result.weeks:
+                weeks[week.source] = weeks.get(week.source, 0) + 1
+            for url in res.files:
+                print(f"  {url} ({weeks.get(url, 0)} weeks)")
+        if res.held is not None:
+            print(f"{res.url}: held back; run `paperboy sources accept {res.url}` to take it")
+
+
+BULLET_JOIN = (
+    " • "  # bullets in one CSV cell (the parser splits bullets at •, so it is unambiguous)
+)
 EXPORT_FIELDS = (
     "week_start",
     "week_end",
     "rank",
     "title",
     "summary",
+    "bullets",
     "url",
     "links",
     "arxiv_id",
@@ -270,6 +313,7 @@ def export_records(weeks: Sequence[Any]) -> list[dict[str, Any]]:
                     "rank": p.rank,
                     "title": p.title,
                     "summary": p.summary,
+                    "bullets": list(p.bullets),
                     "url": p.url,
                     "links": [{"label": link.label, "url": link.url} for link in p.links],
                     "arxiv_id": p.arxiv_id,
@@ -299,11 +343,41 @@ def _export(args: argparse.Namespace) -> int:
             for row in rows:
                 flat = dict(row)
                 flat["links"] = " ".join(f"{x['label']}={x['url']}" for x in row["links"])
+                flat["bullets"] = BULLET_JOIN.join(row["bullets"])
                 writer.writerow(flat)
     finally:
         if out is not sys.stdout:
             out.close()
     return EXIT_OK
+
+
+def _sources(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    configured = set(settings.sources.urls)
+    unknown = [u for u in args.urls if u not in configured]
+    if unknown:
+        for url in unknown:
+            print(f"paperboy: {url} is not one of the configured sources.urls", file=sys.stderr)
+        return EXIT_USAGE
+    archive = _archive(settings, (), args.urls)
+
+    async def go() -> list[Any]:
+        import aiohttp
+
+        await archive.load()
+        async with aiohttp.ClientSession() as session:
+            return [await archive.accept(url, session) for url in args.urls]
+
+    code = EXIT_OK
+    for res in asyncio.run(go()):
+        if res.status == "new":
+            print(f"{res.url}: accepted: {len(res.result.weeks)} weeks")
+        elif res.status == "not_modified":
+            print(f"{res.url}: nothing to accept: it serves the copy in use")
+        else:
+            print(f"paperboy: {res.url}: not accepted: {res.error}", file=sys.stderr)
+            code = EXIT_ERRORS
+    return code
 
 
 def _paper_json(p: Any) -> dict[str, Any]:
