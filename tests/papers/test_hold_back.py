@@ -168,3 +168,26 @@ async def test_a_truncated_year_file_of_an_index_is_held_back(
     assert res.status == "held"
     assert len(res.result.weeks) == 10
     assert body(tmp_path, st.url("/list/years/2026.md")) == FULL
+
+
+async def test_a_year_file_cut_in_half_is_held_back_however_many_other_years(
+    st: ListServer, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    older = history(10, first=date(2025, 1, 6))  # 2025.md: ten weeks
+    newer = WEEKS[:4]  # 2026.md: four weeks
+    st.put("/list/years/2025.md", weekly_file(older))
+    st.put("/list/years/2026.md", weekly_file(newer))
+    st.put("/list/README.md", index_file([("2026", "years/2026.md"), ("2025", "years/2025.md")]))
+    url = st.url("/list/README.md")
+    source = RemoteSource(url, tmp_path)
+    await source.fetch(session)
+
+    st.put("/list/years/2026.md", weekly_file(newer[2:]))  # 2 of 14 weeks, half of the file
+    res = await source.fetch(session)
+    assert res.status == "held"
+    assert res.error == (
+        f"held back a suspicious copy of {url}: it has 12 weeks and would lose 2 of the 14 "
+        f"known (weeks of 2026-01-05, 2026-01-12 in {st.url('/list/years/2026.md')}); the last "
+        "good copy stays in use; accepted if served on 3 refreshes in a row (seen 1), or run "
+        f"`paperboy sources accept {url}`"
+    )

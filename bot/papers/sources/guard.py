@@ -13,6 +13,7 @@ same week (``bot.papers.model.same_week``), however re-dated or edited. Config:
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ __all__ = ["DEFAULT_HOLD_BACK", "Guard", "Held", "HoldBack", "lost_weeks"]
 
 @dataclass(frozen=True, slots=True)
 class HoldBack:
-    # A copy losing more than this share of the source's known weeks is held back...
+    # A copy losing more than this share of the known weeks of the source (of any one of its
+    # files, for an index source) is held back...
     max_lost_percent: int = 25
     # ...until the same loss has been served on this many refreshes in a row.
     accept_after: int = 3
@@ -46,6 +48,9 @@ class Held:
     def describe(self, url: str) -> str:
         dates = ", ".join(str(w.start) for w in sorted(self.lost, key=lambda w: w.start)[:5])
         more = f" and {len(self.lost) - 5} more" if len(self.lost) > 5 else ""
+        files = sorted({w.source for w in self.lost} - {url})
+        if files:
+            more += f" in {', '.join(files)}"
         what = (
             "has no weeks at all"
             if self.weeks == 0
@@ -101,12 +106,9 @@ class Guard:
             return None, 0
         # Only curated weeks count: a link collection served at a fixed URL is replaced whole
         # every time it moves on. A copy with no weeks at all is suspicious in any case.
-        lost = lost_weeks([w for w in known if w.kind == "weekly"], candidate)
-        if not candidate:
-            lost = list(known)
-        weekly = sum(1 for w in known if w.kind == "weekly")
-        allowed = len(lost) * 100 <= self.policy.max_lost_percent * weekly
-        if not lost or (candidate and allowed):
+        weekly = [w for w in known if w.kind == "weekly"]
+        lost = lost_weeks(weekly, candidate) if candidate else list(known)
+        if not lost or (candidate and not self._too_many(lost, weekly)):
             self.reset()
             return None, 0
         keys = sorted(f"{w.source} {w.start} {w.kind}" for w in lost)
@@ -118,4 +120,13 @@ class Guard:
             seen = self._seen
             self.reset()
             return None, seen
-        return Held(tuple(lost), weekly, len(candidate), self._seen, needed, shape), 0
+        return Held(tuple(lost), len(weekly), len(candidate), self._seen, needed, shape), 0
+
+    def _too_many(self, lost: Sequence[Week], known: Sequence[Week]) -> bool:
+        """Whether any file loses more than the allowed share of its known weeks (for an index
+        source, each of its files: the year file cut in half is suspicious however many other
+        years there are)."""
+        per_file = Counter(w.source for w in known)
+        lost_per_file = Counter(w.source for w in lost)
+        limit = self.policy.max_lost_percent
+        return any(n * 100 > limit * per_file[src] for src, n in lost_per_file.items())
