@@ -58,17 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
-    sources = sub.add_parser("sources", help="manage remote sources")
-    sources_sub = sources.add_subparsers(dest="sources_cmd", metavar="ACTION", required=True)
-    accept = sources_sub.add_parser(
-        "accept",
-        help="take what a source serves now, even a copy held back as suspicious",
-        description="Fetch each URL (one of sources.urls) and make what it serves now its "
-        "last good copy, however many weeks that drops. A running bot picks the accepted "
-        "copy up at its next refresh.",
-    )
-    accept.add_argument("urls", nargs="+", metavar="URL")
-
+    _sources_parser(sub)
     search = sub.add_parser("search", help="search the archive")
     search.add_argument("query", nargs="+")
     search.add_argument("-n", "--limit", type=int, default=10)
@@ -95,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
         "--application-id", metavar="ID", help="defaults to discord.application_id from the config"
     )
     return p
+
+
+def _sources_parser(sub: Any) -> None:
+    sources = sub.add_parser("sources", help="manage remote sources")
+    sources_sub = sources.add_subparsers(dest="sources_cmd", metavar="ACTION", required=True)
+    accept = sources_sub.add_parser(
+        "accept",
+        help="take what a source serves now, even a copy held back as suspicious",
+        description="Fetch each URL (one of sources.urls) and make what it serves now its "
+        "last good copy, however many weeks that drops. A running bot picks the accepted "
+        "copy up at its next refresh.",
+    )
+    accept.add_argument("urls", nargs="+", metavar="URL")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -140,11 +140,17 @@ class Archive:
             await asyncio.to_thread(self._rebuild)
         else:
             self._collect_diagnostics()
-        new = self._known.novel(fresh)
+        new = self._novel(fresh)
         if changed:
             log.info(
                 "archive refreshed", extra={"papers": len(self.catalog), "new_weeks": len(new)}
             )
+        return new
+
+    def _novel(self, fresh: list[Week]) -> list[Week]:
+        """The weeks of new copies that match no week known before; ``on_new_weeks`` hears."""
+        assert self._known is not None
+        new = self._known.novel(fresh)
         if new and self.on_new_weeks is not None:
             self.on_new_weeks(new)
         return new
@@ -179,10 +185,13 @@ class Archive:
         remote = next((r for r in self.remotes if r.url == url), None)
         if remote is None:
             raise SourceError(url, "not one of the configured sources.urls")
+        if self._known is None:
+            self._known = await asyncio.to_thread(self._known_now)
         res = await remote.accept(session)
         await self._take(res)
         if res.status == "new":
             await asyncio.to_thread(self._rebuild)
+            self._novel(res.result.weeks)
         else:
             self._collect_diagnostics()
         return res

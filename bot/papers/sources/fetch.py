@@ -287,7 +287,7 @@ class RemoteSource:
                     "instead of this one",
                 )
             )
-        assert root.text is not None or self._root.copy is not None
+        # a new body, or (304, or the same body again) the last good copy it confirms
         text = root.text if root.text is not None else self._text() or ""
         plan = await self._plan(text, root.final_url, session)
         notes.extend(plan.notes)

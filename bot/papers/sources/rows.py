@@ -320,7 +320,7 @@ class RowReader:
             return "|".join(cells[:-1]), links
         linked = [i for i in range(1, len(cells)) if _LINK_RE.search(cells[i])]
         if not linked:
-            return "|".join(cells[:-1]), links
+            return ("  ".join(c for c in cells[:2] if c) if wide else "|".join(cells[:-1])), []
         text = cells[: min(2, linked[0])]
         if not block.wide_noted:
             block.wide_noted = True
@@ -374,11 +374,12 @@ class RowReader:
         limit = self.limits.max_title_chars
         if len(title) <= limit:
             return title, summary
+        length = len(title)
         title, rest = _cut_title(title, limit)
         self.note(
             "warning",
             line,
-            f"title of {len(title) + len(rest) + 1} characters is over the limit of {limit} "
+            f"title of {length} characters is over the limit of {limit} "
             "(sources.limits.max_title_chars): cut at a word, the rest read as summary",
         )
         return title, f"{rest} {summary}".strip()
