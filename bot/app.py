@@ -214,6 +214,7 @@ class App:
             )
         )
         self._build_adapters()
+        self._preset_metrics()
         self.engine.posters.update(self.adapters)
         await self._start_http()
         for name, adapter in self.adapters.items():
@@ -255,9 +256,23 @@ class App:
         }
         return body, ok
 
+    def _preset_metrics(self) -> None:
+        """Votes and commands series from the start, at zero, for every configured platform."""
+        from bot.chat.commands import KNOWN_SUBCOMMANDS
+
+        platforms = [p for p in ("terminal", "slack", "discord") if p in self.adapters]
+        self.metrics.preset("votes", platform=platforms, action=("add", "remove"))
+        self.metrics.preset("command_seconds", command=(*sorted(KNOWN_SUBCOMMANDS), "unknown"))
+        self.metrics.preset("adapter_connected", platform=platforms)
+
     def _metrics_text(self) -> str:
         if self.archive is not None:
             self.metrics.set("catalog_papers", len(self.archive.catalog))
+            refreshed = self.archive.refreshed_at
+            if refreshed is not None:
+                self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)
+        for name, adapter in self.adapters.items():
+            self.metrics.set("adapter_connected", int(adapter.healthy()), platform=name)
         return self.metrics.render_prometheus()
 
     async def _start_http(self) -> None:

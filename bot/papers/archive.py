@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
@@ -44,6 +45,7 @@ class Archive:
         self._local = ParseResult()
         self._remote: dict[str, ParseResult] = {}
         self._stop = asyncio.Event()
+        self.refreshed_at: float | None = None  # Unix time the sources were last read in full
 
     def current(self) -> Catalog:
         return self.catalog
@@ -74,6 +76,7 @@ class Archive:
             res = await remote.load_cached()
             self._remote[remote.url] = res.result
         await asyncio.to_thread(self._rebuild)
+        self.refreshed_at = time.time()
         for d in self.diagnostics:
             (log.error if d.severity == "error" else log.warning)(str(d))
         log.info(
@@ -90,9 +93,11 @@ class Archive:
         """Fetch every URL once; returns the weeks that are new since the last good copies."""
         new: list[Week] = []
         changed = False
+        failed = False
         for remote in self.remotes:
             res = await remote.fetch(session)
             if res.status == "failed":
+                failed = True
                 log.warning(
                     "source fetch failed; keeping the last good copy",
                     extra={"url": remote.url, "error": res.error},
@@ -107,6 +112,8 @@ class Archive:
             log.info(
                 "archive refreshed", extra={"papers": len(self.catalog), "new_weeks": len(new)}
             )
+        if not failed:
+            self.refreshed_at = time.time()
         if new and self.on_new_weeks is not None:
             self.on_new_weeks(new)
         return new
