@@ -78,7 +78,9 @@ class Archive:
         await asyncio.to_thread(self._rebuild)
         self.refreshed_at = time.time()
         for d in self.diagnostics:
-            (log.error if d.severity == "error" else log.warning)(str(d))
+            (log.error if d.severity == "error" else log.warning)(
+                d.message, extra={"source": d.source, "line": d.line, "severity": d.severity}
+            )
         log.info(
             "archive loaded",
             extra={
