@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
+import socket
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -131,6 +133,23 @@ def detail_lines(
 
 
 # --- errors and options -----------------------------------------------------------------------
+
+
+def network_problem(exc: BaseException) -> str:
+    """A failed connection in words (``cannot connect to discord.com:443: Name or service not
+    known``), never a repr of nested library objects."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}: {network_problem(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status} {exc.message}".strip()
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)  # asyncio's own strerror repeats the address as a tuple
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def call_error(platform: str, exc: BaseException, *, may_have_sent: bool) -> DeliveryError:

@@ -165,8 +165,13 @@ class DiscordAdapter:
             await client.login(self._token)
         except discord.LoginFailure as exc:
             raise ConfigError("discord.token", "Discord rejected the bot token") from exc
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise TransientError(f"cannot log in to Discord: {exc!r}") from exc
+        except discord.HTTPException as exc:
+            raise TransientError(
+                f"cannot log in to Discord: HTTP {exc.status} {exc.text or ''}".rstrip()
+            ) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            problem = shared.network_problem(exc)
+            raise TransientError(f"cannot log in to Discord: {problem}") from exc
 
     async def _run_gateway(self, client: discord.Client) -> None:
         try:

@@ -40,11 +40,20 @@ class ClientOptions:
     global_rate: int | None
 
 
+def quiet_voice_warnings() -> None:
+    """Paperboy never joins voice: discord.py's start-up warnings that the voice libraries
+    (PyNaCl, davey) are missing say nothing to its users, so they are switched off."""
+    discord.VoiceClient.warn_nacl = False
+    if hasattr(discord.VoiceClient, "warn_dave"):
+        discord.VoiceClient.warn_dave = False
+
+
 def make_client(
     opts: ClientOptions, *, on_reaction: OnReaction, down: set[int | None]
 ) -> discord.Client:
     """A client (sharded when ``opts.shards`` is set) that hands raw reactions to
     ``on_reaction(payload, added)`` and keeps ``down`` (see ``track_connection``)."""
+    quiet_voice_warnings()
     options: dict[str, Any] = {
         "intents": intents(),
         "allowed_mentions": discord.AllowedMentions.none(),
