@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.chat.commands import CommandContext, Commands
@@ -52,6 +53,7 @@ class App:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
     bot_user_ids: set[str] = field(default_factory=set)
+    exit_on_eof: bool = False  # the terminal stops the bot when piped input ends
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -145,6 +147,8 @@ class App:
                 color=s.terminal.color,
                 on_quit=self.request_stop,
                 summary_length=s.digest.summary_length,
+                history_file=Path(s.sources.cache_dir).parent / "history",
+                exit_on_eof=self.exit_on_eof,
             )
         if s.slack is not None:
             from bot.platforms.slack import SlackAdapter
@@ -350,10 +354,12 @@ class App:
             self.archive.catalog.close()
 
 
-async def run_app(settings: Settings, *, now: bool = False) -> int:
-    """Run until SIGTERM / SIGINT (or ``quit`` in the terminal). Returns the exit code."""
+async def run_app(settings: Settings, *, now: bool = False, exit_on_eof: bool = False) -> int:
+    """Run until SIGTERM / SIGINT (or ``quit`` in the terminal, or the end of piped input with
+    ``exit_on_eof``). Returns the exit code."""
     offset = settings.clock_offset
-    app = App(settings, clock=OffsetClock(offset) if offset else SystemClock())
+    clock = OffsetClock(offset) if offset else SystemClock()
+    app = App(settings, clock=clock, exit_on_eof=exit_on_eof)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):

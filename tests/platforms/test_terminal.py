@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.messages import ChannelRef, Invocation, Link, Message, ReactionEvent, Reply, Section
-from bot.platforms.terminal.adapter import TerminalAdapter, _stdin_reader
+from bot.platforms.terminal.adapter import TerminalAdapter
+from bot.platforms.terminal.lines import stdin_reader
 from bot.platforms.terminal.render import clean, render_message
 from bot.storage import Store, open_store
 from bot.storage.records import PostedDigest
@@ -162,11 +163,11 @@ async def test_stdin_that_cannot_be_polled_is_read_quietly(tmp_path: Path) -> No
     loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
     try:
         with open(os.devnull) as null:
-            assert await read_all(await _stdin_reader(null)) == []
+            assert await read_all(await stdin_reader(null)) == []
         script = tmp_path / "commands.txt"
         script.write_text("help\nsearch attention\n", encoding="utf-8")
         with script.open() as f:
-            assert await read_all(await _stdin_reader(f)) == [b"help\n", b"search attention\n"]
+            assert await read_all(await stdin_reader(f)) == [b"help\n", b"search attention\n"]
         await asyncio.sleep(0)  # a failed watch would be reported from a callback
     finally:
         loop.set_exception_handler(None)
@@ -176,7 +177,7 @@ async def test_stdin_that_cannot_be_polled_is_read_quietly(tmp_path: Path) -> No
 async def test_stdin_pipe_is_watched_by_the_loop() -> None:
     read_fd, write_fd = os.pipe()
     with os.fdopen(read_fd) as r:
-        reader = await _stdin_reader(r)
+        reader = await stdin_reader(r)
         os.write(write_fd, b"week latest\n")
         os.close(write_fd)
         assert await read_all(reader) == [b"week latest\n"]
