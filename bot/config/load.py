@@ -351,14 +351,25 @@ def parse_config(
     return settings
 
 
+def config_path(path: str | Path | None) -> Path | None:
+    """The file ``load_config(path)`` reads: ``path`` itself, else ``paperboy.yaml`` in the
+    working directory when there is one (anything by that name counts, so that a directory is
+    reported rather than skipped), else None (the defaults)."""
+    if path is not None:
+        return Path(path)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
 def load_config(path: str | Path | None, *, env: Mapping[str, str] | None = None) -> Settings:
     """Load a config file. With ``path`` None, ``paperboy.yaml`` in the working directory is
     used if it exists, else the defaults (plus environment fallbacks)."""
+    path = config_path(path)
     if path is None:
-        path = Path(DEFAULT_CONFIG_FILE)
-        if not path.is_file():
-            return parse_config("", source="<defaults>", env=env)
-    path = Path(path)
+        return parse_config("", source="<defaults>", env=env)
+    if path.is_dir():
+        msg = f"config file {str(path)!r} is a directory; give a YAML file"
+        raise ConfigErrors([ConfigError("", msg)])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

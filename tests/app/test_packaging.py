@@ -38,3 +38,9 @@ def test_migrations_are_package_data() -> None:
     data = tool["setuptools"]["package-data"]["bot"]
     assert "storage/migrations/*.sql" in data
     assert list((REPO / "bot" / "storage" / "migrations").glob("*.sql"))
+
+
+def test_ci_installs_from_requirements_alone_and_runs_the_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install --quiet -r requirements.txt" in ci
+    assert "paperboy --version" in ci and "paperboy check --online" in ci

@@ -1,14 +1,15 @@
 """The ``paperboy`` command (also ``python -m bot``).
 
-    paperboy run [--now]                 run the bot (terminal when no Slack/Discord token)
-    paperboy check [SOURCE...]           validate config and sources; exit 1 on errors
-    paperboy export [SOURCE...]          every paper appearance as JSON lines or CSV
-    paperboy search QUERY                ranked search over the archive
-    paperboy week [DATE|latest]          one curated week
-    paperboy slack-manifest              a Slack app manifest to paste into Slack
-    paperboy discord-invite              the Discord invite URL with the permissions needed
+    paperboy run [--now] [--exit-on-eof]     run the bot (terminal when no Slack/Discord token)
+    paperboy check [--source S] [--online]   validate config and sources; exit 1 on errors
+    paperboy export [--source S]             every paper appearance as JSON lines or CSV
+    paperboy search QUERY                    ranked search over the archive
+    paperboy week [DATE|latest]              one curated week
+    paperboy slack-manifest                  a Slack app manifest to paste into Slack
+    paperboy discord-invite                  the Discord invite URL with the permissions needed
 
-Errors print one clear line and exit non-zero; no tracebacks for expected problems.
+``--config FILE`` may come before or after the command. Errors print one clear line (with
+``--json``, also a JSON object on stdout) and exit non-zero; no tracebacks for expected problems.
 """
 
 from __future__ import annotations
@@ -18,94 +19,32 @@ import asyncio
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TextIO
 
-from bot import __version__
+from bot.cli.parser import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+from bot.cli.parser import parser as _parser
 from bot.core.errors import ConfigError, PaperboyError
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="paperboy",
-        description="Curated research-paper digests for Slack, Discord and the terminal.",
-    )
-    p.add_argument("--version", action="version", version=f"paperboy {__version__}")
-    p.add_argument(
-        "-c",
-        "--config",
-        metavar="FILE",
-        help="config file (default: paperboy.yaml in the current directory, if present)",
-    )
-    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
-
-    run = sub.add_parser("run", help="run the bot")
-    run.add_argument(
-        "--now", action="store_true", help="post the current digest to the terminal at once"
-    )
-
-    check = sub.add_parser("check", help="validate config and sources")
-    check.add_argument("sources", nargs="*", metavar="SOURCE")
-    check.add_argument("--json", action="store_true", help="machine-readable output")
-
-    export = sub.add_parser("export", help="export paper appearances")
-    export.add_argument("sources", nargs="*", metavar="SOURCE")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-
-    search = sub.add_parser("search", help="search the archive")
-    search.add_argument("query", nargs="+")
-    search.add_argument("-n", "--limit", type=int, default=10)
-    search.add_argument("--page", type=int, default=1)
-    search.add_argument("--source", action="append", default=[], metavar="SOURCE")
-    search.add_argument("--json", action="store_true")
-
-    week = sub.add_parser("week", help="show one curated week")
-    week.add_argument("date", nargs="?", default="latest")
-    week.add_argument("--source", action="append", default=[], metavar="SOURCE")
-    week.add_argument("--json", action="store_true")
-
-    manifest = sub.add_parser("slack-manifest", help="print a Slack app manifest")
-    manifest.add_argument(
-        "--http",
-        metavar="URL",
-        help="use HTTP mode with this public base URL instead of Socket Mode",
-    )
-    manifest.add_argument("--name", default="Paperboy")
-    manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
-
-    invite = sub.add_parser("discord-invite", help="print the Discord invite URL")
-    invite.add_argument(
-        "--application-id", metavar="ID", help="defaults to discord.application_id from the config"
-    )
-    return p
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.cmd is None:
-        _parser().print_help()
+        parser.print_help()
         return EXIT_USAGE
     try:
-        handler = {
-            "run": _run,
-            "check": _check,
-            "export": _export,
-            "search": _search,
-            "week": _week,
-            "slack-manifest": _slack_manifest,
-            "discord-invite": _discord_invite,
-        }[args.cmd]
-        return handler(args)
+        return HANDLERS[args.cmd](args)
     except ConfigError as exc:
+        _json_error(args, exc)
         for line in str(exc).splitlines():
             print(f"paperboy: config: {line}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_ERRORS
     except PaperboyError as exc:
+        _json_error(args, exc)
         print(f"paperboy: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:
@@ -114,13 +53,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _json_error(args: argparse.Namespace, exc: PaperboyError) -> None:
+    """With ``--json``, the error as a JSON object on stdout as well (a script reading stdout
+    gets an answer, not nothing)."""
+    if not getattr(args, "json", False):
+        return
+    if isinstance(exc, ConfigError):
+        items = getattr(exc, "errors", [exc])
+        errors = [{"key": e.key_path, "line": e.line, "message": e.message} for e in items]
+        kind = "config"
+    else:
+        errors, kind = [{"message": str(exc)}], "error"
+    config = _config_file(args)
+    body = {"ok": False, "kind": kind, "config": config, "errors": errors}
+    json.dump(body, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+
+
 # --- helpers ------------------------------------------------------------------
 
 
 def _settings(args: argparse.Namespace) -> Any:
     from bot.config.load import load_config
 
-    return load_config(args.config)
+    return load_config(getattr(args, "config", None))
+
+
+def _config_file(args: argparse.Namespace) -> str | None:
+    """The config file this command reads (None: no file, the defaults)."""
+    from bot.config.load import config_path
+
+    path = config_path(getattr(args, "config", None))
+    return str(path) if path is not None else None
 
 
 def shipped_digests() -> Path:
@@ -129,7 +93,7 @@ def shipped_digests() -> Path:
     here = Path("digests")
     if here.is_dir():
         return here
-    return Path(__file__).resolve().parent.parent / "digests"
+    return Path(__file__).resolve().parents[2] / "digests"
 
 
 def _source_paths(settings: Any, explicit: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -178,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
     interactive = settings.terminal_enabled and sys.stdin.isatty() and sys.stdout.isatty()
     if interactive:
         # Someone is typing at this terminal: keep the screen for digests and answers, and
-        # write the structured log to a file (warnings and errors still show).
+        # write the structured log, warnings too, to a file.
         log_file = Path(settings.sources.cache_dir).parent / "paperboy.log"
         setup_logging(settings.log_level, settings.log_format, file=log_file)
         print(f"(logging to {log_file})", file=sys.stderr)
@@ -192,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
             settings, sources=dataclasses.replace(settings.sources, paths=tuple(paths))
         )
     try:
-        return asyncio.run(run_app(settings, now=args.now))
+        return asyncio.run(run_app(settings, now=args.now, exit_on_eof=args.exit_on_eof))
     except PaperboyError as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
         return EXIT_ERRORS
@@ -202,14 +166,18 @@ def _check(args: argparse.Namespace) -> int:
     from bot.config.load import describe_settings
 
     settings = _settings(args)
-    archive = _load(settings, args.sources, fetch=True)
+    archive = _load(settings, args.source, fetch=True)
+    probes = _online(settings) if args.online else []
     diags = archive.diagnostics
     errors = [d for d in diags if d.severity == "error"]
+    failed = [p for p in probes if not p.ok]
     cat = archive.catalog
+    config = _config_file(args)
     if args.json:
         json.dump(
             {
-                "ok": not errors,
+                "ok": not errors and not failed,
+                "config": config,
                 "papers": len(cat),
                 "weeks": len(cat.weeks()),
                 "collections": len(cat.collections()),
@@ -222,14 +190,15 @@ def _check(args: argparse.Namespace) -> int:
                     }
                     for d in diags
                 ],
+                "online": [{"check": p.name, "ok": p.ok, "detail": p.detail} for p in probes],
             },
             sys.stdout,
             indent=2,
         )
         print()
     else:
-        if not args.sources:
-            print("Config OK:")
+        if not args.source:
+            print(f"Config OK ({config or 'no config file: defaults and the environment'}):")
             print(describe_settings(settings))
             print()
         for d in diags:
@@ -241,7 +210,15 @@ def _check(args: argparse.Namespace) -> int:
             f"{len(cat.collections())} collections; {len(errors)} errors, "
             f"{len(diags) - len(errors)} warnings."
         )
-    return EXIT_ERRORS if errors else EXIT_OK
+        for p in probes:
+            print(p)
+    return EXIT_ERRORS if errors or failed else EXIT_OK
+
+
+def _online(settings: Any) -> list[Any]:
+    from bot.platforms.online import check_online
+
+    return asyncio.run(check_online(settings))
 
 
 EXPORT_FIELDS = (
@@ -281,14 +258,24 @@ def export_records(weeks: Sequence[Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _open_output(path: str | None) -> TextIO:
+    """``path`` opened for writing (stdout when None); a PaperboyError saying why not."""
+    if not path:
+        return sys.stdout
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise PaperboyError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _export(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    archive = _load(settings, args.sources)
+    out = _open_output(args.output)  # before the work: a bad path fails at once
+    archive = _load(settings, args.source)
     for d in archive.diagnostics:
         print(d, file=sys.stderr)
     cat = archive.catalog
     rows = export_records([*cat.weeks(), *cat.collections()])
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if args.format == "jsonl":
             for row in rows:
@@ -306,7 +293,10 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _paper_json(p: Any) -> dict[str, Any]:
+def _paper_json(p: Any, catalog: Any = None) -> dict[str, Any]:
+    """One paper; its weeks come from the catalog's copy (a week's own papers carry none)."""
+    known = catalog.get(p.paper_id) if catalog is not None else None
+    appearances = getattr(known or p, "appearances", [])
     return {
         "paper_id": p.paper_id,
         "title": p.title,
@@ -316,7 +306,7 @@ def _paper_json(p: Any) -> dict[str, Any]:
         "links": [{"label": link.label, "url": link.url} for link in p.links],
         "weeks": [
             {"week_start": a.week_start.isoformat(), "rank": a.rank}
-            for a in getattr(p, "appearances", [])
+            for a in sorted(appearances, key=lambda a: a.week_start)
         ],
     }
 
@@ -327,8 +317,8 @@ def _search(args: argparse.Namespace) -> int:
     settings = _settings(args)
     archive = _load(settings, args.source)
     query = " ".join(args.query)
-    limit = max(1, min(args.limit, 50))
-    page = archive.catalog.search(query, limit=limit, offset=(max(1, args.page) - 1) * limit)
+    limit = args.limit
+    page = archive.catalog.search(query, limit=limit, offset=(args.page - 1) * limit)
     if args.json:
         json.dump(
             {
@@ -357,7 +347,7 @@ def _search(args: argparse.Namespace) -> int:
             f"  ·  id {p.paper_id}"
         )
     if page.has_more:
-        print(f"More: paperboy search {clean(query)} --page {max(1, args.page) + 1}")
+        print(f"More: paperboy search {clean(query)} --page {args.page + 1}")
     return EXIT_OK
 
 
@@ -370,8 +360,7 @@ def _week(args: argparse.Namespace) -> int:
     archive = _load(settings, args.source)
     week = archive.catalog.week(args.date)
     if week is None:
-        print(f"paperboy: no curated week for {args.date!r}", file=sys.stderr)
-        return EXIT_ERRORS
+        raise PaperboyError(f"no curated week for {args.date!r}")
     if args.json:
         json.dump(
             {
@@ -379,7 +368,7 @@ def _week(args: argparse.Namespace) -> int:
                 "week_end": week.end.isoformat(),
                 "title": week.title,
                 "source": week.source,
-                "papers": [_paper_json(p) | {"rank": p.rank} for p in week.papers],
+                "papers": [_paper_json(p, archive.catalog) | {"rank": p.rank} for p in week.papers],
             },
             sys.stdout,
             indent=2,
@@ -399,12 +388,8 @@ def _week(args: argparse.Namespace) -> int:
 def _slack_manifest(args: argparse.Namespace) -> int:
     from bot.platforms.slack import slack_manifest
 
-    request_url = args.http
-    if request_url is not None and urlsplit(request_url).path in ("", "/"):
-        request_url = request_url.rstrip("/") + "/slack/events"  # where the bot listens
-    manifest = slack_manifest(
-        socket_mode=request_url is None, request_url=request_url, name=args.name
-    )
+    # --http and --name were checked (and /slack/events added) when the options were parsed.
+    manifest = slack_manifest(socket_mode=args.http is None, request_url=args.http, name=args.name)
     if args.format == "json":
         print(json.dumps(manifest, indent=2))
     else:
@@ -430,3 +415,16 @@ def _discord_invite(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(discord_invite_url(str(app_id)))
     return EXIT_OK
+
+
+HANDLERS.update(
+    {
+        "run": _run,
+        "check": _check,
+        "export": _export,
+        "search": _search,
+        "week": _week,
+        "slack-manifest": _slack_manifest,
+        "discord-invite": _discord_invite,
+    }
+)
