@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.chat.commands import CommandContext, Commands
 from bot.chat.votes import VoteService
-from bot.config.settings import Settings
+from bot.config.settings import DEFAULT_DATABASE_URL, Settings
 from bot.core.clock import Clock, OffsetClock, SystemClock
 from bot.core.errors import PaperboyError
 from bot.core.messages import ChannelRef
@@ -68,7 +68,7 @@ class App:
     async def open(self) -> None:
         """Everything up to (not including) connecting adapters. Raises PaperboyError."""
         s = self.settings
-        self.store = open_store(s.store.url)
+        self.store = open_store(s.store.url, create_dir=s.store.url == DEFAULT_DATABASE_URL)
         await self.store.open()
         self.archive = Archive(
             s.sources.paths,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.config.settings import DiscordSettings, Settings, SlackSettings
+from bot.config.settings import DEFAULT_DATABASE_URL, DiscordSettings, Settings, SlackSettings
 from bot.core.errors import ConfigError, PaperboyError
 from bot.core.text import mask_url
 from bot.platforms.shared import network_problem
@@ -41,7 +41,10 @@ async def check_online(settings: Settings) -> list[Probe]:
 
 
 async def _store(url: str) -> Probe:
-    store = open_store(url)
+    try:
+        store = open_store(url, create_dir=url == DEFAULT_DATABASE_URL)
+    except PaperboyError as exc:
+        return Probe("store", False, str(exc))
     try:
         await asyncio.wait_for(store.open(), TIMEOUT)
     except PaperboyError as exc:
