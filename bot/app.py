@@ -286,13 +286,16 @@ class App:
         try:
             await self.http.start()
         except OSError as exc:
+            # Fatal: running on without /healthz makes a deployment's health check fail in a
+            # confusing way (and Slack's http mode gets no events at all).
+            from bot.platforms.shared import network_problem
+
             slack_http = self.settings.slack is not None and self.settings.slack.mode == "http"
-            if slack_http:
-                raise PaperboyError(
-                    f"cannot listen on {h.host}:{h.port} for Slack events: {exc.strerror}"
-                ) from exc
-            log.warning("health server not started", extra={"port": h.port, "error": exc.strerror})
-            return
+            what = "Slack events and /healthz" if slack_http else "/healthz and /metrics"
+            raise PaperboyError(
+                f"cannot listen on {h.host}:{h.port} for {what}: {network_problem(exc)}; set "
+                "http.port (0: any free port) or PORT, http.host, or http.enabled: false"
+            ) from exc
         self.http_port = self.http.port
 
     # -- running and stopping ---------------------------------------------------------------------
