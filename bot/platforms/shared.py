@@ -37,6 +37,9 @@ from bot.papers.model import primary_link
 SHARE_ACTION = "share"  # the core's "Share to channel" button: post this answer publicly
 PAGE_ACTION = "page"  # paging buttons: run this command again, in place
 RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
+# A reply's paper sections were cut by the core to what that answer means to show (a paper's
+# whole summary for `show`); only the platform's own limits shorten them further.
+REPLY_SUMMARY_MAX = 1000
 
 # Never inside a URL we link: they end or break a link in some markup, or hide what it is.
 _URL_UNSAFE = '<>"`\x7f'
@@ -55,6 +58,12 @@ def public_version(msg: Message) -> Message:
 
 
 # --- links ------------------------------------------------------------------------------------
+
+
+def summary_limit(msg: Message, summary_length: int) -> int:
+    """The summary length to render ``msg`` with: the configured ``summary_length`` is for
+    digests (ten papers in one post); any other message gets ``REPLY_SUMMARY_MAX``."""
+    return summary_length if msg.kind == "digest" else max(summary_length, REPLY_SUMMARY_MAX)
 
 
 def safe_url(url: str | None, *, limit: int, forbidden: str = "") -> str | None:

@@ -717,7 +717,7 @@ async def test_render_options_reach_the_post(
 ) -> None:
     adapter = make_adapter(fake, commands, votes, render_options={"summary_length": 12})
     long = Section(title="t", url="https://a.org", body="word " * 50, rank=1)
-    await adapter.post(CHANNEL, Message(header="h", sections=(long,)), "k")
+    await adapter.post(CHANNEL, Message(header="h", sections=(long,), kind="digest"), "k")
     text = fake.calls("chat.postMessage")[0].args["blocks"][1]["text"]["text"]
     assert text.split("\n")[1] == "word word…"
     await adapter.stop()
