@@ -272,7 +272,7 @@ class TerminalAdapter:
         elif what in ("👍", "+1", "up", "thumbsup"):
             emoji = "👍"
         else:
-            self.write(f"“{what[:20]}” is not a rank: use 1-10, or 👍 for a single shared paper.")
+            self.write(_not_a_vote(what, "a rank 1-10, or 👍 for a single shared paper"))
             return
         if len(parts) > 1:
             message_id = parts[1]
@@ -286,6 +286,13 @@ class TerminalAdapter:
                 self.write("No digest has been posted here yet; try `/papers post`.")
                 return
             message_id = posted.message_id
+        # The same rule as a rank beyond 10: what cannot be a vote on this message says so,
+        # rather than "Already voted" for a vote that was never possible.
+        ranks = [i for i, p in enumerate(posted.paper_ids, start=1) if p]
+        valid = _valid_votes(ranks, thumbs=getattr(self.reactions, "allow_thumbs_up", True))
+        if (emoji == "👍" and "👍" not in valid) or (emoji != "👍" and int(what) not in ranks):
+            self.write(_not_a_vote(what, valid, message_id))
+            return
         changed = await self.reactions.on_reaction(
             ReactionEvent(self.channel, message_id, self.user, emoji, added)
         )
@@ -293,3 +300,16 @@ class TerminalAdapter:
         if not changed:
             verb = "Already voted" if added else "There was no such vote"
         self.write(f"{verb} ({emoji} on message {message_id}).")
+
+
+def _valid_votes(ranks: list[int], *, thumbs: bool) -> str:
+    """What may be voted on a message showing papers at ``ranks``, in words."""
+    if not ranks:
+        return "nothing: no paper on it can be voted for"
+    span = str(ranks[0]) if len(ranks) == 1 else f"{ranks[0]}-{ranks[-1]}"
+    return f"{span} or 👍" if len(ranks) == 1 and thumbs else span
+
+
+def _not_a_vote(what: str, valid: str, message_id: str | None = None) -> str:
+    on = f" on message {message_id}" if message_id else ""
+    return f"“{what[:20]}” is not a vote{on}: use {valid}."
