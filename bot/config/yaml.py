@@ -55,8 +55,12 @@ class _Bounds(Exception):
 
 @dataclass(slots=True)
 class _Walk:
-    """What a walk over the composed nodes has used: values made, nodes being expanded."""
+    """One walk over the composed nodes: what it reads with, and what it has used so far
+    (values made, collections being expanded)."""
 
+    loader: _Loader
+    env: Mapping[str, str]
+    errs: ErrorLog
     left: int = MAX_VALUES
     open: set[int] = field(default_factory=set)
 
@@ -109,14 +113,7 @@ def expand_env(text: str, env: Mapping[str, str]) -> tuple[str, str | None]:
     return out, (problems[0] if problems else None)
 
 
-def _to_tree(
-    loader: _Loader,
-    node: yaml.Node,
-    path: str,
-    env: Mapping[str, str],
-    errs: ErrorLog,
-    walk: _Walk,
-) -> Node:
+def _to_tree(node: yaml.Node, path: str, walk: _Walk) -> Node:
     line = node.start_mark.line + 1
     walk.left -= 1
     if walk.left < 0:
@@ -130,20 +127,14 @@ def _to_tree(
             raise _Bounds(f"{path or 'the document'} contains itself through an alias", line)
         walk.open.add(id(node))
         try:
-            return _collection(loader, node, path, env, errs, walk)
+            return _collection(node, path, walk)
         finally:
             walk.open.discard(id(node))
-    return _scalar(loader, node, path, env, errs)
+    return _scalar(node, path, walk)
 
 
-def _collection(
-    loader: _Loader,
-    node: yaml.MappingNode | yaml.SequenceNode,
-    path: str,
-    env: Mapping[str, str],
-    errs: ErrorLog,
-    walk: _Walk,
-) -> Node:
+def _collection(node: yaml.MappingNode | yaml.SequenceNode, path: str, walk: _Walk) -> Node:
+    loader, errs = walk.loader, walk.errs
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves `<<` merge keys on the node, not globally
@@ -159,18 +150,15 @@ def _collection(
                 first = out.key_lines[key]
                 errs.add(sub_path, f"duplicate key (first given on line {first})", key_line)
                 continue
-            out.value[key] = _to_tree(loader, value_node, sub_path, env, errs, walk)
+            out.value[key] = _to_tree(value_node, sub_path, walk)
             out.key_lines[key] = key_line
         return out
-    items = [
-        _to_tree(loader, item, f"{path}[{i}]", env, errs, walk) for i, item in enumerate(node.value)
-    ]
+    items = [_to_tree(item, f"{path}[{i}]", walk) for i, item in enumerate(node.value)]
     return Node(items, line)
 
 
-def _scalar(
-    loader: _Loader, node: yaml.Node, path: str, env: Mapping[str, str], errs: ErrorLog
-) -> Node:
+def _scalar(node: yaml.Node, path: str, walk: _Walk) -> Node:
+    loader, env, errs = walk.loader, walk.env, walk.errs
     line = node.start_mark.line + 1
     assert isinstance(node, yaml.ScalarNode)
     raw: str = node.value
@@ -201,7 +189,9 @@ def compose(
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
-        return (None if root is None else _to_tree(loader, root, "", env, errs, _Walk())), True
+        if root is None:
+            return None, True
+        return _to_tree(root, "", _Walk(loader, env, errs)), True
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "cannot be read"
