@@ -9,11 +9,12 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.chat.commands import CommandContext, Commands
 from bot.chat.votes import VoteService
-from bot.config.settings import Settings
+from bot.config.settings import DEFAULT_DATABASE_URL, Settings
 from bot.core.clock import Clock, OffsetClock, SystemClock
 from bot.core.errors import PaperboyError
 from bot.core.messages import ChannelRef
@@ -52,6 +53,7 @@ class App:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
     bot_user_ids: set[str] = field(default_factory=set)
+    exit_on_eof: bool = False  # the terminal stops the bot when piped input ends
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -66,7 +68,7 @@ class App:
     async def open(self) -> None:
         """Everything up to (not including) connecting adapters. Raises PaperboyError."""
         s = self.settings
-        self.store = open_store(s.store.url)
+        self.store = open_store(s.store.url, create_dir=s.store.url == DEFAULT_DATABASE_URL)
         await self.store.open()
         self.archive = Archive(
             s.sources.paths,
@@ -148,6 +150,8 @@ class App:
                 color=s.terminal.color,
                 on_quit=self.request_stop,
                 summary_length=s.digest.summary_length,
+                history_file=Path(s.sources.cache_dir).parent / "history",
+                exit_on_eof=self.exit_on_eof,
             )
         if s.slack is not None:
             from bot.platforms.slack import SlackAdapter
@@ -217,6 +221,7 @@ class App:
             )
         )
         self._build_adapters()
+        self._preset_metrics()
         self.engine.posters.update(self.adapters)
         await self._start_http()
         for name, adapter in self.adapters.items():
@@ -265,9 +270,23 @@ class App:
         }
         return body, ok
 
+    def _preset_metrics(self) -> None:
+        """Votes and commands series from the start, at zero, for every configured platform."""
+        from bot.chat.commands import KNOWN_SUBCOMMANDS
+
+        platforms = [p for p in ("terminal", "slack", "discord") if p in self.adapters]
+        self.metrics.preset("votes", platform=platforms, action=("add", "remove"))
+        self.metrics.preset("command_seconds", command=(*sorted(KNOWN_SUBCOMMANDS), "unknown"))
+        self.metrics.preset("adapter_connected", platform=platforms)
+
     def _metrics_text(self) -> str:
         if self.archive is not None:
             self.metrics.set("catalog_papers", len(self.archive.catalog))
+            refreshed = self.archive.refreshed_at
+            if refreshed is not None:
+                self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)
+        for name, adapter in self.adapters.items():
+            self.metrics.set("adapter_connected", int(adapter.healthy()), platform=name)
         return self.metrics.render_prometheus()
 
     async def _start_http(self) -> None:
@@ -277,13 +296,16 @@ class App:
         try:
             await self.http.start()
         except OSError as exc:
+            # Fatal: running on without /healthz makes a deployment's health check fail in a
+            # confusing way (and Slack's http mode gets no events at all).
+            from bot.platforms.shared import network_problem
+
             slack_http = self.settings.slack is not None and self.settings.slack.mode == "http"
-            if slack_http:
-                raise PaperboyError(
-                    f"cannot listen on {h.host}:{h.port} for Slack events: {exc.strerror}"
-                ) from exc
-            log.warning("health server not started", extra={"port": h.port, "error": exc.strerror})
-            return
+            what = "Slack events and /healthz" if slack_http else "/healthz and /metrics"
+            raise PaperboyError(
+                f"cannot listen on {h.host}:{h.port} for {what}: {network_problem(exc)}; set "
+                "http.port (0: any free port) or PORT, http.host, or http.enabled: false"
+            ) from exc
         self.http_port = self.http.port
 
     # -- running and stopping ---------------------------------------------------------------------
@@ -345,10 +367,12 @@ class App:
             self.archive.catalog.close()
 
 
-async def run_app(settings: Settings, *, now: bool = False) -> int:
-    """Run until SIGTERM / SIGINT (or ``quit`` in the terminal). Returns the exit code."""
+async def run_app(settings: Settings, *, now: bool = False, exit_on_eof: bool = False) -> int:
+    """Run until SIGTERM / SIGINT (or ``quit`` in the terminal, or the end of piped input with
+    ``exit_on_eof``). Returns the exit code."""
     offset = settings.clock_offset
-    app = App(settings, clock=OffsetClock(offset) if offset else SystemClock())
+    clock = OffsetClock(offset) if offset else SystemClock()
+    app = App(settings, clock=clock, exit_on_eof=exit_on_eof)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):

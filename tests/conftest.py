@@ -72,6 +72,7 @@ async def _pg_connect_or_skip(url: str) -> asyncpg.Connection:
 async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL for an empty database on the parametrized backend (not yet opened)."""
     if request.param == "sqlite":
+        (tmp_path / "db").mkdir()  # a SQLite file's directory must exist
         yield str(tmp_path / "db" / "paperboy.sqlite3")
         return
     base = postgres_url()

@@ -15,6 +15,8 @@ from bot.papers.model import CatalogPaper, Week, normalize_title
 from bot.papers.search import SearchPage
 
 PAGE_SIZE = 5
+MAX_PAGE = 200  # 1,000 results: far past anything useful
+MAX_RANK = 10  # the highest rank a keycap reaction can vote for
 LATEST = ("latest", "last", "this", "current")
 
 
@@ -22,7 +24,9 @@ LATEST = ("latest", "last", "this", "current")
 
 
 async def search(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
-    words, page = take_page(rest)
+    words, page, problem = take_page(rest)
+    if problem:
+        return notice("Which page?", problem)
     if not words.strip():
         return notice(
             "What should I look for?",
@@ -49,15 +53,18 @@ def search_reply(ctx: CommandContext, words: str, page: int, result: SearchPage)
             else f"No more results for “{shown}” (page {page})."
         )
         return notice("No results", " ".join([text, *notes, "Try fewer or other words."]))
-    # Ranks restart on every page: a shared page is voted on with 1️⃣..5️⃣.
-    sections = tuple(paper_hit(ctx, h.paper, i) for i, h in enumerate(result.hits, start=1))
+    # Numbers run on across pages (page 2 shows 6-10); a shared page is voted on with the
+    # keycaps of the numbers shown (6️⃣-🔟 on page 2; later pages have no keycaps).
+    first = result.offset + 1
+    sections = tuple(paper_hit(ctx, h.paper, i) for i, h in enumerate(result.hits, start=first))
+    ids = tuple(h.paper.paper_id for h in result.hits)
+    last = result.offset + len(result.hits)
+    paper_ids = ("",) * result.offset + ids if last <= MAX_RANK else ()
     buttons: list[Button] = []
     if page > 1:
         buttons.append(Button("◀ Previous", action="page", value=f"search {words} page:{page - 1}"))
     if result.has_more:
         buttons.append(Button("Next ▶", action="page", value=f"search {words} page:{page + 1}"))
-    first = result.offset + 1
-    last = result.offset + len(result.hits)
     return Reply(
         Message(
             header=f"🔎 Papers matching “{shown}”",
@@ -66,7 +73,7 @@ def search_reply(ctx: CommandContext, words: str, page: int, result: SearchPage)
             context=(f"Results {first}–{last} · page {page}",),
             buttons=tuple(buttons),
         ),
-        paper_ids=tuple(h.paper.paper_id for h in result.hits),
+        paper_ids=paper_ids,
         digest_key=f"search:{words}",
     )
 
@@ -88,24 +95,37 @@ def paper_hit(ctx: CommandContext, paper: CatalogPaper, n: int) -> Section:
     )
 
 
-def take_page(rest: str) -> tuple[str, int]:
-    """The search words and the page asked for (``page:2``, ``--page 2``, ``-p 2``; 1..200)."""
+def take_page(rest: str) -> tuple[str, int, str | None]:
+    """The search words, the page asked for (``page:2``, ``--page 2``, ``-p 2``) and, for a page
+    that is not 1 to ``MAX_PAGE`` (``page:0``, ``page:-1``, ``page:999``, ``page:x``), what is
+    wrong with it."""
     words: list[str] = []
-    page = 1
+    asked: str | None = None
     tokens = rest.split()
     i = 0
     while i < len(tokens):
         t = tokens[i]
         low = t.lower()
-        if low.startswith("page:") and low[5:].isdigit():
-            page = int(low[5:])
-        elif low in ("--page", "-p") and i + 1 < len(tokens) and tokens[i + 1].isdigit():
-            page = int(tokens[i + 1])
+        if low.startswith("page:"):
+            asked = t[5:]
+        elif low in ("--page", "-p") and i + 1 < len(tokens):
+            asked = tokens[i + 1]
             i += 1
         else:
             words.append(t)
         i += 1
-    return " ".join(words), max(1, min(page, 200))
+    if asked is None:
+        return " ".join(words), 1, None
+    page = int(asked) if asked.lstrip("-").isdigit() else None
+    if page is None or not 1 <= page <= MAX_PAGE:
+        shown = truncate_words(asked, 20)
+        return (
+            " ".join(words),
+            1,
+            f"“{shown}” is not a page: pages are numbered 1 to {MAX_PAGE}, e.g. "
+            "`/papers search attention page:2`.",
+        )
+    return " ".join(words), page, None
 
 
 # -- week ------------------------------------------------------------------------------------------

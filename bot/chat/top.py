@@ -32,6 +32,9 @@ def parse_top(rest: str) -> tuple[str | date, Level] | str:
     return window, level
 
 
+_WHERE = {"channel": " in this channel", "workspace": " in this workspace"}
+
+
 def describe(window: str | date, level: Level) -> str:
     """The period and place a leaderboard covers, as shown in its header."""
     if isinstance(window, date):
@@ -39,8 +42,15 @@ def describe(window: str | date, level: Level) -> str:
     else:
         span = WINDOWS[window]
         label = "all time" if span is None else f"the last {span.days} days"
-    where = {"channel": " in this channel", "workspace": " in this workspace"}
-    return label + where.get(level, "")
+    return label + _WHERE.get(level, "")
+
+
+def _when(window: str | date) -> str:
+    """The period inside a sentence: "yet", "in the last 7 days", "since 2025-06-01"."""
+    if isinstance(window, date):
+        return f"since {window.isoformat()}"
+    span = WINDOWS[window]
+    return "yet" if span is None else f"in the last {span.days} days"
 
 
 async def top(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
@@ -61,7 +71,8 @@ async def top(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
     if not ranked:
         return notice(
             "No votes yet",
-            f"Nobody has voted for {label}. React 1️⃣–🔟 on a posted digest to vote.",
+            f"Nobody has voted {_when(window)}{_WHERE.get(level, '')}. "
+            "React 1️⃣–🔟 on a posted digest to vote.",
         )
     sections = tuple(
         Section(title=p.title, url=p.url, body=plural(votes, "vote"), rank=i, paper_id=p.paper_id)

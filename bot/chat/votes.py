@@ -154,8 +154,8 @@ class VoteService:
         if posted is None or not posted.paper_ids:
             return False
         if rank is not None:
-            if rank > len(posted.paper_ids):
-                return False
+            if rank > len(posted.paper_ids) or not posted.paper_ids[rank - 1]:
+                return False  # no paper at that rank (earlier ranks of a later search page)
             paper_id = posted.paper_ids[rank - 1]
         elif len(posted.paper_ids) == 1:
             paper_id = posted.paper_ids[0]

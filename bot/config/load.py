@@ -41,6 +41,7 @@ from bot.config.read import (
 )
 from bot.config.settings import (
     DEFAULT_CONFIG_FILE,
+    DEFAULT_CRON,
     DEFAULT_DATABASE_URL,
     KEYCAP_EMOJI,
     PLATFORMS,
@@ -184,7 +185,7 @@ def _subscriptions(
         if not isinstance(item.value, dict):
             continue
         platform, workspace, channel = _channel(sec, terminal)
-        cron = sec.need("cron", to_cron, "")
+        cron = sec.get("cron", to_cron, DEFAULT_CRON)
         tz = sec.get("timezone", to_timezone, timezone)
         kind = sec.get("kind", to_choice("curated", "community"), "curated")
         community = kind == "community"
@@ -295,11 +296,23 @@ def _votes(s: Section) -> VoteSettings:
 def _check_vote_emoji(
     votes: VoteSettings, vs: Section, digest: DigestSettings, dg: Section
 ) -> None:
-    """Distinct vote emoji, at least one for each paper a digest may post."""
+    """Distinct vote emoji, at least one for each paper a digest may post. The key the file
+    gives is blamed (votes.emoji when both are given: the list is the longer thing to get
+    wrong)."""
     if not votes.emoji or len(set(votes.emoji)) != len(votes.emoji):
         vs.errs.add("votes.emoji", "must be a non-empty list without repeats", vs.line_of("emoji"))
-    elif digest.max_papers > len(votes.emoji):
-        msg = f"{digest.max_papers} papers but only {len(votes.emoji)} vote emoji in votes.emoji"
+        return
+    papers, emoji = digest.max_papers, len(votes.emoji)
+    if papers <= emoji:
+        return
+    if vs.has("emoji") or not dg.has("max_papers"):
+        msg = (
+            f"{emoji} emoji, but a digest posts up to {papers} papers (digest.max_papers): "
+            f"give one emoji per rank, or lower digest.max_papers to {emoji}"
+        )
+        vs.errs.add("votes.emoji", msg, vs.line_of("emoji"))
+    else:
+        msg = f"{papers} papers, but votes.emoji has only {emoji} emoji: at most {emoji}"
         dg.errs.add("digest.max_papers", msg, dg.line_of("max_papers"))
 
 
@@ -386,14 +399,25 @@ def parse_config(
     return settings
 
 
+def config_path(path: str | Path | None) -> Path | None:
+    """The file ``load_config(path)`` reads: ``path`` itself, else ``paperboy.yaml`` in the
+    working directory when there is one (anything by that name counts, so that a directory is
+    reported rather than skipped), else None (the defaults)."""
+    if path is not None:
+        return Path(path)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
 def load_config(path: str | Path | None, *, env: Mapping[str, str] | None = None) -> Settings:
     """Load a config file. With ``path`` None, ``paperboy.yaml`` in the working directory is
     used if it exists, else the defaults (plus environment fallbacks)."""
+    path = config_path(path)
     if path is None:
-        path = Path(DEFAULT_CONFIG_FILE)
-        if not path.is_file():
-            return parse_config("", source="<defaults>", env=env)
-    path = Path(path)
+        return parse_config("", source="<defaults>", env=env)
+    if path.is_dir():
+        msg = f"config file {str(path)!r} is a directory; give a YAML file"
+        raise ConfigErrors([ConfigError("", msg)])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

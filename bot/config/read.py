@@ -179,8 +179,23 @@ def to_database_url(node: Node) -> str:
     value = to_str(node).strip()
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme == "postgres":
-        return "postgresql" + value[len("postgres") :]
-    if scheme in ("postgresql", "sqlite"):
+        value = "postgresql" + value[len("postgres") :]
+        scheme = "postgresql"
+    if scheme == "postgresql":
+        parts = urlsplit(value)
+        named = any(k in parts.query for k in ("dbname=", "database="))
+        if parts.path.strip("/") == "" and not named:
+            raise Invalid(
+                "the PostgreSQL URL names no database; add it, e.g. "
+                "postgresql://user@host:5432/paperboy"
+            )
+        return value
+    if scheme == "sqlite":
+        if value.split("://", 1)[1].lstrip("/") == "":
+            raise Invalid(
+                "sqlite:/// needs a file path, e.g. sqlite:///.paperboy/paperboy.db "
+                "(sqlite:///:memory: for a database that is thrown away at exit)"
+            )
         return value
     got = f"one starting with {scheme + '://'!r}" if scheme else "no URL scheme"
     raise Invalid(f"expected a sqlite:/// or postgresql:// URL, got {got}")
@@ -273,7 +288,8 @@ class Section:
     def env_or_file(self, key: str, var: str, env: Mapping[str, str], conv: Conv[T]) -> T | None:
         """The file's value for ``key`` when given (even empty), else ``$var``; '' is unset."""
         if key in self.items:
-            return self.get(key, optional(conv), None) or None
+            given = self.get(key, optional(conv), None)
+            return None if given == "" else given  # 0 (http.port: 0) is a value
         value = env.get(var) or None
         if value is None:
             return None

@@ -15,6 +15,7 @@ from bot.storage.records import Subscription, SubscriptionKind
 
 DEFAULT_CONFIG_FILE = "paperboy.yaml"
 DEFAULT_DATABASE_URL = "sqlite:///.paperboy/paperboy.db"
+DEFAULT_CRON = "0 9 * * MON"  # a subscription without cron, as /papers subscribe without one
 PLATFORMS = ("slack", "discord", "terminal")
 KEYCAP_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
 

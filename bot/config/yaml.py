@@ -20,8 +20,49 @@ from bot.core.errors import ConfigError
 __all__ = ["ErrorLog", "Node", "compose", "expand_env", "kind_of"]
 
 
+MAX_DEPTH = 50  # nesting levels; a real config needs about five
+MAX_VALUES = 100_000  # values after aliases are expanded; a real config has hundreds
+
+
 class _Loader(yaml.SafeLoader):
-    """A private SafeLoader subclass: we only compose nodes with it, never touch SafeLoader."""
+    """A private SafeLoader subclass: we only compose nodes with it, never touch SafeLoader.
+    It refuses nesting deeper than ``MAX_DEPTH`` (pyyaml composes recursively)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _Bounds(Exception):
+    """The document is too big once its aliases are expanded, or an alias contains itself."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+@dataclass(slots=True)
+class _Walk:
+    """One walk over the composed nodes: what it reads with, and what it has used so far
+    (values made, collections being expanded)."""
+
+    loader: _Loader
+    env: Mapping[str, str]
+    errs: ErrorLog
+    left: int = MAX_VALUES
+    open: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -72,9 +113,28 @@ def expand_env(text: str, env: Mapping[str, str]) -> tuple[str, str | None]:
     return out, (problems[0] if problems else None)
 
 
-def _to_tree(
-    loader: _Loader, node: yaml.Node, path: str, env: Mapping[str, str], errs: ErrorLog
-) -> Node:
+def _to_tree(node: yaml.Node, path: str, walk: _Walk) -> Node:
+    line = node.start_mark.line + 1
+    walk.left -= 1
+    if walk.left < 0:
+        raise _Bounds(
+            f"more than {MAX_VALUES:,} values once aliases are expanded "
+            "(aliases of aliases multiply); write the values out instead",
+            None,
+        )
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        if id(node) in walk.open:
+            raise _Bounds(f"{path or 'the document'} contains itself through an alias", line)
+        walk.open.add(id(node))
+        try:
+            return _collection(node, path, walk)
+        finally:
+            walk.open.discard(id(node))
+    return _scalar(node, path, walk)
+
+
+def _collection(node: yaml.MappingNode | yaml.SequenceNode, path: str, walk: _Walk) -> Node:
+    loader, errs = walk.loader, walk.errs
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves `<<` merge keys on the node, not globally
@@ -90,14 +150,16 @@ def _to_tree(
                 first = out.key_lines[key]
                 errs.add(sub_path, f"duplicate key (first given on line {first})", key_line)
                 continue
-            out.value[key] = _to_tree(loader, value_node, sub_path, env, errs)
+            out.value[key] = _to_tree(value_node, sub_path, walk)
             out.key_lines[key] = key_line
         return out
-    if isinstance(node, yaml.SequenceNode):
-        items = [
-            _to_tree(loader, item, f"{path}[{i}]", env, errs) for i, item in enumerate(node.value)
-        ]
-        return Node(items, line)
+    items = [_to_tree(item, f"{path}[{i}]", walk) for i, item in enumerate(node.value)]
+    return Node(items, line)
+
+
+def _scalar(node: yaml.Node, path: str, walk: _Walk) -> Node:
+    loader, env, errs = walk.loader, walk.env, walk.errs
+    line = node.start_mark.line + 1
     assert isinstance(node, yaml.ScalarNode)
     raw: str = node.value
     from_env = node.tag == "tag:yaml.org,2002:str" and "$" in raw
@@ -127,15 +189,19 @@ def compose(
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
-        return (None if root is None else _to_tree(loader, root, "", env, errs)), True
+        if root is None:
+            return None, True
+        return _to_tree(root, "", _Walk(loader, env, errs)), True
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "cannot be read"
         errs.add("", f"invalid YAML in {source}: {problem}", mark.line + 1 if mark else None)
     except yaml.YAMLError as exc:
         errs.add("", f"invalid YAML in {source}: {exc}", None)
-    except RecursionError:
-        errs.add("", f"invalid YAML in {source}: an anchor refers to itself", None)
+    except _Bounds as exc:
+        errs.add("", f"cannot read {source}: {exc.message}", exc.line)
+    except RecursionError:  # not expected after the bounds above; still one clear line
+        errs.add("", f"cannot read {source}: it is nested too deeply", None)
     finally:
         loader.dispose()
     return None, False

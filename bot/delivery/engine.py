@@ -145,6 +145,8 @@ class DeliveryEngine:
         for o in outcomes:
             counts[o.status] = counts.get(o.status, 0) + 1
         log.info("fan-out done", extra={"at": fire_time.isoformat(), **counts})
+        if not counts.get("failed"):
+            self.metrics.set("last_successful_fire_timestamp_seconds", self.clock.now().timestamp())
         return outcomes
 
     async def deliver(

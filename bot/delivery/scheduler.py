@@ -38,6 +38,9 @@ log = logging.getLogger("paperboy.scheduler")
 
 # How many cron instants next_fire may step over (second occurrences, instants <= after).
 _MAX_STEPS = 64
+# A fire this much after its instant is logged as late (a catch-up after downtime); waking a
+# few milliseconds after the instant, as every on-time fire does, is not late.
+LATE_AFTER = timedelta(minutes=1)
 # Upper bound on instants walked while looking for the latest missed one inside the grace window.
 _MAX_CATCHUP_STEPS = 20_000
 # With nothing scheduled and no refresh, sleep "forever" (until wake()).
@@ -319,7 +322,7 @@ class Scheduler:
                     "missed fires; firing only the latest one within grace",
                     extra=_fields(sub, latest, first_missed=nxt.isoformat()),
                 )
-            elif latest < now:
+            elif now - latest > LATE_AFTER:  # not a loop waking a moment after the instant
                 log.info("firing late (catch-up within grace)", extra=_fields(sub, latest))
             due[latest].append(sub)
             return None

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.ops.metrics import CONTENT_TYPE
+
 log = logging.getLogger("paperboy.http")
 
 Health = Callable[[], tuple[dict[str, Any], bool]]
@@ -54,7 +56,9 @@ class HttpServer:
         return web.json_response(body, status=200 if ok else 503)
 
     async def _serve_metrics(self, request: web.Request) -> web.Response:
-        return web.Response(text=self._metrics(), content_type="text/plain", charset="utf-8")
+        return web.Response(
+            body=self._metrics().encode("utf-8"), headers={"Content-Type": CONTENT_TYPE}
+        )
 
 
 __all__ = ["HttpServer"]

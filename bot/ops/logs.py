@@ -69,29 +69,22 @@ def setup_logging(
     *,
     file: str | Path | None = None,
 ) -> None:
-    """One handler on the root logger: ``stream`` (default stderr), or ``file`` with a second
-    handler that still shows warnings and errors on stderr."""
+    """One handler on the root logger: ``file`` when given (everything, warnings too: someone
+    is typing in the terminal, and its screen is for the chat), else ``stream`` (default
+    stderr)."""
     formatter = JsonFormatter() if fmt == "json" else TextFormatter()
-    handlers: list[logging.Handler] = []
+    handler: logging.Handler
     if file is not None:
         Path(file).parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(file, encoding="utf-8")
-        to_file.setFormatter(formatter)
-        handlers.append(to_file)
-        loud = logging.StreamHandler(stream or sys.stderr)
-        loud.setLevel(logging.WARNING)
-        loud.setFormatter(formatter)
-        handlers.append(loud)
+        handler = logging.FileHandler(file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(formatter)
-        handlers.append(handler)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
         h.close()
-    for h in handlers:
-        root.addHandler(h)
+    root.addHandler(handler)
     root.setLevel(level.upper())
     for noisy in ("aiohttp.access", "discord", "slack_bolt", "slack_sdk", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,16 +1,25 @@
-"""In-process metrics: counters, gauges and histograms, rendered in the Prometheus text format
-(served at ``/metrics``). No dependency, no global registry: the app makes one ``Metrics`` and
-hands it to whoever counts.
+"""The bot's Prometheus metrics (served at ``/metrics``), on ``prometheus_client``.
 
-Names are short (``posts_sent``); the rendering adds the ``paperboy_`` prefix and, for
-counters, the ``_total`` suffix.
+Every metric is declared once, in ``METRICS``: its kind, its HELP text and its label names. The
+app makes one ``Metrics`` (with its own ``CollectorRegistry``, never the library's global one)
+and hands it to whoever counts; they call ``inc``, ``set`` and ``observe`` with the short name
+(``posts_sent``). The exposition adds the ``paperboy_`` prefix and, for counters, ``_total``.
+A name that is not declared is a programming error (``KeyError``); ``tests/ops`` checks that
+every name used in ``bot/`` is declared.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left
-from collections.abc import Sequence
+import platform
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Literal
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot import __version__
 
 PREFIX = "paperboy_"
 DEFAULT_BUCKETS: tuple[float, ...] = (
@@ -29,121 +38,134 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     60.0,
 )
 
-LabelKey = tuple[tuple[str, str], ...]
+Kind = Literal["counter", "gauge", "histogram"]
 
 
-def _key(labels: dict[str, object]) -> LabelKey:
-    return tuple(sorted((k, str(v)) for k, v in labels.items()))
+@dataclass(frozen=True, slots=True)
+class Spec:
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+METRICS: dict[str, Spec] = {
+    # delivery (bot.delivery)
+    "deliveries": Spec(
+        "counter",
+        "Digest deliveries by outcome (sent, already_sent, nothing_new, paused, failed, ...).",
+        ("status", "platform"),
+    ),
+    "posts_sent": Spec("counter", "Digests posted to a channel.", ("platform",)),
+    "posts_failed": Spec("counter", "Digest deliveries that failed.", ("platform",)),
+    "rate_limited": Spec(
+        "counter", "Sends a platform answered with a rate limit (429).", ("platform", "is_global")
+    ),
+    "send_seconds": Spec("histogram", "Time to send one digest, in seconds.", ("platform",)),
+    "last_successful_fire_timestamp_seconds": Spec(
+        "gauge", "Unix time of the last scheduled fire whose deliveries all succeeded."
+    ),
+    # chat (bot.chat)
+    "command_seconds": Spec(
+        "histogram", "Time to answer one /papers command, in seconds, by subcommand.", ("command",)
+    ),
+    "votes": Spec("counter", "Votes added or removed by reactions.", ("platform", "action")),
+    # the app
+    "build_info": Spec("gauge", "Always 1; the running version in labels.", ("version", "python")),
+    "adapter_connected": Spec(
+        "gauge", "1 while the platform adapter is connected and healthy, else 0.", ("platform",)
+    ),
+    "catalog_papers": Spec("gauge", "Papers in the searchable archive."),
+    "sources_last_refresh_timestamp_seconds": Spec(
+        "gauge", "Unix time the sources were last read without a failure."
+    ),
+}
 
+# The standard library's ``_created`` series (one per counter and histogram) only add noise here.
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
-def _labels(key: LabelKey, extra: tuple[tuple[str, str], ...] = ()) -> str:
-    pairs = [*key, *extra]
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in pairs) + "}"
-
-
-def _num(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
-class _Histogram:
-    __slots__ = ("buckets", "count", "counts", "total")
-
-    def __init__(self, buckets: Sequence[float]) -> None:
-        self.buckets = tuple(buckets)
-        self.counts = [0] * len(self.buckets)
-        self.count = 0
-        self.total = 0.0
-
-    def add(self, value: float) -> None:
-        i = bisect_left(self.buckets, value)
-        if i < len(self.counts):
-            self.counts[i] += 1
-        self.count += 1
-        self.total += value
+_Metric = Counter | Gauge | Histogram
 
 
 class Metrics:
-    """Counters (``inc``), gauges (``set``) and histograms (``observe``), each keyed by name
-    and labels."""
+    """Counters (``inc``), gauges (``set``) and histograms (``observe``) by short name and
+    labels, in a registry of this instance's own."""
 
     def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
-        self._buckets = tuple(sorted(buckets))
-        self._counters: dict[str, dict[LabelKey, float]] = {}
-        self._gauges: dict[str, dict[LabelKey, float]] = {}
-        self._histograms: dict[str, dict[LabelKey, _Histogram]] = {}
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, _Metric] = {}
+        for name, spec in METRICS.items():
+            full = PREFIX + name
+            m: _Metric
+            if spec.kind == "counter":
+                m = Counter(full, spec.help, spec.labels, registry=self.registry)
+            elif spec.kind == "gauge":
+                m = Gauge(full, spec.help, spec.labels, registry=self.registry)
+            else:
+                m = Histogram(
+                    full, spec.help, spec.labels, registry=self.registry, buckets=tuple(buckets)
+                )
+            self._metrics[name] = m
+        self.set("build_info", 1, version=__version__, python=platform.python_version())
+
+    def _child(self, name: str, kind: Kind, labels: dict[str, object]) -> _Metric:
+        spec = METRICS.get(name)
+        if spec is None:
+            raise KeyError(f"metric {name!r} is not declared in bot.ops.metrics.METRICS")
+        if spec.kind != kind:
+            raise TypeError(f"metric {name!r} is a {spec.kind}, not a {kind}")
+        metric = self._metrics[name]
+        if not spec.labels:
+            return metric
+        return metric.labels(**{k: str(v) for k, v in labels.items()})
 
     def inc(self, name: str, value: float = 1.0, **labels: object) -> None:
-        series = self._counters.setdefault(name, {})
-        key = _key(labels)
-        series[key] = series.get(key, 0.0) + value
+        child = self._child(name, "counter", labels)
+        assert isinstance(child, Counter)
+        child.inc(value)
 
     def set(self, name: str, value: float, **labels: object) -> None:
-        self._gauges.setdefault(name, {})[_key(labels)] = float(value)
+        child = self._child(name, "gauge", labels)
+        assert isinstance(child, Gauge)
+        child.set(value)
 
     def observe(self, name: str, value: float, **labels: object) -> None:
-        series = self._histograms.setdefault(name, {})
-        key = _key(labels)
-        hist = series.get(key)
-        if hist is None:
-            hist = series[key] = _Histogram(self._buckets)
-        hist.add(float(value))
+        child = self._child(name, "histogram", labels)
+        assert isinstance(child, Histogram)
+        child.observe(value)
+
+    def preset(self, name: str, **values: Iterable[str]) -> None:
+        """Create the series for every combination of these label values now, at zero, so they
+        are scraped before anything is counted (``preset("votes", platform=[...],
+        action=["add", "remove"])``)."""
+        spec = METRICS[name]
+        if set(values) != set(spec.labels):
+            raise ValueError(f"metric {name!r} has labels {spec.labels}, got {tuple(values)}")
+        columns = [list(values[label]) for label in spec.labels]
+        for combo in product(*columns):
+            self._metrics[name].labels(*combo)
 
     def get(self, name: str, **labels: object) -> float:
-        """A counter's or gauge's value (a histogram's count); 0 when never touched. With no
-        labels given, the sum over every label set."""
-        for table in (self._counters, self._gauges):
-            if name in table:
-                series = table[name]
-                if labels:
-                    return series.get(_key(labels), 0.0)
-                return sum(series.values())
-        if name in self._histograms:
-            hs = self._histograms[name]
-            if labels:
-                h = hs.get(_key(labels))
-                return float(h.count) if h else 0.0
-            return float(sum(h.count for h in hs.values()))
-        return 0.0
+        """A counter's or gauge's value (a histogram's count) for the series matching
+        ``labels`` (summed over the rest); 0 when never touched."""
+        spec = METRICS.get(name)
+        if spec is None:
+            return 0.0
+        suffix = {"counter": "_total", "gauge": "", "histogram": "_count"}[spec.kind]
+        wanted = {k: str(v) for k, v in labels.items()}
+        total = 0.0
+        for family in self._metrics[name].collect():
+            for sample in family.samples:
+                if sample.name != PREFIX + name + suffix:
+                    continue
+                if all(sample.labels.get(k) == v for k, v in wanted.items()):
+                    total += sample.value
+        return total
 
     def render_prometheus(self) -> str:
-        lines: list[str] = []
-        for name in sorted(self._counters):
-            full = f"{PREFIX}{name}_total"
-            self._header(lines, name, full, "counter")
-            for key, value in sorted(self._counters[name].items()):
-                lines.append(f"{full}{_labels(key)} {_num(value)}")
-        for name in sorted(self._gauges):
-            full = f"{PREFIX}{name}"
-            self._header(lines, name, full, "gauge")
-            for key, value in sorted(self._gauges[name].items()):
-                lines.append(f"{full}{_labels(key)} {_num(value)}")
-        for name in sorted(self._histograms):
-            full = f"{PREFIX}{name}"
-            self._header(lines, name, full, "histogram")
-            for key, h in sorted(self._histograms[name].items()):
-                cumulative = 0
-                for bound, n in zip(h.buckets, h.counts, strict=True):
-                    cumulative += n
-                    lines.append(
-                        f"{full}_bucket{_labels(key, (('le', _num(bound)),))} {cumulative}"
-                    )
-                lines.append(f"{full}_bucket{_labels(key, (('le', '+Inf'),))} {h.count}")
-                lines.append(f"{full}_sum{_labels(key)} {_num(h.total)}")
-                lines.append(f"{full}_count{_labels(key)} {h.count}")
-        return "\n".join(lines) + "\n"
-
-    def _header(self, lines: list[str], name: str, full: str, kind: str) -> None:
-        lines.append(f"# TYPE {full} {kind}")
+        """The Prometheus text exposition format (version 0.0.4)."""
+        return generate_latest(self.registry).decode("utf-8")
 
 
-__all__ = ["Metrics"]
+CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE", "METRICS", "Metrics", "Spec"]

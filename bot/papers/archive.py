@@ -18,6 +18,7 @@ import contextlib
 import gc
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 
@@ -73,6 +74,7 @@ class Archive:
         self._known: KnownWeeks | None = None
         self._told: set[str] = set()
         self._stop = asyncio.Event()
+        self.refreshed_at: float | None = None  # Unix time the sources were last read in full
 
     def current(self) -> Catalog:
         return self.catalog
@@ -102,7 +104,9 @@ class Archive:
     def _log(self, diagnostics: Sequence[Diagnostic]) -> None:
         if self.log_diagnostics:
             for d in diagnostics:
-                (log.error if d.severity == "error" else log.warning)(str(d))
+                (log.error if d.severity == "error" else log.warning)(
+                    d.message, extra={"source": d.source, "line": d.line, "severity": d.severity}
+                )
 
     async def load(self) -> Catalog:
         """Local files plus cached remote copies; no network."""
@@ -114,6 +118,7 @@ class Archive:
             self._remote[remote.url] = res.result
         await asyncio.to_thread(self._rebuild)
         self._log(self.diagnostics)
+        self.refreshed_at = time.time()
         log.info(
             "archive loaded",
             extra={
@@ -130,9 +135,12 @@ class Archive:
             self._known = await asyncio.to_thread(self._known_now)
         fresh: list[Week] = []
         changed = False
+        failed = False
         for remote in self.remotes:
             res = await remote.fetch(session)
             await self._take(res)
+            if res.status == "failed":
+                failed = True
             if res.status == "new":
                 changed = True
                 fresh.extend(res.result.weeks)
@@ -145,6 +153,8 @@ class Archive:
             log.info(
                 "archive refreshed", extra={"papers": len(self.catalog), "new_weeks": len(new)}
             )
+        if not failed:
+            self.refreshed_at = time.time()
         return new
 
     def _novel(self, fresh: list[Week]) -> list[Week]:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
+import socket
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -35,6 +37,9 @@ from bot.papers.model import primary_link
 SHARE_ACTION = "share"  # the core's "Share to channel" button: post this answer publicly
 PAGE_ACTION = "page"  # paging buttons: run this command again, in place
 RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
+# A reply's paper sections were cut by the core to what that answer means to show (a paper's
+# whole summary for `show`); only the platform's own limits shorten them further.
+REPLY_SUMMARY_MAX = 1000
 
 # Never inside a URL we link: they end or break a link in some markup, or hide what it is.
 _URL_UNSAFE = '<>"`\x7f'
@@ -53,6 +58,12 @@ def public_version(msg: Message) -> Message:
 
 
 # --- links ------------------------------------------------------------------------------------
+
+
+def summary_limit(msg: Message, summary_length: int) -> int:
+    """The summary length to render ``msg`` with: the configured ``summary_length`` is for
+    digests (ten papers in one post); any other message gets ``REPLY_SUMMARY_MAX``."""
+    return summary_length if msg.kind == "digest" else max(summary_length, REPLY_SUMMARY_MAX)
 
 
 def safe_url(url: str | None, *, limit: int, forbidden: str = "") -> str | None:
@@ -131,6 +142,23 @@ def detail_lines(
 
 
 # --- errors and options -----------------------------------------------------------------------
+
+
+def network_problem(exc: BaseException) -> str:
+    """A failed connection in words (``cannot connect to discord.com:443: Name or service not
+    known``), never a repr of nested library objects."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}: {network_problem(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"HTTP {exc.status} {exc.message}".strip()
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)  # asyncio's own strerror repeats the address as a tuple
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def call_error(platform: str, exc: BaseException, *, may_have_sent: bool) -> DeliveryError:

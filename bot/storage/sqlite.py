@@ -90,9 +90,10 @@ class SqliteStore(SqlStore):
     HAS_PAPERS: ClassVar[str] = "paper_ids != '[]'"
     NEWEST_TIEBREAK: ClassVar[str] = "rowid DESC"  # the row inserted last
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, create_dir: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.create_dir = create_dir  # make the file's directory if missing (else an error)
         self.url = f"sqlite:///{path}"
         self._db: aiosqlite.Connection | None = None
 
@@ -102,8 +103,14 @@ class SqliteStore(SqlStore):
             return
         in_memory = self.path == ":memory:" or self.path.startswith("file:")
         try:
-            if not in_memory:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            if not in_memory and self.create_dir:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not in_memory and not folder.is_dir():
+                raise StoreError(
+                    f"cannot open SQLite database {self.path}: the directory {folder} does not "
+                    "exist (create it, or correct store.url)"
+                )
             pending = aiosqlite.connect(self.path, isolation_level=None)
         except OSError as exc:
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc

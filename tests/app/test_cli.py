@@ -42,7 +42,7 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_export_jsonl(sources: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["export", "good.md"]) == 0
+    assert main(["export", "--source", "good.md"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["title"] for r in rows] == [
         "Attention Is All You Need",
@@ -62,7 +62,7 @@ def test_export_jsonl(sources: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_export_csv_to_file(sources: Path) -> None:
-    assert main(["export", "good.md", "--format", "csv", "-o", "out.csv"]) == 0
+    assert main(["export", "--source", "good.md", "--format", "csv", "-o", "out.csv"]) == 0
     rows = list(csv.DictReader(io.StringIO((sources / "out.csv").read_text(encoding="utf-8"))))
     assert rows[1]["title"] == "Deep Residual Learning for Image Recognition"
     assert rows[0]["links"].startswith("Paper=https://arxiv.org/abs/1706.03762 Code=")
@@ -90,12 +90,12 @@ def test_week(sources: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_lists_problems_with_file_and_line(
     sources: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check", "good.md"]) == 0
-    assert main(["check", "good.md", "broken.md"]) == 1
+    assert main(["check", "--source", "good.md"]) == 0
+    assert main(["check", "--source", "good.md", "--source", "broken.md"]) == 1
     out = capsys.readouterr().out
     assert "broken.md:1: error:" in out
     assert "1 errors" in out or "1 error" in out
-    assert main(["check", "--json", "broken.md"]) == 1
+    assert main(["check", "--json", "--source", "broken.md"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert not data["ok"]
     assert data["papers"] == 1  # the rest of the file still loads
@@ -108,7 +108,7 @@ def test_check_validates_config_too(sources: Path, capsys: pytest.CaptureFixture
         "    cron: '0 9 * * MON'\n    timezone: Mars/Olympus\n",
         encoding="utf-8",
     )
-    assert main(["check"]) == 2
+    assert main(["check"]) == 1  # a config error: 1, like every error; 2 is for usage errors
     err = capsys.readouterr().err
     assert "subscriptions[0].timezone: 'Mars/Olympus' is not a known IANA timezone (line 6)" in err
 

@@ -48,7 +48,7 @@ async def test_check_lists_the_files_an_index_followed(
     st: ListServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = st.url("/list/README.md")
-    assert await run("check", url) == 0
+    assert await run("check", "--source", url) == 0
     out = capsys.readouterr().out
     assert out == (
         f"{url}: an index; read 2 file(s) it links to:\n"
@@ -57,7 +57,7 @@ async def test_check_lists_the_files_an_index_followed(
         "80 papers in 8 curated weeks, 2025-12-15 to 2026-02-08 and 0 collections; "
         "0 errors, 0 warnings.\n"
     )
-    assert await run("check", "--json", url) == 0
+    assert await run("check", "--json", "--source", url) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["remote"] == [
         {
@@ -120,9 +120,9 @@ def test_every_diagnostic_is_printed_once(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "broken.md").write_text(BROKEN, encoding="utf-8")
     with caplog.at_level(logging.WARNING):
-        assert main(["check", "broken.md"]) == 1
+        assert main(["check", "--source", "broken.md"]) == 1
         out = capsys.readouterr().out
-        assert main(["export", "broken.md"]) == 0
+        assert main(["export", "--source", "broken.md"]) == 0
         err = capsys.readouterr().err
     line = "broken.md:1: error: cannot read the dates of week heading"
     assert out.count(line) == 1 and err.count(line) == 1
@@ -134,11 +134,11 @@ def test_export_carries_bullets(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "broken.md").write_text(BROKEN, encoding="utf-8")
-    assert main(["export", "broken.md"]) == 0
+    assert main(["export", "--source", "broken.md"]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["title"] == "Adam: A Method for Stochastic Optimization"
     assert row["bullets"] == ["First point.", "Second point."]
-    assert main(["export", "broken.md", "--format", "csv"]) == 0
+    assert main(["export", "--source", "broken.md", "--format", "csv"]) == 0
     [flat] = csv.DictReader(io.StringIO(capsys.readouterr().out))
     assert flat["bullets"] == "First point. • Second point."
     assert flat["summary"] == "Adaptive moments."

@@ -221,7 +221,7 @@ async def _run_once(tmp_path: Path, config_text: str) -> tuple[int, str]:
 
 async def test_bad_config_exits_with_one_line(tmp_path: Path) -> None:
     code, err = await _run_once(tmp_path, "timezone: Europe/Londn\n")
-    assert code == 2
+    assert code == 1  # config errors exit 1; 2 is for usage errors
     assert err.strip() == (
         "paperboy: config: timezone: 'Europe/Londn' is not a known IANA timezone (line 1)"
     )

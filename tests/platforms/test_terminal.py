@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.messages import ChannelRef, Invocation, Link, Message, ReactionEvent, Reply, Section
-from bot.platforms.terminal.adapter import TerminalAdapter, _stdin_reader
+from bot.platforms.terminal.adapter import TerminalAdapter
+from bot.platforms.terminal.lines import stdin_reader
 from bot.platforms.terminal.render import clean, render_message
 from bot.storage import Store, open_store
 from bot.storage.records import PostedDigest
@@ -126,17 +127,17 @@ async def test_commands_votes_share_and_errors(
     )
     await adapter.handle_line("react 2")
     await adapter.handle_line("user carol")
-    await adapter.handle_line("unreact 10 m1")
+    await adapter.handle_line("unreact 2 m1")
     await adapter.handle_line("react 11")
     await adapter.handle_line("react 1 nosuchmessage")
     reactions = adapter.reactions
     assert isinstance(reactions, FakeReactions)
     assert [(e.emoji, e.user_id, e.added, e.message_id) for e in reactions.events] == [
         ("2️⃣", "you", True, "m1"),
-        ("🔟", "carol", False, "m1"),
+        ("2️⃣", "carol", False, "m1"),
     ]
     text = out.getvalue()
-    assert "is not a rank" in text
+    assert "“11” is not a vote: use a rank 1-10, or 👍 for a single shared paper." in text
     assert "No digest with message id nosuchmessage" in text
     await adapter.handle_line("share")
     assert len(commands.shared_ids) == 1
@@ -162,11 +163,11 @@ async def test_stdin_that_cannot_be_polled_is_read_quietly(tmp_path: Path) -> No
     loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
     try:
         with open(os.devnull) as null:
-            assert await read_all(await _stdin_reader(null)) == []
+            assert await read_all(await stdin_reader(null)) == []
         script = tmp_path / "commands.txt"
         script.write_text("help\nsearch attention\n", encoding="utf-8")
         with script.open() as f:
-            assert await read_all(await _stdin_reader(f)) == [b"help\n", b"search attention\n"]
+            assert await read_all(await stdin_reader(f)) == [b"help\n", b"search attention\n"]
         await asyncio.sleep(0)  # a failed watch would be reported from a callback
     finally:
         loop.set_exception_handler(None)
@@ -176,7 +177,76 @@ async def test_stdin_that_cannot_be_polled_is_read_quietly(tmp_path: Path) -> No
 async def test_stdin_pipe_is_watched_by_the_loop() -> None:
     read_fd, write_fd = os.pipe()
     with os.fdopen(read_fd) as r:
-        reader = await _stdin_reader(r)
+        reader = await stdin_reader(r)
         os.write(write_fd, b"week latest\n")
         os.close(write_fd)
         assert await read_all(reader) == [b"week latest\n"]
+
+
+class SetVotes:
+    """A vote set like the real one: adding twice changes nothing the second time."""
+
+    allow_thumbs_up = True
+
+    def __init__(self) -> None:
+        self.votes: set[tuple[str, str, str]] = set()
+
+    async def on_reaction(self, ev: ReactionEvent) -> bool:
+        key = (ev.message_id, ev.user_id, ev.emoji)
+        if ev.added:
+            if key in self.votes:
+                return False
+            self.votes.add(key)
+            return True
+        if key not in self.votes:
+            return False
+        self.votes.discard(key)
+        return True
+
+
+async def test_votes_that_cannot_be_cast_say_so_with_one_wording(store: Store) -> None:
+    """👍 on a digest, or a rank past its last paper, is "not a vote" (like `react 11`), not
+    "Already voted"; "Already voted" is for a vote that was cast before."""
+    out = io.StringIO()
+    votes = SetVotes()
+    adapter = TerminalAdapter(
+        commands=FakeCommands(), reactions=votes, store=store, stdout=out, color=False
+    )
+    await store.record_posted(
+        PostedDigest(CHANNEL, "m1", "week:2025-06-23", ("a", "b", "c"), datetime.now(UTC))
+    )
+    await store.record_posted(PostedDigest(CHANNEL, "s1", "paper:x", ("x",), datetime.now(UTC)))
+    for line in ("react 👍 m1", "react 5 m1", "react 11 m1", "unreact 👍 m1"):
+        await adapter.handle_line(line)
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "“👍” is not a vote on message m1: use 1-3.",
+        "“5” is not a vote on message m1: use 1-3.",
+        "“11” is not a vote: use a rank 1-10, or 👍 for a single shared paper.",
+        "“👍” is not a vote on message m1: use 1-3.",
+    ]
+    assert votes.votes == set()
+    out.truncate(0), out.seek(0)
+    for line in ("react 2 m1", "react 2 m1", "react 👍 s1", "react 2 s1"):
+        await adapter.handle_line(line)
+    assert out.getvalue().splitlines() == [
+        "Vote counted (2️⃣ on message m1).",
+        "Already voted (2️⃣ on message m1).",
+        "Vote counted (👍 on message s1).",
+        "“2” is not a vote on message s1: use 1 or 👍.",
+    ]
+
+
+async def test_a_later_search_page_is_voted_with_the_numbers_shown(store: Store) -> None:
+    out = io.StringIO()
+    adapter = TerminalAdapter(
+        commands=FakeCommands(), reactions=SetVotes(), store=store, stdout=out, color=False
+    )
+    page2 = ("", "", "", "", "", "p6", "p7")
+    await store.record_posted(PostedDigest(CHANNEL, "p2", "search:x", page2, datetime.now(UTC)))
+    await adapter.handle_line("react 1 p2")
+    await adapter.handle_line("react 6 p2")
+    assert out.getvalue().splitlines() == [
+        "“1” is not a vote on message p2: use 6-7.",
+        "Vote counted (6️⃣ on message p2).",
+    ]

@@ -134,15 +134,26 @@ async def test_sqlite_wal_switch_gives_up_after_the_timeout_and_on_other_errors(
     assert db.calls == 1
 
 
-async def test_sqlite_creates_parent_directory(tmp_path: Path) -> None:
+async def test_sqlite_creates_parent_directory_only_when_asked(tmp_path: Path) -> None:
+    """A typo'd directory is an error, not a new directory; the default location (the app
+    passes create_dir for .paperboy/) is created."""
     path = tmp_path / "deep" / "er" / "paperboy.db"
-    store = SqliteStore(str(path))
+    with pytest.raises(StoreError, match=r"the directory .*deep/er does not exist"):
+        await SqliteStore(str(path)).open()
+    assert not (tmp_path / "deep").exists()
+    store = open_store(f"sqlite:///{path}", create_dir=True)
     await store.open()
     try:
         assert path.exists()
         assert store.url == f"sqlite:///{path}"
     finally:
         await store.close()
+
+
+def test_sqlite_url_without_a_path_is_refused() -> None:
+    """SQLite would quietly open a temporary database for an empty path."""
+    with pytest.raises(StoreError, match="names no SQLite file"):
+        open_store("sqlite:///")
 
 
 async def test_sqlite_in_memory() -> None:

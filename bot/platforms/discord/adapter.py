@@ -33,7 +33,7 @@ from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.discord import command_tree, endpoints, interactions
 from bot.platforms.discord import translate as tr
-from bot.platforms.discord.client import ClientOptions, Shards, make_client
+from bot.platforms.discord.client import ClientOptions, Shards, login, make_client
 from bot.platforms.discord.errors import to_delivery_error
 from bot.platforms.discord.render import ref_of, render_message
 from bot.platforms.discord.seeding import ReactionSeeder
@@ -161,12 +161,7 @@ class DiscordAdapter:
         log.info("discord adapter ready as %s in %d guild(s)", client.user, len(client.guilds))
 
     async def _login(self, client: discord.Client) -> None:
-        try:
-            await client.login(self._token)
-        except discord.LoginFailure as exc:
-            raise ConfigError("discord.token", "Discord rejected the bot token") from exc
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise TransientError(f"cannot log in to Discord: {exc!r}") from exc
+        await login(client, self._token)
 
     async def _run_gateway(self, client: discord.Client) -> None:
         try:

@@ -15,9 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiohttp
 import discord
 
+from bot.core.errors import ConfigError, TransientError
 from bot.delivery.ratelimit import RateLimiter
+from bot.platforms.shared import network_problem
 
 Shards = int | Literal["auto"] | None
 OnReaction = Callable[[discord.RawReactionActionEvent, bool], Awaitable[None]]
@@ -40,11 +43,20 @@ class ClientOptions:
     global_rate: int | None
 
 
+def quiet_voice_warnings() -> None:
+    """Paperboy never joins voice: discord.py's start-up warnings that the voice libraries
+    (PyNaCl, davey) are missing say nothing to its users, so they are switched off."""
+    discord.VoiceClient.warn_nacl = False
+    if hasattr(discord.VoiceClient, "warn_dave"):
+        discord.VoiceClient.warn_dave = False
+
+
 def make_client(
     opts: ClientOptions, *, on_reaction: OnReaction, down: set[int | None]
 ) -> discord.Client:
     """A client (sharded when ``opts.shards`` is set) that hands raw reactions to
     ``on_reaction(payload, added)`` and keeps ``down`` (see ``track_connection``)."""
+    quiet_voice_warnings()
     options: dict[str, Any] = {
         "intents": intents(),
         "allowed_mentions": discord.AllowedMentions.none(),
@@ -74,6 +86,31 @@ def make_client(
     if opts.global_rate:
         pace(client, opts.global_rate)
     return client
+
+
+async def login(client: discord.Client, token: str) -> None:
+    """``client.login`` (REST only, no gateway), its failures as one clear error: a rejected
+    token is a ConfigError, anything else a TransientError saying what failed."""
+    try:
+        await client.login(token)
+    except discord.LoginFailure as exc:
+        raise ConfigError("discord.token", "Discord rejected the bot token") from exc
+    except discord.HTTPException as exc:
+        detail = f"HTTP {exc.status} {exc.text or ''}".rstrip()
+        raise TransientError(f"cannot log in to Discord: {detail}") from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise TransientError(f"cannot log in to Discord: {network_problem(exc)}") from exc
+
+
+async def whoami(token: str) -> str:
+    """Log in with ``token`` and return the bot user's name (``paperboy check --online``)."""
+    quiet_voice_warnings()
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await login(client, token)
+        return str(client.user)
+    finally:
+        await client.close()
 
 
 def track_connection(client: discord.Client, down: set[int | None]) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "discord_len",
     "embed_length",
     "escape",
+    "escape_text",
     "rank_emoji",
     "ref_of",
     "render_message",
@@ -137,6 +138,23 @@ def _escape_brackets(text: str) -> str:
 def escape(text: str) -> str:
     """Untrusted text made inert for markdown surfaces (description, title, fields)."""
     return break_mentions(_escape_brackets(escape_markdown(clean(text))))
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def escape_text(text: str) -> str:
+    """Text the bot wrote, with `inline code` in it (notices, hints) and untrusted words inside
+    (what the user typed): the code spans stay code, their content shown as is (Discord formats
+    nothing inside a code span; mentions are still broken), and everything else is escaped."""
+    out: list[str] = []
+    pos = 0
+    for m in _CODE.finditer(text):
+        out.append(escape(text[pos : m.start()]))
+        out.append("`" + break_mentions(clean(m.group(1))) + "`")
+        pos = m.end()
+    out.append(escape(text[pos:]))
+    return "".join(out)
 
 
 def plain(text: str) -> str:
@@ -275,7 +293,7 @@ def _fields(fields: Sequence[Field], lv: _Level) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for f in fields[:FIELDS_MAX]:
         name = _line(f.name, min(FIELD_NAME_MAX, 200)) or ZWSP
-        value = _fit(clean(f.value).strip(), min(lv.field, FIELD_VALUE_MAX)) or ZWSP
+        value = _fit(clean(f.value).strip(), min(lv.field, FIELD_VALUE_MAX), escape_text) or ZWSP
         out.append((name, value))
     return out
 
@@ -296,7 +314,7 @@ def _build(
     parts: list[str] = []
     text = clean(msg.text).strip()
     if text:
-        parts.append(_fit(text, lv.text))
+        parts.append(_fit(text, lv.text, escape_text))
     sections = list(msg.sections)
     shown = sections if max_sections is None else sections[:max_sections]
     parts.extend(_section_text(s, lv, show) for s in shown)
@@ -344,8 +362,9 @@ def render_message(
     ref: str | None = None,
 ) -> RenderedDiscord:
     """One embed for ``msg`` inside every Discord limit. ``ref`` (at most 25 chars of
-    ``[A-Za-z0-9_.:-]``) is written at the end of the footer as ``ref <ref>``."""
-    levels = _levels(summary_length)
+    ``[A-Za-z0-9_.:-]``) is written at the end of the footer as ``ref <ref>``.
+    ``summary_length`` applies to digests (``shared.summary_limit``)."""
+    levels = _levels(shared.summary_limit(msg, summary_length))
     embed = _build(msg, levels[0], show_links, ref)
     for lv in levels[1:]:
         if _fits(embed):

@@ -20,17 +20,39 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.errors import TransientError
 from bot.platforms.slack.errors import to_delivery_error
+from bot.platforms.slack.manifest import EVENTS_PATH
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
 # What a failed Web API call raises (beyond bugs).
 CALL_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+class _Without(logging.Filter):
+    """Drops one exact message."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.text
+
+
+def _bolt_logger() -> logging.Logger:
+    """bolt's logger for our app. bolt warns that a ``token`` is unused whenever a ``client`` is
+    given and SLACK_BOT_TOKEN is set (it reads the variable itself): both carry the same token
+    here, so that warning, at every start, says nothing."""
+    logger = logging.getLogger("bot.platforms.slack.bolt")
+    if not any(isinstance(f, _Without) for f in logger.filters):
+        logger.addFilter(_Without(warning_client_prioritized_and_token_skipped()))
+    return logger
 
 
 def bolt_app(*, bot_token: str, signing_secret: str | None, api_base_url: str) -> AsyncApp:
@@ -40,7 +62,7 @@ def bolt_app(*, bot_token: str, signing_secret: str | None, api_base_url: str) -
         client=client,
         signing_secret=signing_secret or "",
         name="paperboy",
-        logger=logging.getLogger("bot.platforms.slack.bolt"),
+        logger=_bolt_logger(),
         # Listeners ack and hand their work to a task: the ack goes out without waiting.
         process_before_response=True,
         # The bot's own reactions still reach the vote handler, marked user_is_bot.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 BOT_SCOPES = (
     "chat:write",
@@ -16,6 +17,46 @@ BOT_SCOPES = (
     "usergroups:read",
 )
 BOT_EVENTS = ("reaction_added", "reaction_removed")
+EVENTS_PATH = "/slack/events"
+NAME_MAX = 35  # display_information.name; the bot user's display_name allows 80
+REQUEST_URL_MAX = 3000  # the shortest of Slack's limits on the three request URLs
+
+
+def request_url(base: str) -> str:
+    """The public address Slack should send requests to, from what was typed: an ``https://``
+    URL with a public host name; a bare host (``https://bot.example.org``) gets the bot's
+    ``/slack/events`` path. Raises ValueError with the reason otherwise."""
+    text = base.strip()
+    example = "e.g. https://bot.example.org"
+    if not text:
+        raise ValueError(f"give the bot's public https address, {example}")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"{text!r} is not a URL; {example}") from None
+    if parts.scheme.lower() != "https":
+        raise ValueError(
+            f"{text!r} is not an https:// URL: Slack sends requests only to https, {example}"
+        )
+    if "." not in host.strip(".") or any(c.isspace() for c in text) or parts.fragment:
+        raise ValueError(f"{text!r} has no public host name; {example}")
+    if parts.path in ("", "/"):
+        text = text.rstrip("/") + EVENTS_PATH
+    if len(text) > REQUEST_URL_MAX:
+        raise ValueError(f"the URL is longer than Slack's limit of {REQUEST_URL_MAX} characters")
+    return text
+
+
+def app_name(name: str) -> str:
+    """The app's name, as Slack accepts it (1 to 35 characters); raises ValueError otherwise."""
+    text = " ".join(name.split())
+    if not text:
+        raise ValueError("the app name must not be empty")
+    if len(text) > NAME_MAX:
+        raise ValueError(f"{len(text)} characters: Slack allows at most {NAME_MAX} in an app name")
+    return text
 
 
 def slack_manifest(

@@ -263,7 +263,11 @@ def _render(
     if fields:
         tail.append({"type": "section", "fields": fields})
     elements, leftovers = _buttons(msg.buttons)
-    context = [_plain(c, lv.context) for c in msg.context if c.strip()]
+    # A digest's vote hint is added once, below; the digest's own copy is not repeated.
+    hint = VOTE_FOOTER.casefold() if msg.kind == "digest" else None
+    context = [
+        _plain(c, lv.context) for c in msg.context if c.strip() and c.strip().casefold() != hint
+    ]
     context = [c for c in context + leftovers if c][:CONTEXT_ELEMENTS]
     if context:
         tail.append(_context(context))
@@ -309,7 +313,7 @@ def render_message(
 ) -> dict[str, Any]:
     """Block Kit for ``msg``: ``{"text": escaped plain fallback, "blocks": [...]}``."""
     blocks: list[Block] = []
-    for lv in _levels(summary_length):
+    for lv in _levels(shared.summary_limit(msg, summary_length)):
         blocks = _render(msg, lv, show_links)
         if block_text_length(blocks) <= TEXT_BUDGET:
             break

@@ -16,14 +16,22 @@ import asyncio
 import contextlib
 import logging
 import os
-import stat
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.core.messages import ChannelRef, Invocation, Message, ReactionEvent, Reply
 from bot.platforms.base import CommandHandler, ReactionHandler
+from bot.platforms.terminal.lines import (
+    MAX_LINE,
+    LineSource,
+    LineTooLong,
+    StreamLines,
+    default_lines,
+    stdin_reader,
+)
 from bot.platforms.terminal.render import KEYCAPS, clean, render_message
 from bot.storage.base import Store
 
@@ -36,7 +44,11 @@ Type a command and press Enter:
   unreact <rank> [message]     take that vote back
   share                        post your last answer to the channel, so others can vote on it
   user <name>                  act as another user
-  quit                         stop Paperboy"""
+  quit                         stop Paperboy (Ctrl-D too)"""
+TOO_LONG = (
+    f"That line is over {MAX_LINE // 1024} KiB and was skipped; commands are a few words, "
+    "e.g. `/papers search sparse attention`."
+)
 
 
 def supports_color(stream: TextIO) -> bool:
@@ -63,14 +75,23 @@ class TerminalAdapter:
         stdout: TextIO | None = None,
         on_quit: Callable[[], None] | None = None,
         summary_length: int = 400,
+        lines: LineSource | None = None,
+        history_file: str | Path | None = None,
+        exit_on_eof: bool = False,
     ) -> None:
+        """Input: ``lines`` if given, else ``stdin`` read line by line, else (at ``start``) a
+        prompt with ``history_file`` when stdin and stdout are a terminal, or stdin as a
+        stream. The end of typed input (Ctrl-D) stops the bot like ``quit``; the end of piped
+        input does so only with ``exit_on_eof``."""
         self.commands = commands
         self.reactions = reactions
         self.store = store
         self.channel = ChannelRef("terminal", workspace, channel)
-        self.out = stdout or sys.stdout
+        self._out = stdout
         self.color = supports_color(self.out) if color is None else color
-        self._stdin = stdin
+        self._lines = lines if lines is not None else (StreamLines(stdin) if stdin else None)
+        self._history_file = history_file
+        self.exit_on_eof = exit_on_eof
         self._on_quit = on_quit
         self.summary_length = summary_length
         self.user = "you"
@@ -81,6 +102,12 @@ class TerminalAdapter:
         self._running = False
 
     # -- output ------------------------------------------------------------------------------------
+
+    @property
+    def out(self) -> TextIO:
+        """Where output goes: the given stream, else stdout as it is now (the prompt swaps in
+        a proxy that prints above the input line while it waits)."""
+        return self._out if self._out is not None else sys.stdout
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -117,8 +144,8 @@ class TerminalAdapter:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._stdin is None:
-            self._stdin = await _stdin_reader()
+        if self._lines is None:
+            self._lines = default_lines(self._history_file) or StreamLines(await stdin_reader())
         self._running = True
         self.write(
             f"Paperboy is running in the terminal (channel #{self.channel.channel}). "
@@ -145,13 +172,17 @@ class TerminalAdapter:
     # -- input -------------------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        assert self._stdin is not None
+        assert self._lines is not None
         while self._running:
-            raw = await self._stdin.readline()
-            if not raw:
-                log.info("terminal input closed; the bot keeps running (stop it with Ctrl-C)")
+            try:
+                raw = await self._lines.read()
+            except LineTooLong:
+                self.write(TOO_LONG)
+                continue
+            if raw is None:
+                self._end_of_input()
                 return
-            line = clean(raw.decode("utf-8", "replace")).strip()
+            line = clean(raw).strip()
             if not line:
                 continue
             try:
@@ -159,6 +190,22 @@ class TerminalAdapter:
             except Exception:
                 log.exception("terminal command failed")
                 self.write("Sorry, something went wrong with that command; it has been logged.")
+
+    def _end_of_input(self) -> None:
+        assert self._lines is not None
+        if self._lines.interactive:  # Ctrl-D at the prompt: as `quit`
+            self._quit()
+        elif self.exit_on_eof:
+            log.info("terminal input ended; stopping (--exit-on-eof)")
+            if self._on_quit is not None:
+                self._on_quit()
+        else:
+            log.info("terminal input ended; the bot keeps running (stop it with SIGTERM)")
+
+    def _quit(self) -> None:
+        self.write("Stopping Paperboy…")
+        if self._on_quit is not None:
+            self._on_quit()
 
     async def handle_line(self, line: str) -> None:
         word, _, rest = line.partition(" ")
@@ -181,9 +228,7 @@ class TerminalAdapter:
         elif word in ("help", "?", "/help"):
             self.write(TERMINAL_HELP)
         elif word in ("quit", "exit", "/quit"):
-            self.write("Stopping Paperboy…")
-            if self._on_quit is not None:
-                self._on_quit()
+            self._quit()
         else:
             self.write(f"Unknown input “{line[:40]}”. Type `help` for what you can do.")
 
@@ -227,7 +272,7 @@ class TerminalAdapter:
         elif what in ("👍", "+1", "up", "thumbsup"):
             emoji = "👍"
         else:
-            self.write(f"“{what[:20]}” is not a rank: use 1-10, or 👍 for a single shared paper.")
+            self.write(_not_a_vote(what, "a rank 1-10, or 👍 for a single shared paper"))
             return
         if len(parts) > 1:
             message_id = parts[1]
@@ -241,6 +286,13 @@ class TerminalAdapter:
                 self.write("No digest has been posted here yet; try `/papers post`.")
                 return
             message_id = posted.message_id
+        # The same rule as a rank beyond 10: what cannot be a vote on this message says so,
+        # rather than "Already voted" for a vote that was never possible.
+        ranks = [i for i, p in enumerate(posted.paper_ids, start=1) if p]
+        valid = _valid_votes(ranks, thumbs=getattr(self.reactions, "allow_thumbs_up", True))
+        if (emoji == "👍" and "👍" not in valid) or (emoji != "👍" and int(what) not in ranks):
+            self.write(_not_a_vote(what, valid, message_id))
+            return
         changed = await self.reactions.on_reaction(
             ReactionEvent(self.channel, message_id, self.user, emoji, added)
         )
@@ -250,32 +302,14 @@ class TerminalAdapter:
         self.write(f"{verb} ({emoji} on message {message_id}).")
 
 
-def _pollable(stream: TextIO) -> bool:
-    """A pipe, socket or terminal: what the event loop can watch. A regular file or a device
-    such as /dev/null (a worker's stdin under a process manager) cannot be; asyncio would only
-    find out in a callback after ``connect_read_pipe`` returned, and log a traceback."""
-    try:
-        fd = stream.fileno()
-        mode = os.fstat(fd).st_mode
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+def _valid_votes(ranks: list[int], *, thumbs: bool) -> str:
+    """What may be voted on a message showing papers at ``ranks``, in words."""
+    if not ranks:
+        return "nothing: no paper on it can be voted for"
+    span = str(ranks[0]) if len(ranks) == 1 else f"{ranks[0]}-{ranks[-1]}"
+    return f"{span} or 👍" if len(ranks) == 1 and thumbs else span
 
 
-async def _stdin_reader(stream: TextIO | None = None) -> asyncio.StreamReader:
-    stdin = sys.stdin if stream is None else stream
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    if _pollable(stdin):
-        with contextlib.suppress(ValueError, OSError):
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-            return reader
-
-    # A regular file or /dev/null: read it in a thread instead.
-    def pump() -> None:
-        for line in stdin.buffer:
-            loop.call_soon_threadsafe(reader.feed_data, line)
-        loop.call_soon_threadsafe(reader.feed_eof)
-
-    loop.run_in_executor(None, pump)
-    return reader
+def _not_a_vote(what: str, valid: str, message_id: str | None = None) -> str:
+    on = f" on message {message_id}" if message_id else ""
+    return f"“{what[:20]}” is not a vote{on}: use {valid}."

@@ -12,7 +12,7 @@ import textwrap
 
 from bot.core.messages import Message, Section
 from bot.core.text import truncate_words
-from bot.platforms.shared import PAGE_ACTION, SHARE_ACTION
+from bot.platforms.shared import PAGE_ACTION, SHARE_ACTION, summary_limit
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
@@ -79,6 +79,7 @@ def render_message(
     width: int | None = None,
 ) -> str:
     width = width or _width()
+    summary_length = summary_limit(msg, summary_length)  # the configured length is for digests
     style = Style(color)
     rule = "━" * 3
     head = f"{rule} {clean(msg.header)} {rule}"

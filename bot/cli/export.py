@@ -1,0 +1,91 @@
+"""``paperboy export``: one record per paper appearance, as JSON lines or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from bot.cli.common import load, settings_of
+from bot.cli.parser import EXIT_OK
+from bot.core.errors import PaperboyError
+
+# Bullets in one CSV cell (the parser splits bullets at •, so it is unambiguous).
+BULLET_JOIN = " • "
+
+EXPORT_FIELDS = (
+    "week_start",
+    "week_end",
+    "rank",
+    "title",
+    "summary",
+    "bullets",
+    "url",
+    "links",
+    "arxiv_id",
+    "paper_id",
+    "source",
+    "kind",
+)
+
+
+def export_records(weeks: Sequence[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for w in weeks:
+        for p in w.papers:
+            rows.append(
+                {
+                    "week_start": w.start.isoformat(),
+                    "week_end": w.end.isoformat(),
+                    "rank": p.rank,
+                    "title": p.title,
+                    "summary": p.summary,
+                    "bullets": list(p.bullets),
+                    "url": p.url,
+                    "links": [{"label": link.label, "url": link.url} for link in p.links],
+                    "arxiv_id": p.arxiv_id,
+                    "paper_id": p.paper_id,
+                    "source": w.source,
+                    "kind": w.kind,
+                }
+            )
+    return rows
+
+
+def _open_output(path: str | None) -> TextIO:
+    """``path`` opened for writing (stdout when None); a PaperboyError saying why not."""
+    if not path:
+        return sys.stdout
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise PaperboyError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    out = _open_output(args.output)  # before the work: a bad path fails at once
+    archive = load(settings, args.source)
+    for d in archive.diagnostics:
+        print(d, file=sys.stderr)
+    cat = archive.catalog
+    rows = export_records([*cat.weeks(), *cat.collections()])
+    try:
+        if args.format == "jsonl":
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+            writer.writeheader()
+            for row in rows:
+                flat = dict(row)
+                flat["links"] = " ".join(f"{x['label']}={x['url']}" for x in row["links"])
+                flat["bullets"] = BULLET_JOIN.join(row["bullets"])
+                writer.writerow(flat)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return EXIT_OK
