@@ -327,7 +327,7 @@ async def test_subscribe_schedule_preview_post_unsubscribe(
 async def test_shared_reply_is_votable(commands: Commands, store: Store) -> None:
     reply = await ask(commands, "show Quiet Agents")
     await commands.shared(CHANNEL, "shared-1", reply)
-    posted = await store.get_posted("slack", "shared-1")
+    posted = await store.get_posted(CHANNEL, "shared-1")
     assert posted is not None and posted.paper_ids == reply.paper_ids
 
 

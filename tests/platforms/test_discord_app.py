@@ -251,7 +251,7 @@ async def test_digest_commands_votes_admin_post_and_restart(
         # 1️⃣..🔟 are seeded underneath, in order, by the bot.
         await fake.wait_for(lambda: len(fake.reactions.get(int(mid), [])) == 10, timeout=10)
         assert [e for e, _ in fake.reactions[int(mid)]] == list(KEYCAPS)
-        posted = await app.store.get_posted("discord", mid)
+        posted = await app.store.get_posted(CHANNEL, mid)
         assert posted is not None and posted.channel == CHANNEL
         assert posted.digest_key == WEEK_KEY and posted.paper_ids == (ATTENTION, RESIDUAL, ADAM)
         sub = await app.store.get_subscription(CHANNEL)

@@ -228,7 +228,7 @@ async def test_socket_mode_digest_commands_votes_and_restart(
         reactions = fake.calls("reactions.add")
         assert [r.args["name"] for r in reactions] == KEYCAPS
         assert {r.args["timestamp"] for r in reactions} == {ts}
-        posted = await app.store.get_posted("slack", ts)
+        posted = await app.store.get_posted(CHANNEL, ts)
         assert posted is not None
         assert posted.channel == CHANNEL and posted.digest_key == WEEK_KEY
         assert posted.paper_ids == (ATTENTION, RESIDUAL, ADAM)
@@ -351,7 +351,7 @@ async def test_share_button_from_the_core_posts_the_lookup_and_takes_votes(
         assert shared["metadata"]["event_type"] == "paperboy_share"
         assert "Deep Residual Learning" in json.dumps(shared["blocks"])
         assert "papers_share" not in json.dumps(shared["blocks"])
-        posted = await app.store.get_posted("slack", shared["ts"])
+        posted = await app.store.get_posted(CHANNEL, shared["ts"])
         assert posted is not None and posted.paper_ids == (RESIDUAL,)
         votes = VoteLog(app, monkeypatch)
         await react(fake, "one", shared["ts"], "U0MEMBER", event_id="EvShared")

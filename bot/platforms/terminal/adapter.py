@@ -231,8 +231,8 @@ class TerminalAdapter:
             return
         if len(parts) > 1:
             message_id = parts[1]
-            posted = await self.store.get_posted("terminal", message_id)
-            if posted is None or posted.channel != self.channel:
+            posted = await self.store.get_posted(self.channel, message_id)
+            if posted is None:
                 self.write(f"No digest with message id {message_id[:20]} here.")
                 return
         else:
