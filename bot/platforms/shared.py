@@ -2,9 +2,10 @@
 its own (its link syntax, its limits, its API's errors).
 
 * Buttons: the core (``bot.chat.commands``) puts the buttons on a reply, including "Share to
-  channel" on private lookups; adapters show them as they are. ``SHARE_ACTION`` re-runs the
-  command and posts the answer publicly (``public_version``); ``PAGE_ACTION`` re-runs it in
-  place.
+  channel" on private lookups; adapters show them as they are. ``SHARE_ACTION`` carries the id
+  the answer is kept under: the adapter asks ``CommandHandler.share`` for it and posts exactly
+  that answer publicly (or shows the private note it gets instead); ``PAGE_ACTION`` re-runs its
+  command in place.
 * Links: only plain http(s) URLs with a host become links (``safe_url``); a paper's title links
   to its own URL, else to its primary link (``paper_url``); the links shown under a paper are
   the first one of each configured label (``chosen_links``).
@@ -20,7 +21,6 @@ Imports ``bot.core`` and ``bot.papers`` only; every platform folder may import t
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
@@ -32,7 +32,7 @@ from bot.core.errors import ConfigError, DeliveryError, TransientError
 from bot.core.messages import Link, Message, Section
 from bot.papers.model import primary_link
 
-SHARE_ACTION = "share"  # the core's "Share to channel" button: post this answer publicly
+SHARE_ACTION = "share"  # the core's "Share to channel" button: post the kept answer publicly
 PAGE_ACTION = "page"  # paging buttons: run this command again, in place
 RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
 
@@ -47,9 +47,8 @@ T = TypeVar("T")
 
 
 def public_version(msg: Message) -> Message:
-    """What goes to the channel when a reply is shared: no share/paging buttons."""
-    buttons = tuple(b for b in msg.buttons if b.url is not None)
-    return dataclasses.replace(msg, buttons=buttons, ephemeral=False)
+    """What goes to the channel for a message: no share/paging buttons (``Message.public``)."""
+    return msg.public()
 
 
 # --- links ------------------------------------------------------------------------------------

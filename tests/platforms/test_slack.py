@@ -71,11 +71,13 @@ class FakeCommands:
     """Canned replies by subcommand; ``gate`` (when set) holds every answer until released.
 
     A lookup is answered as the real ``Commands`` answers one: privately, with its paging
-    buttons and then the core's "Share to channel" button carrying the command text."""
+    buttons and then the core's "Share to channel" button carrying the id the answer is kept
+    under; ``share`` gives that very answer back, public (or a note for an unknown id)."""
 
     def __init__(self) -> None:
         self.invocations: list[Invocation] = []
         self.shared_calls: list[tuple[ChannelRef, str, Reply]] = []
+        self.kept: dict[str, Reply] = {}
         self.gate: asyncio.Event | None = None
         self.fail: BaseException | None = None
         self.done = 0
@@ -92,15 +94,24 @@ class FakeCommands:
             return Reply(Message(header="Paperboy help", text="Try /papers search <words>"))
         text = " ".join(inv.text.split())
         sections = tuple(paper(i + 1) for i in range(3))
+        share_id = f"kept-{len(self.kept) + 1}"
         buttons = (
             Button("Next", action="page", value=f"{text} --page 2"),
-            Button("Share to channel", action="share", value=text),
+            Button("Share to channel", action="share", value=share_id),
         )
         msg = Message(header=f"{word}: {inv.text}", sections=sections, buttons=buttons)
-        return Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
+        reply = Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
+        self.kept[share_id] = reply
+        return reply
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         return []
+
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        kept = self.kept.get(share_id)
+        if kept is None:
+            return Reply(Message(header="That answer can no longer be shared", kind="notice"))
+        return Reply(kept.message.public(), kept.paper_ids, kept.digest_key)
 
     async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
         self.shared_calls.append((channel, message_id, reply))
@@ -395,7 +406,7 @@ async def test_slash_command_over_socket_mode(
     actions = [b for b in resp["blocks"] if b["type"] == "actions"][0]["elements"]
     assert [(a["action_id"], a["value"]) for a in actions] == [
         ("papers_page", f"{text} --page 2"),
-        ("papers_share", text),
+        ("papers_share", "kept-1"),
     ]
 
 
@@ -513,7 +524,9 @@ async def test_share_posts_publicly_and_records_it(
     [(channel, ts, reply)] = commands.shared_calls
     assert channel == ChannelRef("slack", TEAM_ID, "C0GENERAL") and ts == posted["ts"]
     assert reply.paper_ids == ("p1", "p2", "p3")
-    assert [inv.text for inv in commands.invocations] == ["search attention"] * 2
+    # What was shared is the answer the user saw: the command was not run again.
+    assert [inv.text for inv in commands.invocations] == ["search attention"]
+    assert reply.message == commands.kept[share["value"]].message.public()
     assert fake.responses_to(payload["response_url"]) == [
         {"key": payload["response_url"].rsplit("/", 1)[1], "delete_original": True}
     ]
@@ -522,11 +535,26 @@ async def test_share_posts_publicly_and_records_it(
 async def test_share_where_the_bot_cannot_post(
     fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands
 ) -> None:
+    await commands.handle(Invocation(ChannelRef("slack", TEAM_ID, "C0GENERAL"), "U0MEMBER", "top"))
     fake.error_next("chat.postMessage", "not_in_channel")
-    await fake.send_envelope("interactive", fake.block_action("papers_share", "top"))
+    await fake.send_envelope("interactive", fake.block_action("papers_share", "kept-1"))
     await fake.wait_for(lambda: len(fake.responses) == 1)
     assert "/invite" in fake.responses[0]["text"]
     assert commands.shared_calls == [] and fake.messages("C0GENERAL") == []
+
+
+async def test_share_of_an_answer_no_longer_kept_says_so_privately(
+    fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands
+) -> None:
+    # A button from before this version carried the command text; or the answer expired.
+    payload = fake.block_action("papers_share", "search attention")
+    await fake.send_envelope("interactive", payload)
+    await fake.wait_for(lambda: len(fake.responses) == 1)
+    [note] = fake.responses_to(payload["response_url"])
+    assert note["response_type"] == "ephemeral" and note["replace_original"] is False
+    assert "can no longer be shared" in json.dumps(note)
+    assert commands.invocations == [] and commands.shared_calls == []
+    assert fake.calls("chat.postMessage") == []
 
 
 async def test_paging_replaces_the_ephemeral(

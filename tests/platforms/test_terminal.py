@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.messages import ChannelRef, Invocation, Link, Message, ReactionEvent, Reply, Section
+from bot.core.messages import (
+    Button,
+    ChannelRef,
+    Invocation,
+    Link,
+    Message,
+    ReactionEvent,
+    Reply,
+    Section,
+)
 from bot.platforms.terminal.adapter import TerminalAdapter, _stdin_reader
 from bot.platforms.terminal.render import clean, render_message
 from bot.storage import Store, open_store
@@ -21,20 +30,33 @@ CHANNEL = ChannelRef("terminal", "local", "terminal")
 
 
 class FakeCommands:
+    """Answers like the real core: privately, with a Share button carrying the id the answer
+    is kept under; ``share`` gives it back public, or a note once it is gone."""
+
     def __init__(self) -> None:
         self.seen: list[Invocation] = []
         self.shared_ids: list[str] = []
+        self.kept: dict[str, Reply] = {}
 
     async def handle(self, inv: Invocation) -> Reply:
         self.seen.append(inv)
+        share_id = f"kept{len(self.kept) + 1}"
         msg = Message(
-            header="Answer",
+            header=f"Answer {len(self.kept) + 1}",
             sections=(Section(title="One Paper", url="https://example.org/p", rank=None),),
+            buttons=(Button("Share to channel", action="share", value=share_id),),
         )
-        return Reply(msg, paper_ids=("p1",), digest_key="paper:p1")
+        self.kept[share_id] = Reply(msg, paper_ids=("p1",), digest_key="paper:p1")
+        return self.kept[share_id]
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         return []
+
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        kept = self.kept.pop(share_id, None)  # once only, so a second share finds it gone
+        if kept is None:
+            return Reply(Message(header="That answer can no longer be shared", kind="notice"))
+        return Reply(kept.message.public(), kept.paper_ids, kept.digest_key)
 
     async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
         self.shared_ids.append(message_id)
@@ -141,6 +163,10 @@ async def test_commands_votes_share_and_errors(
     await adapter.handle_line("share")
     assert len(commands.shared_ids) == 1
     assert f"react 👍 {commands.shared_ids[0]}" in out.getvalue()
+    assert "shared by carol" in out.getvalue() and "Answer 1" in out.getvalue()
+    await adapter.handle_line("share")  # the core no longer has it: its note is shown
+    assert len(commands.shared_ids) == 1
+    assert "That answer can no longer be shared" in out.getvalue()
     await adapter.handle_line("/paperssearch x")
     assert "a space after /papers" in out.getvalue()
     await adapter.handle_line("dance")
