@@ -12,8 +12,9 @@ its own (its link syntax, its limits, its API's errors).
 * A paper's summary and bullets (``detail_lines``), escaped and cut by the platform's ``fit``.
 * Failed calls: connection trouble, timeouts and the unexpected become delivery errors the same
   way everywhere (``call_error``); each platform classifies its own API's answers first.
-* Render options an adapter accepts (``check_render_options``), and the background tasks it
-  starts after answering (``Background``).
+* Render options an adapter accepts (``check_render_options``), the background tasks it
+  starts after answering (``Background``), and work that must run in arrival order per key
+  (``KeyedSerial``: the reaction events of one user on one message).
 
 Imports ``bot.core`` and ``bot.papers`` only; every platform folder may import this module.
 """
@@ -21,8 +22,10 @@ Imports ``bot.core`` and ``bot.papers`` only; every platform folder may import t
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,6 +34,8 @@ import aiohttp
 from bot.core.errors import ConfigError, DeliveryError, TransientError
 from bot.core.messages import Link, Message, Section
 from bot.papers.model import primary_link
+
+log = logging.getLogger("paperboy.platforms")
 
 SHARE_ACTION = "share"  # the core's "Share to channel" button: post the kept answer publicly
 PAGE_ACTION = "page"  # paging buttons: run this command again, in place
@@ -195,3 +200,39 @@ class Background:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class KeyedSerial:
+    """Work for one key runs one item at a time, in the order it was submitted; different keys
+    run side by side (as tasks of ``work``). Submit at once when something arrives, before
+    anything is awaited, and arrival order is kept even when one item is slow (a lookup)."""
+
+    def __init__(self, work: Background) -> None:
+        self._work = work
+        self._queues: dict[Hashable, deque[Coroutine[Any, Any, None]]] = {}
+
+    def submit(self, key: Hashable, coro: Coroutine[Any, Any, None]) -> None:
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(coro)
+            return
+        self._queues[key] = deque([coro])
+        self._work.spawn(self._drain(key))
+
+    def pending(self, key: Hashable) -> int:
+        """Items for ``key`` not finished yet (the running one included)."""
+        return len(self._queues.get(key) or ())
+
+    async def _drain(self, key: Hashable) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                try:
+                    await queue[0]
+                except Exception:  # items handle their own errors; this is a bug's last stop
+                    log.exception("background work failed")
+                queue.popleft().close()  # done: closing it is a no-op
+        finally:
+            for coro in queue:
+                coro.close()  # cancelled: the rest never runs (and is not "never awaited")
+            del self._queues[key]

@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -234,32 +235,43 @@ async def test_digest_post_is_valid_block_kit_with_metadata(
     assert ":keycap_ten:" in json.dumps(args["blocks"])
     [stored] = fake.messages("C0DIGEST")
     assert stored["ts"] == ts
-    # The ten keycaps are seeded under a digest so voting is one click.
-    reactions = fake.calls("reactions.add")
-    assert [r.args["name"] for r in reactions] == [
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
-    ]  # fmt: skip
-    assert {r.args["timestamp"] for r in reactions} == {ts}
-
-
-async def test_reply_post_and_unseeded_digest_add_no_reactions(
-    fake: FakeSlack, commands: FakeCommands, votes: FakeVotes
-) -> None:
-    adapter = make_adapter(fake, commands, votes, seed_reactions=False)
-    await adapter.post(CHANNEL, digest(), "k1")  # not started: still posts
-    await adapter.post(CHANNEL, Message(header="notice", kind="notice"), "k2")
-    assert len(fake.messages("C0DIGEST")) == 2
+    # Posting returns as soon as the message exists: the keycaps come later, from the seeder.
     assert fake.calls("reactions.add") == []
-    await adapter.stop()
 
 
-async def test_seeding_failures_are_only_logged(fake: FakeSlack, bot: SlackAdapter) -> None:
-    fake.error_next("reactions.add", "already_reacted")
-    fake.error_next("reactions.add", "missing_scope")
-    fake.rate_limit_next("reactions.add", 30)
+async def test_the_seeder_s_side_keycaps_one_workspace_limit(
+    fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands, votes: FakeVotes
+) -> None:
+    assert bot.seed_emoji == (
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
+    )  # fmt: skip
+    assert bot.seed_bucket(CHANNEL) == TEAM_ID == bot.seed_bucket(replace(CHANNEL, channel="C2"))
     ts = await bot.post(CHANNEL, digest(), "k")
-    assert ts == fake.messages("C0DIGEST")[0]["ts"]
-    assert len(fake.calls("reactions.add")) == 3  # stopped at the 429
+    await bot.add_reaction(CHANNEL, ts, "one")
+    await bot.add_reaction(CHANNEL, ts, "one")  # already there: done, not an error
+    assert fake.bot_reactions("C0DIGEST", ts) == ["one"]
+    [first, again] = fake.calls("reactions.add")
+    assert first.args == again.args == {"channel": "C0DIGEST", "timestamp": ts, "name": "one"}
+    unseeded = make_adapter(fake, commands, votes, seed_reactions=False)
+    assert unseeded.seed_emoji == ()
+    await unseeded.stop()
+
+
+async def test_adding_a_reaction_maps_slack_errors(fake: FakeSlack, bot: SlackAdapter) -> None:
+    ts = await bot.post(CHANNEL, digest(), "k")
+    fake.rate_limit_next("reactions.add", 30)
+    with pytest.raises(RateLimited) as limited:
+        await bot.add_reaction(CHANNEL, ts, "two")
+    assert limited.value.retry_after == 30
+    fake.server_error_next("reactions.add")
+    with pytest.raises(TransientError):
+        await bot.add_reaction(CHANNEL, ts, "two")
+    for code in ("message_not_found", "missing_scope"):
+        fake.error_next("reactions.add", code)
+        with pytest.raises(PermanentError):
+            await bot.add_reaction(CHANNEL, ts, "two")
+    with pytest.raises(PermanentError):
+        await bot.add_reaction(CHANNEL, "1.000001", "two")  # no such message
 
 
 async def test_hostile_title_renders_inert(fake: FakeSlack, bot: SlackAdapter) -> None:

@@ -161,13 +161,19 @@ class ReactionListener(_Listener):
         super().__init__(conn, work, workspace_fallback)
         self._reactions = reactions
         self._users = users
+        self.ordered = shared.KeyedSerial(work)
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self._on_reaction)
         app.event("reaction_removed")(self._on_reaction)
 
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        self._work.spawn(self._vote(body, str(event.get("user", ""))))
+        """Queued at once, per (channel, message, user): an add and the remove after it are
+        applied in that order even when the first one's user lookup is slow."""
+        user = str(event.get("user", ""))
+        item = event.get("item") or {}
+        key = (item.get("channel"), item.get("ts"), user)
+        self.ordered.submit(key, self._vote(body, user))
 
     async def _vote(self, body: dict[str, Any], user_id: str) -> None:
         try:
