@@ -81,7 +81,10 @@ class Backfill:
         attempts: int = 3,
         backoff: float = 2.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        time: Callable[[], float] | None = None,
     ) -> None:
+        """``sleep`` and ``time`` (seconds; default: the event loop's) measure pauses: after a
+        429 and between retries. They are real time, not ``clock``: pauses, not schedules."""
         self.store = store
         self.votes = votes
         self.clock = clock
@@ -92,6 +95,7 @@ class Backfill:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self._sleep = sleep or asyncio.sleep
+        self._time = time or (lambda: asyncio.get_running_loop().time())
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._paused_until: dict[str, float] = {}
@@ -196,12 +200,11 @@ class Backfill:
             return
 
     def _pause(self, platform: str, seconds: float) -> None:
-        until = asyncio.get_running_loop().time() + max(0.0, seconds)
+        until = self._time() + max(0.0, seconds)
         self._paused_until[platform] = max(self._paused_until.get(platform, 0.0), until)
 
     async def _paused(self, platform: str) -> None:
-        loop = asyncio.get_running_loop()
-        while (left := self._paused_until.get(platform, 0.0) - loop.time()) > 0:
+        while (left := self._paused_until.get(platform, 0.0) - self._time()) > 0:
             await self._sleep(left)
 
 

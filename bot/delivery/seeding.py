@@ -58,6 +58,7 @@ class SendActivity:
     def __init__(self) -> None:
         self._busy: Counter[str] = Counter()
         self._quiet: dict[str, asyncio.Event] = {}
+        self.waiting: Counter[str] = Counter()  # callers of ``quiet`` held back, by platform
 
     def _event(self, platform: str) -> asyncio.Event:
         event = self._quiet.get(platform)
@@ -85,7 +86,11 @@ class SendActivity:
         """Return once nothing is being sent to ``platform``."""
         event = self._event(platform)
         while not event.is_set():
-            await event.wait()
+            self.waiting[platform] += 1
+            try:
+                await event.wait()
+            finally:
+                self.waiting[platform] -= 1
 
 
 @runtime_checkable
