@@ -13,7 +13,7 @@ The ``Seeder`` works the jobs:
 * paced: each platform says which requests share a rate limit (``seed_bucket``: Slack limits
   ``reactions.add`` per workspace, Discord per channel) and which limiter paces them
   (``seed_limiter``); one worker per bucket works its jobs oldest first, and at most
-  ``concurrency`` workers run at once;
+  ``concurrency`` requests are in flight at once (a worker waiting out a 429 holds no slot);
 * every 429 is honoured, however long: ``RateLimited`` pauses the bucket (or the platform, when
   global) for its ``retry_after``, and the same reaction is tried again; a 429 is never a
   failure;
@@ -223,14 +223,13 @@ class Seeder:
 
     async def _work(self, key: tuple[str, str], jobs: list[SeedJob]) -> None:
         target = self.targets[key[0]]
-        async with self._slots:
-            for job in jobs:
-                try:
-                    await self._seed(target, key[1], job)
-                except Exception as exc:  # the store failed: the loop tries again later
-                    log.warning("seeding stopped", extra={"error": error_text(exc)})
-                    await self._sleep(self.base_backoff)
-                    return
+        for job in jobs:
+            try:
+                await self._seed(target, key[1], job)
+            except Exception as exc:  # the store failed: the loop tries again later
+                log.warning("seeding stopped", extra={"error": error_text(exc)})
+                await self._sleep(self.base_backoff)
+                return
 
     # --- one job ---------------------------------------------------------------------------------
     async def _seed(self, target: SeedTarget, bucket: str, job: SeedJob) -> None:
@@ -243,7 +242,8 @@ class Seeder:
                 await limiter.acquire(bucket)
                 await self.activity.quiet(target.platform)
             try:
-                await target.add_reaction(ch, mid, left[0])
+                async with self._slots:
+                    await target.add_reaction(ch, mid, left[0])
             except RateLimited as exc:
                 self.stats["rate_limited"] += 1
                 if limiter is None:

@@ -206,3 +206,62 @@ async def test_stdin_pipe_is_watched_by_the_loop() -> None:
         os.write(write_fd, b"week latest\n")
         os.close(write_fd)
         assert await read_all(reader) == [b"week latest\n"]
+
+
+async def test_4_share_posts_the_answer_the_user_saw_through_the_real_core(
+    store: Store, out: io.StringIO
+) -> None:
+    """The terminal shares the answer on screen, as Slack and Discord do: a shared ``random``
+    is the paper that was picked, ``top`` the board as it was, even after it moved on."""
+    import random
+
+    from support.clock import FakeClock
+
+    from bot.chat.commands import CommandContext, Commands
+    from bot.chat.votes import VoteService
+    from bot.delivery.digest import DigestBuilder
+    from bot.papers.catalog import Catalog
+    from bot.papers.model import Paper, Week
+    from bot.storage.records import Vote
+
+    week = Week(
+        datetime(2025, 6, 23).date(),
+        datetime(2025, 6, 29).date(),
+        "Top ML Papers of the Week",
+        "fixture.md",
+        tuple(
+            Paper(i, f"Terminal Study {i}", f"What study {i} found, in our words.")
+            for i in range(1, 11)
+        ),
+    )
+    catalog = Catalog.build([week])
+    clock = FakeClock(datetime(2025, 7, 1, 12, tzinfo=UTC))
+    core = Commands(
+        CommandContext(
+            catalog=lambda: catalog,
+            store=store,
+            clock=clock,
+            digests=DigestBuilder(lambda: catalog, store),
+            rng=random.Random(7),
+        )
+    )
+    votes = VoteService(store, clock=clock)
+    adapter = TerminalAdapter(commands=core, reactions=votes, store=store, stdout=out, color=False)
+    await adapter.handle_line("/papers random")
+    picked = out.getvalue().splitlines()
+    title = next(line for line in picked if "Terminal Study" in line)
+    for _ in range(5):
+        await core.handle(Invocation(CHANNEL, "you", "random"))  # the dice roll on
+    await adapter.handle_line("share")
+    shared = out.getvalue()[len("\n".join(picked)) :]
+    assert title.strip() in shared and "shared by you" in shared
+
+    paper = week.papers
+    await store.add_vote(Vote(CHANNEL, "m0", "u1", "1️⃣", paper[1].paper_id, clock.now()))
+    await adapter.handle_line("/papers top")
+    before = len(out.getvalue())
+    for user in ("u2", "u3"):
+        await store.add_vote(Vote(CHANNEL, "m0", user, "2️⃣", paper[2].paper_id, clock.now()))
+    await adapter.handle_line("share")
+    shared = out.getvalue()[before:]
+    assert "Terminal Study 2" in shared and "Terminal Study 3" not in shared
