@@ -193,7 +193,7 @@ class Backfill:
                 "message not read back",
                 extra={
                     "channel": str(posted.channel),
-                    "message": posted.message_id,
+                    "message_id": posted.message_id,
                     "error": error,
                 },
             )

@@ -236,7 +236,7 @@ class VoteService:
             self._count("votes_reconciled", ch, "remove", removed)
             log.info(
                 "votes reconciled",
-                extra={"channel": str(ch), "message": mid, "added": added, "removed": removed},
+                extra={"channel": str(ch), "message_id": mid, "added": added, "removed": removed},
             )
         return added, removed
 

@@ -6,9 +6,11 @@ what is gone, coalesces requests and yields to posting."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from support.clock import FakeClock
 
 from bot.chat.backfill import Backfill, ReactionReader
@@ -20,6 +22,14 @@ from bot.storage import Store
 from bot.storage.records import PostedDigest, Vote
 
 T0 = datetime(2025, 7, 2, 12, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Log at INFO, as the bot runs: a log call that breaks (a reserved ``extra`` key) fails."""
+    caplog.set_level(logging.INFO)
+
+
 SLACK = ChannelRef("slack", "T1", "C1")
 PAPERS = ("paper1", "paper2", "paper3")
 

@@ -6,6 +6,7 @@ its seed job) before its ledger row is complete, also when reconciliation finds 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from datetime import UTC, datetime
 
@@ -23,6 +24,14 @@ from bot.storage import Store
 from bot.storage.records import PostedDigest, SeedJob, Subscription
 
 T0 = datetime(2025, 6, 30, 9, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Log at INFO, as the bot runs: a log call that breaks (a reserved ``extra`` key) fails."""
+    caplog.set_level(logging.INFO)
+
+
 HERE = ChannelRef("fake", "W1", "C1")
 THERE = ChannelRef("fake", "W1", "C2")
 KEYS = ("k1", "k2", "k3", "k4")
