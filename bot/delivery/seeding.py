@@ -12,7 +12,8 @@ The ``Seeder`` works the jobs:
   "already there" as done);
 * paced: each platform says which requests share a rate limit (``seed_bucket``: Slack limits
   ``reactions.add`` per workspace, Discord per channel) and which limiter paces them
-  (``seed_limiter``); one worker per bucket works its jobs oldest first, and at most
+  (``seed_limiter``, each call counted from when it completed); one worker per bucket works
+  its jobs oldest first, and at most
   ``concurrency`` requests are in flight at once (a worker waiting out a 429 holds no slot);
 * every 429 is honoured, however long: ``RateLimited`` pauses the bucket (or the platform, when
   global) for its ``retry_after``, and the same reaction is tried again; a 429 is never a
@@ -243,7 +244,11 @@ class Seeder:
                 await self.activity.quiet(target.platform)
             try:
                 async with self._slots:
-                    await target.add_reaction(ch, mid, left[0])
+                    try:
+                        await target.add_reaction(ch, mid, left[0])
+                    finally:
+                        if limiter is not None:
+                            limiter.sent(bucket)  # counted from when it was surely there
             except RateLimited as exc:
                 self.stats["rate_limited"] += 1
                 if limiter is None:

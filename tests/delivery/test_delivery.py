@@ -488,6 +488,22 @@ async def test_limiter_honours_penalties() -> None:
     assert RateLimiter.for_platform("discord") is not None
 
 
+async def test_limiter_counts_a_request_from_when_it_completed() -> None:
+    """A platform counts a request when it arrives: one that took long to get there (a new
+    connection) moves its window on, so the request a window later still finds room."""
+    vt = VirtualTime()
+    lim = RateLimiter(global_limit=None, channel_limit=2, channel_period=10.0,
+                      time=vt.time, sleep=vt.sleep)  # fmt: skip
+    await lim.acquire("w")
+    vt.now = 0.8  # the first call took 0.8 s to complete
+    lim.sent("w")
+    await lim.acquire("w")
+    lim.sent("w")
+    await lim.acquire("w")
+    assert vt.now == pytest.approx(10.8)  # ten seconds after the first was surely there
+    lim.sent("nobody")  # a key without slots: nothing to move
+
+
 # --- two replicas on one PostgreSQL database -----------------------------------------------------------
 
 

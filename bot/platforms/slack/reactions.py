@@ -85,6 +85,8 @@ class SlackReactions:
             if isinstance(error, RateLimited):
                 self._reads.penalize(channel.workspace, error.retry_after)
             raise error from exc
+        finally:
+            self._reads.sent(channel.workspace)
         message: dict[str, Any] = resp.get("message") or {}
         out: list[ReactionEvent] = []
         seen: set[tuple[str, str]] = set()
