@@ -41,11 +41,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from support.slack import BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, TEAM_ID, FakeSlack  # noqa: E402
+from support.watch import NoCommands  # noqa: E402
 
 from bot.chat.backfill import Backfill  # noqa: E402
 from bot.chat.votes import VoteService  # noqa: E402
 from bot.core.clock import SystemClock  # noqa: E402
-from bot.core.messages import ChannelRef, Invocation, ReactionEvent, Reply  # noqa: E402
+from bot.core.messages import ChannelRef  # noqa: E402
 from bot.delivery.seeding import Seeder  # noqa: E402
 from bot.platforms.slack import SlackAdapter  # noqa: E402
 from bot.platforms.slack.reactions import KEYCAP_REACTIONS  # noqa: E402
@@ -55,25 +56,6 @@ from bot.storage.sqlite import SqliteStore  # noqa: E402
 TIER3 = 50
 TIER4 = 100
 PAPERS = tuple(f"paper{i:02d}" for i in range(10))
-
-
-class Unused:
-    """Commands and votes the adapter is given but the benchmark never triggers."""
-
-    async def handle(self, inv: Invocation) -> Reply:
-        raise AssertionError("no commands in this benchmark")
-
-    def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
-        return []
-
-    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
-        raise AssertionError("no commands in this benchmark")
-
-    async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
-        return None
-
-    async def on_reaction(self, ev: ReactionEvent) -> bool:
-        return False
 
 
 @dataclass
@@ -101,7 +83,7 @@ async def started(fake: FakeSlack, period: float, reactions: Any) -> SlackAdapte
         signing_secret=SIGNING_SECRET,
         mode="http",
         api_base_url=fake.url,
-        commands=Unused(),
+        commands=NoCommands(),
         reactions=reactions,
         reaction_calls=TIER3,
         reaction_period=period,
@@ -123,7 +105,7 @@ async def seeding_run(digests: int, period: float, tmp: Path) -> Run:
     fake = await new_fake(period)
     store = SqliteStore(str(tmp / "seed.sqlite3"))
     await store.open()
-    adapter = await started(fake, period, Unused())
+    adapter = await started(fake, period, NoCommands())
     seeder = Seeder(store, clock=SystemClock())
     seeder.targets["slack"] = adapter
     try:

@@ -197,7 +197,7 @@ class App:
         h = s.http
         self.http = HttpServer(h.host, h.port, health=self._health, metrics=self._metrics_text)
         activity = SendActivity()  # seeding and backfill hold back while digests go out
-        self.seeder = Seeder(self.store, clock=self.clock, activity=activity)
+        self.seeder = Seeder(self.store, clock=self.clock, activity=activity, metrics=self.metrics)
         self.engine = DeliveryEngine(
             self.store,
             {},

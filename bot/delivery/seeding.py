@@ -44,6 +44,7 @@ from bot.core.errors import PermanentError, RateLimited
 from bot.core.messages import ChannelRef
 from bot.delivery.outcome import error_text
 from bot.delivery.ratelimit import RateLimiter
+from bot.ops.metrics import Metrics
 from bot.storage.base import Store
 from bot.storage.records import PostedDigest, SeedJob
 
@@ -132,8 +133,10 @@ class Seeder:
         max_attempts: int = 12,
         poll: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.clock = clock
         self.activity = activity or SendActivity()
         self.targets: dict[str, SeedTarget] = {}
@@ -148,6 +151,12 @@ class Seeder:
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self.stats: Counter[str] = Counter()  # added, rate_limited, retried, dropped
+
+    def _note(self, platform: str, status: str) -> None:
+        """Count one outcome of adding a reaction (``seed_reactions`` by status in metrics)."""
+        self.stats[status] += 1
+        if self.metrics is not None:
+            self.metrics.inc("seed_reactions", platform=platform, status=status)
 
     # --- control ---------------------------------------------------------------------------------
     async def enqueue(self, posted: PostedDigest) -> bool:
@@ -250,7 +259,7 @@ class Seeder:
                         if limiter is not None:
                             limiter.sent(bucket)  # counted from when it was surely there
             except RateLimited as exc:
-                self.stats["rate_limited"] += 1
+                self._note(target.platform, "rate_limited")
                 if limiter is None:
                     await self._sleep(exc.retry_after)
                 else:
@@ -258,24 +267,24 @@ class Seeder:
                     limiter.penalize(where, exc.retry_after, is_global=exc.is_global)
                 continue
             except PermanentError as exc:
-                self.stats["dropped"] += 1
+                self._note(target.platform, "dropped")
                 log.warning("seeding given up", extra=_fields(job, error=exc.reason))
                 await self.store.delete_seed_job(ch, mid)
                 return
             except Exception as exc:
                 attempts += 1
                 if attempts >= self.max_attempts:
-                    self.stats["dropped"] += 1
+                    self._note(target.platform, "dropped")
                     log.warning("seeding given up", extra=_fields(job, error=error_text(exc)))
                     await self.store.delete_seed_job(ch, mid)
                     return
-                self.stats["retried"] += 1
+                self._note(target.platform, "retried")
                 await self.store.update_seed_job(ch, mid, tuple(left), attempts, self.clock.now())
                 await self._sleep(min(self.max_backoff, self.base_backoff * 2 ** (attempts - 1)))
                 continue
             left.pop(0)
             attempts = 0
-            self.stats["added"] += 1
+            self._note(target.platform, "added")
             if left:
                 await self.store.update_seed_job(ch, mid, tuple(left), 0, self.clock.now())
             else:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from support.clock import FakeClock
 from support.fakeplatform import FakePoster
+from support.watch import SleepTime
 
 from bot.core.errors import PermanentError, RateLimited, TransientError
 from bot.core.messages import ChannelRef, Message
@@ -20,6 +21,7 @@ from bot.delivery.digest import Digest
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
+from bot.ops.metrics import Metrics
 from bot.storage import Store
 from bot.storage.records import PostedDigest, SeedJob, Subscription
 
@@ -35,22 +37,6 @@ def info_logs(caplog: pytest.LogCaptureFixture) -> None:
 HERE = ChannelRef("fake", "W1", "C1")
 THERE = ChannelRef("fake", "W1", "C2")
 KEYS = ("k1", "k2", "k3", "k4")
-
-
-class FakeTime:
-    """Time for a RateLimiter that passes only when someone sleeps (and records the sleeps)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 class Target:
@@ -157,7 +143,7 @@ async def test_what_is_left_is_resumed_after_a_restart(store: Store) -> None:
 
 async def test_every_429_is_waited_out_however_long(store: Store) -> None:
     target = Target()
-    clock = FakeTime()
+    clock = SleepTime()
     target.seed_limiter = RateLimiter(
         global_limit=None, channel_limit=50, channel_period=60, time=clock.time, sleep=clock.sleep
     )
@@ -204,7 +190,8 @@ async def test_a_gone_message_drops_its_job_and_failures_back_off(store: Store) 
     target.script.extend([PermanentError("message_not_found", "gone")])
     target.script.extend([TransientError("HTTP 500")] * 2 + [None] * 3)
     target.script.extend([TransientError("HTTP 500")] * 4)
-    s = seeder(store, target, sleep=sleep, base_backoff=1.0, max_attempts=4)
+    metrics = Metrics()
+    s = seeder(store, target, sleep=sleep, base_backoff=1.0, max_attempts=4, metrics=metrics)
     for mid in ("gone", "flaky", "broken"):
         await s.enqueue(digest_at(HERE, mid))
     s.start()
@@ -217,6 +204,8 @@ async def test_a_gone_message_drops_its_job_and_failures_back_off(store: Store) 
     assert [(mid, e) for _, mid, e in target.added] == [("flaky", k) for k in KEYS[:3]]
     assert slept == [1.0, 2.0, 1.0, 2.0, 4.0]
     assert s.stats["dropped"] == 2 and await store.seed_jobs() == []
+    assert metrics.get("seed_reactions", platform="fake", status="added") == 3
+    assert metrics.get("seed_reactions", platform="fake", status="dropped") == 2
 
 
 async def test_a_failed_job_is_kept_with_its_failures_counted(store: Store) -> None:

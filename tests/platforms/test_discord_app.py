@@ -39,14 +39,12 @@ from support.discord_app import (
     OTHER_READER,
     RESIDUAL,
     WEEK_KEY,
-    VoteLog,
     bot_messages,
     command,
-    fire_at,
-    running,
     settings_for,
     text_of,
 )
+from support.watch import VoteLog, fire_at, running
 
 from bot.delivery.outcome import idempotency_key
 from bot.platforms.discord.render import KEYCAPS

@@ -13,10 +13,9 @@ import asyncio
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.clock import FakeClock
@@ -26,16 +25,13 @@ from support.discord_app import (
     CHANNEL,
     FIRE,
     OTHER_READER,
-    VoteLog,
     command,
-    fire_at,
-    running,
     settings_for,
     text_of,
 )
+from support.watch import NoCommands, SleepTime, VoteLog, fire_at, running, until
 
 from bot.app import App
-from bot.core.messages import ChannelRef
 from bot.delivery.ratelimit import RateLimiter
 from bot.delivery.seeding import Seeder
 from bot.platforms.discord import DiscordAdapter
@@ -53,12 +49,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await server.start()
     yield server
     await server.stop()
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 def keycaps_on(fake: FakeDiscord, mid: str) -> list[str]:
@@ -152,22 +142,6 @@ async def test_3_keycaps_under_a_fan_out_survive_long_429s_and_a_restart(
         assert len(fake.calls("create_message")) == len(FANOUT)  # nothing posted twice
 
 
-class FakeTime:
-    """Time for a RateLimiter that passes only when someone sleeps (and records the sleeps)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 async def test_3_a_429_longer_than_discord_py_waits_is_waited_out_then_seeding_goes_on(
     tmp_path: Path, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -177,13 +151,13 @@ async def test_3_a_429_longer_than_discord_py_waits_is_waited_out_then_seeding_g
     await store.open()
     adapter = DiscordAdapter(
         token="fake.discord.bot-token",
-        commands=_Nothing(),
-        reactions=_Nothing(),
+        commands=NoCommands(),
+        reactions=NoCommands(),
         api_base_url=fake.api_url,
         gateway_url=fake.gateway_url,
         guild_ready_timeout=0.05,
     )
-    clock = FakeTime()
+    clock = SleepTime()
     adapter.seed_limiter = RateLimiter(
         global_limit=None, channel_limit=1, channel_period=0.25, time=clock.time, sleep=clock.sleep
     )
@@ -206,23 +180,6 @@ async def test_3_a_429_longer_than_discord_py_waits_is_waited_out_then_seeding_g
         await seeder.stop()
         await adapter.stop()
         await store.close()
-
-
-class _Nothing:
-    async def handle(self, inv: Any) -> Any:
-        raise AssertionError("no commands here")
-
-    def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
-        return []
-
-    async def share(self, channel: ChannelRef, share_id: str) -> Any:
-        raise AssertionError("no commands here")
-
-    async def shared(self, channel: ChannelRef, message_id: str, reply: Any) -> None:
-        return None
-
-    async def on_reaction(self, ev: Any) -> bool:
-        return False
 
 
 # --- 4 ----------------------------------------------------------------------------------------

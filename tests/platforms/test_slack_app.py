@@ -31,14 +31,12 @@ from support.slack_app import (
     NEXT_FIRE,
     RESIDUAL,
     WEEK_KEY,
-    VoteLog,
     command,
-    fire_at,
     react,
-    running,
     settings_for,
     top_votes,
 )
+from support.watch import VoteLog, fire_at, running
 
 from bot.delivery.outcome import idempotency_key
 

@@ -11,10 +11,9 @@ fake Slack, on a ``FakeClock``. Each test is one of the cases issue 12 reproduce
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,15 +26,13 @@ from support.slack_app import (
     DIGEST_CHANNEL,
     FIRE,
     KEYCAPS,
-    VoteLog,
     click_share,
     command,
-    fire_at,
     react,
-    running,
     settings_for,
     top_votes,
 )
+from support.watch import VoteLog, fire_at, running, until
 
 from bot.app import App
 from bot.core.messages import ChannelRef
@@ -51,13 +48,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
         server.add_user(user, name=name)
     yield server
     await server.stop()
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll background work the fake hears nothing of (a few ms at a time, bounded)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 async def fired(app: App, clock: FakeClock, fake: FakeSlack, channel: str = DIGEST_CHANNEL) -> str:

@@ -4,22 +4,16 @@ commands and vote bookkeeping the Discord app tests share."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.app import App
 from bot.config.load import parse_config
 from bot.config.settings import Settings
-from bot.core.messages import ChannelRef, ReactionEvent
+from bot.core.messages import ChannelRef
 from bot.papers.model import make_paper_id
-from support.clock import FakeClock
 from support.discord import (
     APP_ID,
     BOT_ID,
@@ -124,29 +118,6 @@ subscriptions:
     return parse_config(text, source="test.yaml", env={"DISCORD_TOKEN": TOKEN})
 
 
-@asynccontextmanager
-async def running(settings: Settings, clock: FakeClock) -> AsyncIterator[App]:
-    app = App(settings, clock=clock)
-    try:
-        await app.start()
-        # The scheduler has planned the subscriptions and sleeps until the next instant.
-        await clock.wait_for_sleepers(1)
-        # Votes cast while the bot was away have been read back.
-        assert app.backfill is not None
-        await app.backfill.wait()
-        yield app
-    finally:
-        await app.stop()
-
-
-async def fire_at(app: App, clock: FakeClock, when: datetime) -> None:
-    """Move the clock to a cron instant and wait until the fire it causes has finished."""
-    assert app.scheduler is not None
-    await clock.set(when)
-    await clock.wait_for_sleepers(1)
-    await app.scheduler.drain()
-
-
 async def command(
     fake: FakeDiscord,
     sub: str,
@@ -178,26 +149,3 @@ def bot_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
 
 def text_of(data: dict[str, Any]) -> str:
     return json.dumps(data.get("embeds") or [], ensure_ascii=False)
-
-
-class VoteLog:
-    """Wraps the App's VoteService to see each reaction the adapter hands over, and its result."""
-
-    def __init__(self, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-        assert app.votes is not None
-        self.seen: list[tuple[ReactionEvent, bool]] = []
-        real = app.votes.on_reaction
-
-        async def on_reaction(ev: ReactionEvent) -> bool:
-            changed = await real(ev)
-            self.seen.append((ev, changed))
-            return changed
-
-        monkeypatch.setattr(app.votes, "on_reaction", on_reaction)
-
-    async def wait(self, count: int) -> None:
-        """Until ``count`` reactions have been handled (the fake hears nothing of that work:
-        poll a few ms at a time, bounded)."""
-        async with asyncio.timeout(5):
-            while len(self.seen) < count:
-                await asyncio.sleep(0.005)

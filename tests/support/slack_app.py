@@ -5,22 +5,16 @@ app tests share."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.app import App
 from bot.config.load import parse_config
 from bot.config.settings import Settings
-from bot.core.messages import ChannelRef, ReactionEvent
+from bot.core.messages import ChannelRef
 from bot.papers.model import make_paper_id
-from support.clock import FakeClock
 from support.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlack, validate_blocks
 
 DIGEST_CHANNEL = "C0DIGEST"
@@ -98,29 +92,6 @@ http:
     return parse_config(text, source="test.yaml", env=env)
 
 
-@asynccontextmanager
-async def running(settings: Settings, clock: FakeClock) -> AsyncIterator[App]:
-    app = App(settings, clock=clock)
-    try:
-        await app.start()
-        # The scheduler has planned the subscription and sleeps until its next instant.
-        await clock.wait_for_sleepers(1)
-        # Votes cast while the bot was away have been read back.
-        assert app.backfill is not None
-        await app.backfill.wait()
-        yield app
-    finally:
-        await app.stop()
-
-
-async def fire_at(app: App, clock: FakeClock, when: datetime) -> None:
-    """Move the clock to a cron instant and wait until the fire it causes has finished."""
-    assert app.scheduler is not None
-    await clock.set(when)
-    await clock.wait_for_sleepers(1)  # the loop planned the fire and went back to sleep
-    await app.scheduler.drain()
-
-
 async def command(
     fake: FakeSlack, text: str, *, user_id: str = "U0MEMBER", channel_id: str = DIGEST_CHANNEL
 ) -> dict[str, Any]:
@@ -155,29 +126,6 @@ async def click_share(fake: FakeSlack, answer: dict[str, Any], channel_id: str) 
     await fake.wait_ack(await fake.send_envelope("interactive", click))
     await fake.wait_for(lambda: bool(fake.responses_to(click["response_url"])))
     return fake.messages(channel_id)[-1]
-
-
-class VoteLog:
-    """Wraps the App's VoteService to see each reaction the adapter hands over, and its result."""
-
-    def __init__(self, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-        assert app.votes is not None
-        self.seen: list[tuple[ReactionEvent, bool]] = []
-        real = app.votes.on_reaction
-
-        async def on_reaction(ev: ReactionEvent) -> bool:
-            changed = await real(ev)
-            self.seen.append((ev, changed))
-            return changed
-
-        monkeypatch.setattr(app.votes, "on_reaction", on_reaction)
-
-    async def wait(self, count: int) -> None:
-        """Until ``count`` reactions have been handled (the adapter does that work after the
-        ack, and the fake hears nothing of it: poll, a few ms at a time, bounded)."""
-        async with asyncio.timeout(5):
-            while len(self.seen) < count:
-                await asyncio.sleep(0.005)
 
 
 async def react(
