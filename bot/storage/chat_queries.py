@@ -9,14 +9,12 @@ channel: (platform, workspace, channel, message id).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 from bot.core.messages import ChannelRef, Reply, message_from_json, message_to_json
-from bot.storage.dialect import Row, SqlDialect, as_utc
+from bot.storage.dialect import PRUNE_EVERY, Row, SqlDialect, as_utc
 from bot.storage.records import LeaderboardEntry, PostedDigest, SeedJob, Share, Vote
-
-PRUNE_EVERY = timedelta(minutes=10)
 
 
 class ChatQueries(SqlDialect):
@@ -271,4 +269,4 @@ class ChatQueries(SqlDialect):
         )
 
 
-__all__ = ["PRUNE_EVERY", "ChatQueries"]
+__all__ = ["ChatQueries"]

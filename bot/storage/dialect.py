@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
+
+PRUNE_EVERY = timedelta(minutes=10)  # how often expired rows (events, shares) are deleted
 
 
 class Row(Protocol):
@@ -60,4 +62,4 @@ class SqlDialect(ABC):
         return None if dt is None else self._time(dt)
 
 
-__all__ = ["Row", "SqlDialect", "as_utc"]
+__all__ = ["PRUNE_EVERY", "Row", "SqlDialect", "as_utc"]

@@ -44,8 +44,8 @@ from typing import cast
 
 from bot.core.errors import StoreError
 from bot.core.messages import ChannelRef
-from bot.storage.chat_queries import PRUNE_EVERY, ChatQueries
-from bot.storage.dialect import Row, as_utc
+from bot.storage.chat_queries import ChatQueries
+from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
 from bot.storage.records import Delivery, DeliveryStatus, Subscription, SubscriptionKind
 
 EVENT_TTL = timedelta(days=1)
