@@ -13,8 +13,8 @@ The ``Seeder`` works the jobs:
 * paced: each platform says which requests share a rate limit (``seed_bucket``: Slack limits
   ``reactions.add`` per workspace, Discord per channel) and which limiter paces them
   (``seed_limiter``, each call counted from when it completed); one worker per bucket works
-  its jobs oldest first, and at most
-  ``concurrency`` requests are in flight at once (a worker waiting out a 429 holds no slot);
+  its jobs oldest first, and at most ``concurrency`` requests are in flight at once (a worker
+  waiting out a 429 holds no slot);
 * every 429 is honoured, however long: ``RateLimited`` pauses the bucket (or the platform, when
   global) for its ``retry_after``, and the same reaction is tried again; a 429 is never a
   failure;
@@ -198,11 +198,9 @@ class Seeder:
         while True:
             self._wake.clear()
             try:
-                if await self.store.try_acquire_leader(LEADER):
+                if await self.store.try_acquire_leader(LEADER):  # else another replica seeds
                     self._dispatch(await self.store.seed_jobs())
-                    pause = self.poll
-                else:
-                    pause = self.poll  # another replica seeds; look again later
+                pause = self.poll
             except Exception as exc:
                 log.warning("seed jobs not read; retrying", extra={"error": error_text(exc)})
                 pause = self.base_backoff
