@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.chat.backfill import Backfill, ReactionReader
 from bot.chat.commands import CommandContext, Commands
 from bot.chat.votes import VoteService
 from bot.config.settings import DEFAULT_DATABASE_URL, Settings
@@ -21,6 +22,7 @@ from bot.core.messages import ChannelRef
 from bot.delivery.digest import DigestBuilder, DigestOptions
 from bot.delivery.engine import DeliveryEngine
 from bot.delivery.scheduler import Scheduler
+from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
 from bot.ops.http import HttpServer
 from bot.ops.metrics import Metrics
 from bot.papers.archive import Archive
@@ -46,6 +48,8 @@ class App:
     engine: DeliveryEngine | None = None
     scheduler: Scheduler | None = None
     votes: VoteService | None = None
+    seeder: Seeder | None = None
+    backfill: Backfill | None = None
     commands: Commands | None = None
     digests: DigestBuilder | None = None
     http: HttpServer | None = None
@@ -166,6 +170,8 @@ class App:
                 reactions=self.votes,
                 admin_user_group=s.slack.admin_user_group,
                 seed_reactions=s.slack.seed_reactions and s.digest.seed_reactions,
+                reaction_calls=s.slack.reaction_calls,
+                reaction_period=s.slack.reaction_period.total_seconds(),
                 http_app=self.http.app if self.http is not None else None,
                 render_options={
                     "summary_length": s.digest.summary_length,
@@ -197,6 +203,8 @@ class App:
         s = self.settings
         h = s.http
         self.http = HttpServer(h.host, h.port, health=self._health, metrics=self._metrics_text)
+        activity = SendActivity()  # seeding and backfill hold back while digests go out
+        self.seeder = Seeder(self.store, clock=self.clock, activity=activity, metrics=self.metrics)
         self.engine = DeliveryEngine(
             self.store,
             {},
@@ -205,6 +213,12 @@ class App:
             admin_channel=s.admin_channel,
             stalled_after_weeks=s.scheduler.stalled_after_weeks,
             metrics=self.metrics,
+            activity=activity,
+            on_posted=self.seeder.enqueue,
+        )
+        assert self.votes is not None
+        self.backfill = Backfill(
+            self.store, self.votes, clock=self.clock, window=s.votes.window, activity=activity
         )
         self.scheduler = Scheduler(self.store, self.engine, self.clock, grace=s.scheduler.grace)
         self.commands = Commands(
@@ -218,6 +232,7 @@ class App:
                 on_subscriptions_changed=self.scheduler.wake,
                 metrics=self.metrics,
                 votes=self.votes,
+                share_ttl=s.votes.share_ttl,
             )
         )
         self._build_adapters()
@@ -228,9 +243,25 @@ class App:
             await adapter.start()
             log.info("adapter started", extra={"platform": name})
         await self._check_workspaces()
+        self._start_reactions()
         await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
+
+    def _start_reactions(self) -> None:
+        """Seeding resumes the reactions an earlier run left to add; each platform's votes are
+        read back now, and again whenever its connection comes back."""
+        assert self.seeder is not None and self.backfill is not None
+        backfill = self.backfill
+        for name, adapter in self.adapters.items():
+            if isinstance(adapter, SeedTarget):
+                self.seeder.targets[name] = adapter
+            if isinstance(adapter, ReactionReader):
+                backfill.readers[name] = adapter
+                if hasattr(adapter, "on_reconnect"):
+                    adapter.on_reconnect = lambda name=name: backfill.request(name)
+                backfill.request(name)
+        self.seeder.start()
 
     async def _check_workspaces(self) -> None:
         """Warn about Slack subscriptions naming another workspace than the one connected:
@@ -276,6 +307,7 @@ class App:
 
         platforms = [p for p in ("terminal", "slack", "discord") if p in self.adapters]
         self.metrics.preset("votes", platform=platforms, action=("add", "remove"))
+        self.metrics.preset("votes_reconciled", platform=platforms, action=("add", "remove"))
         self.metrics.preset("command_seconds", command=(*sorted(KNOWN_SUBCOMMANDS), "unknown"))
         self.metrics.preset("adapter_connected", platform=platforms)
 
@@ -354,6 +386,11 @@ class App:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # What is left to seed stays stored for the next start.
+        if self.seeder is not None:
+            await self.seeder.stop()
+        if self.backfill is not None:
+            await self.backfill.stop()
         for name, adapter in self.adapters.items():
             try:
                 await asyncio.wait_for(adapter.stop(), timeout=3)

@@ -5,13 +5,21 @@ Nothing here knows which platform it is on. Every answer is a ``Reply``; bad inp
 never an exception. ``Commands`` is the one class adapters talk to; it dispatches to
 ``lookups`` (search, week, show, random), ``top`` (the leaderboard) and ``admin`` (the
 subscription), and adds the Share button (``with_share_button``).
+
+Sharing posts what the user saw, not a new answer: a private lookup answer is kept in the store
+(a ``Share``) under a random id, which its "Share to channel" button carries; ``share(channel,
+id)`` gives back that very answer, made public, so a shared ``random``, ``top`` or ``search`` is
+the one on the user's screen, on every platform. An unknown or expired id gets a friendly note.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
+import secrets
 import time
+from datetime import timedelta
 from difflib import get_close_matches
 
 from bot.chat import admin, lookups
@@ -20,7 +28,7 @@ from bot.chat.top import top
 from bot.core.messages import Button, ChannelRef, Field, Invocation, Message, Reply
 from bot.core.text import plural, truncate_words
 from bot.papers.catalog import week_range_label
-from bot.storage.records import PostedDigest
+from bot.storage.records import PostedDigest, Share
 
 log = logging.getLogger("paperboy.commands")
 
@@ -51,7 +59,9 @@ ADMIN_HELP_LINES = (
     ("post", "post this week's digest now (never twice)"),
 )
 
-__all__ = ["CommandContext", "Commands", "admin_command", "with_share_button"]
+_SHARE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+__all__ = ["CommandContext", "Commands", "admin_command", "shareable", "with_share_button"]
 
 
 async def help_reply(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
@@ -88,20 +98,33 @@ LOOKUPS: dict[str, Handler] = {
 }
 
 
-def with_share_button(reply: Reply, command_text: str) -> Reply:
+def shareable(reply: Reply, command_text: str) -> bool:
     """The share-button rule, kept in one place: the core adds Share; platforms never do.
 
-    A private lookup reply that shows papers (sections or fields) gets a "Share to channel"
-    button, last, whose value is the command that made it (re-run publicly when pressed).
-    Notices, public messages and help are left alone."""
+    A private lookup reply that shows papers (sections or fields) may be shared; notices,
+    public messages and help may not."""
     msg = reply.message
     if not msg.ephemeral or msg.kind != "reply" or not (msg.sections or msg.fields):
-        return reply
-    if command_text.split(" ", 1)[0].lower() == "help":
-        return reply
-    share = Button(SHARE_LABEL, action=SHARE_ACTION, value=command_text)
+        return False
+    return command_text.split(" ", 1)[0].lower() != "help"
+
+
+def with_share_button(reply: Reply, share_id: str) -> Reply:
+    """``reply`` with a "Share to channel" button, last, carrying the id it is kept under."""
+    msg = reply.message
+    share = Button(SHARE_LABEL, action=SHARE_ACTION, value=share_id)
     return dataclasses.replace(
         reply, message=dataclasses.replace(msg, buttons=(*msg.buttons, share))
+    )
+
+
+def cannot_share(ttl: timedelta) -> Reply:
+    hours = ttl.total_seconds() / 3600
+    kept = plural(int(hours), "hour") if hours >= 1 and hours.is_integer() else "a while"
+    return notice(
+        "That answer can no longer be shared",
+        f"Answers can be shared for {kept} after they were shown. "
+        "Run the command again and share the new answer.",
     )
 
 
@@ -165,7 +188,40 @@ class Commands:
         handler = LOOKUPS.get(sub)
         if handler is None:
             return unknown(sub, inv)
-        return with_share_button(await handler(self.ctx, rest, inv), text)
+        reply = await handler(self.ctx, rest, inv)
+        return await self._offer_share(reply, text, inv) if shareable(reply, text) else reply
+
+    async def _offer_share(self, reply: Reply, text: str, inv: Invocation) -> Reply:
+        """Keep ``reply`` as shown (with its Share button) for ``share``. If it cannot be kept,
+        the answer goes out without the button rather than not at all."""
+        shown = with_share_button(reply, secrets.token_urlsafe(12))
+        share_id = shown.message.buttons[-1].value
+        now = self.ctx.clock.now()
+        try:
+            await self.ctx.store.save_share(
+                Share(share_id, inv.channel, inv.user_id, shown, now, now + self.ctx.share_ttl)
+            )
+        except Exception:
+            log.exception("could not keep an answer for sharing", extra={"command": text[:200]})
+            return reply
+        return shown
+
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        """The answer kept under ``share_id``, exactly as shown but public (no share or paging
+        buttons), to post to ``channel``; or, when it is unknown, expired or from another
+        channel, a private note saying so. Never raises."""
+        try:
+            kept = await self.ctx.store.get_share(share_id) if _SHARE_ID.match(share_id) else None
+        except Exception:
+            log.exception("could not read a kept answer", extra={"share": share_id[:80]})
+            return notice(
+                "Sorry, something went wrong",
+                "That answer could not be shared just now; please try again in a moment.",
+            )
+        if kept is None or kept.channel != channel or kept.expires_at <= self.ctx.clock.now():
+            return cannot_share(self.ctx.share_ttl)
+        reply = kept.reply
+        return Reply(reply.message.public(), reply.paper_ids, reply.digest_key)
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """Autocomplete: (title within 100 characters, paper id) for at most 25 papers."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 class CommandContext:
     """Everything commands need, wired by the app. ``catalog`` is a getter: refresh swaps it.
     ``votes`` is the app's ``VoteService``; without one, leaderboards are read through a
-    ``VoteService`` over ``store`` and ``clock`` (see ``vote_service``)."""
+    ``VoteService`` over ``store`` and ``clock`` (see ``vote_service``). ``share_ttl``: how long
+    a private answer's "Share to channel" button works (the answer is kept that long)."""
 
     catalog: Callable[[], Catalog]
     store: Store
@@ -37,6 +39,7 @@ class CommandContext:
     metrics: Metrics | None = None
     rng: random.Random = field(default_factory=random.Random)
     votes: VoteService | None = None
+    share_ttl: timedelta = timedelta(hours=24)
 
     @cached_property
     def vote_service(self) -> VoteService:

@@ -2,10 +2,14 @@
 
 A keycap reaction (1️⃣..🔟, Slack ``one``..``keycap_ten``) on a posted digest votes for the paper
 at that rank; a 👍 (any skin tone) on a message that carries a single paper votes for it. Votes
-are a set keyed on (platform, message, user, emoji): adding twice or removing twice changes
-nothing, and a retried platform event (same ``event_id``) is ignored. Reactions by bots (the
-event says so, or the user is one of ``bot_user_ids``) and reactions on messages that are not
-digests are ignored.
+are a set keyed on (channel, message, user, emoji) (a Slack message id is unique only within its
+channel): adding twice or removing twice changes nothing, and a retried platform event (same
+``event_id``) is ignored. Reactions by bots (the event says so, or the user is one of
+``bot_user_ids``) and reactions on messages that are not digests are ignored.
+
+Reactions made while the bot was not listening are read back from the platform and reconciled
+(``reconcile``: the votes on a message become exactly its reactions that count). Live events and
+a reconcile of the same message never interleave: each holds that message's lock.
 
 Leaderboard windows are rolling, counted back from ``clock.now()``: ``week`` = 7 days,
 ``month`` = 30 days, ``year`` = 365 days, ``all`` = everything; a ``date`` means since that
@@ -17,8 +21,11 @@ what the user typed with ``parse_window`` and ``SCOPES`` and asks ``VoteService.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -26,7 +33,7 @@ from bot.core.clock import Clock
 from bot.core.messages import ChannelRef, ReactionEvent
 from bot.ops.metrics import Metrics
 from bot.storage.base import Store
-from bot.storage.records import LeaderboardEntry, Vote
+from bot.storage.records import LeaderboardEntry, PostedDigest, Vote
 
 log = logging.getLogger("paperboy.votes")
 
@@ -134,6 +141,9 @@ class VoteService:
         self.metrics = metrics
         self.allow_thumbs_up = allow_thumbs_up
         self._extra = {e: i + 1 for i, e in enumerate(rank_emoji) if emoji_to_rank(e) is None}
+        self._locks: weakref.WeakValueDictionary[tuple[ChannelRef, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def _is_bot(self, user_id: str) -> bool:
         ids = self._bot_ids() if callable(self._bot_ids) else self._bot_ids
@@ -142,46 +152,99 @@ class VoteService:
     def rank_of(self, emoji: str) -> int | None:
         return emoji_to_rank(emoji) or self._extra.get(emoji)
 
-    async def on_reaction(self, ev: ReactionEvent) -> bool:
-        """Apply one reaction add/remove; True if the vote set changed."""
+    def _may_vote(self, ev: ReactionEvent) -> bool:
+        """Whether ``ev`` could be a vote at all: a person's keycap (or 👍 when allowed)."""
         if ev.user_is_bot or self._is_bot(ev.user_id):
             return False
+        if self.rank_of(ev.emoji) is not None:
+            return True
+        return self.allow_thumbs_up and is_thumbs_up(ev.emoji)
+
+    def _paper_for(self, ev: ReactionEvent, posted: PostedDigest) -> str | None:
+        """The paper ``ev`` votes for on ``posted``, or None when it is no vote there."""
+        if not self._may_vote(ev) or not posted.paper_ids:
+            return None
         rank = self.rank_of(ev.emoji)
-        thumbs = rank is None and self.allow_thumbs_up and is_thumbs_up(ev.emoji)
-        if rank is None and not thumbs:
-            return False
-        posted = await self.store.get_posted(ev.channel.platform, ev.message_id)
-        if posted is None or not posted.paper_ids:
-            return False
         if rank is not None:
             if rank > len(posted.paper_ids) or not posted.paper_ids[rank - 1]:
-                return False  # no paper at that rank (earlier ranks of a later search page)
-            paper_id = posted.paper_ids[rank - 1]
-        elif len(posted.paper_ids) == 1:
-            paper_id = posted.paper_ids[0]
-        else:
-            return False  # a 👍 on a multi-paper digest says nothing about which paper
-        now = self.clock.now()
-        if ev.event_id and not await self.store.mark_event(ev.event_id, now):
-            return False  # a retried delivery of an event already applied
-        if ev.added:
-            changed = await self.store.add_vote(
-                Vote(posted.channel, ev.message_id, ev.user_id, ev.emoji, paper_id, now)
-            )
-        else:
-            changed = await self.store.remove_vote(
-                ev.channel.platform, ev.message_id, ev.user_id, ev.emoji
-            )
-        if changed:
-            if self.metrics is not None:
-                self.metrics.inc(
-                    "votes", platform=ev.channel.platform, action="add" if ev.added else "remove"
+                return None  # no paper at that rank (earlier ranks of a later search page)
+            return posted.paper_ids[rank - 1]
+        if len(posted.paper_ids) == 1:
+            return posted.paper_ids[0]
+        return None  # a 👍 on a multi-paper digest says nothing about which paper
+
+    @contextlib.asynccontextmanager
+    async def _message(self, channel: ChannelRef, message_id: str) -> AsyncIterator[None]:
+        """Hold the lock of one message: its live events and reconciles take turns."""
+        key = (channel, message_id)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    async def on_reaction(self, ev: ReactionEvent) -> bool:
+        """Apply one reaction add/remove; True if the vote set changed."""
+        if not self._may_vote(ev):
+            return False
+        async with self._message(ev.channel, ev.message_id):
+            posted = await self.store.get_posted(ev.channel, ev.message_id)
+            paper_id = None if posted is None else self._paper_for(ev, posted)
+            if paper_id is None:
+                return False
+            now = self.clock.now()
+            if ev.event_id and not await self.store.mark_event(ev.event_id, now):
+                return False  # a retried delivery of an event already applied
+            if ev.added:
+                vote = Vote(ev.channel, ev.message_id, ev.user_id, ev.emoji, paper_id, now)
+                changed = await self.store.add_vote(vote)
+            else:
+                changed = await self.store.remove_vote(
+                    ev.channel, ev.message_id, ev.user_id, ev.emoji
                 )
+        if changed:
+            self._count("votes", ev.channel, "add" if ev.added else "remove")
             log.info(
                 "vote " + ("added" if ev.added else "removed"),
-                extra={"channel": str(ev.channel), "paper": paper_id, "rank": rank or 1},
+                extra={"channel": str(ev.channel), "paper": paper_id, "emoji": ev.emoji},
             )
         return changed
+
+    async def reconcile(
+        self, posted: PostedDigest, read: Callable[[], Awaitable[Sequence[ReactionEvent]]]
+    ) -> tuple[int, int]:
+        """Make the votes on ``posted`` exactly what its reactions say now: ``read()`` returns
+        every reaction on the message (one per user and emoji). Reactions that are no votes
+        (bots, other emoji, ranks beyond the papers) are left out, as live events are.
+        Idempotent. Returns (votes added, votes removed)."""
+        ch, mid = posted.channel, posted.message_id
+        async with self._message(ch, mid):
+            reactions = await read()
+            wanted: dict[tuple[str, str], str] = {}
+            for ev in reactions:
+                paper_id = self._paper_for(ev, posted)
+                if paper_id is not None:
+                    wanted[(ev.user_id, ev.emoji)] = paper_id
+            have = {(v.user_id, v.emoji) for v in await self.store.votes_on(ch, mid)}
+            now = self.clock.now()
+            added = removed = 0
+            for (user, emoji), paper_id in sorted(wanted.items()):
+                if (user, emoji) not in have:
+                    added += await self.store.add_vote(Vote(ch, mid, user, emoji, paper_id, now))
+            for user, emoji in sorted(have - wanted.keys()):
+                removed += await self.store.remove_vote(ch, mid, user, emoji)
+        if added or removed:
+            self._count("votes_reconciled", ch, "add", added)
+            self._count("votes_reconciled", ch, "remove", removed)
+            log.info(
+                "votes reconciled",
+                extra={"channel": str(ch), "message_id": mid, "added": added, "removed": removed},
+            )
+        return added, removed
+
+    def _count(self, name: str, channel: ChannelRef, action: str, n: int = 1) -> None:
+        if self.metrics is not None and n:
+            self.metrics.inc(name, n, platform=channel.platform, action=action)
 
     def since(self, window: str | date) -> datetime | None:
         """The start of a leaderboard window (None: all time). ``window``: a ``WINDOWS`` name or

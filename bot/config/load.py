@@ -86,6 +86,8 @@ def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
     api = s.get("api_base_url", to_url("http", "https"), "https://slack.com/api/")
     group = s.get("admin_user_group", optional(to_nonempty), None)
     seed = s.get("seed_reactions", to_bool, True)
+    calls = s.get("reaction_calls", to_int(1, 10_000), 50)
+    period = s.get("reaction_period", to_duration(), timedelta(seconds=60))
     if bot is None:
         if s.failed("bot_token"):
             s.errs.broken.add("slack")
@@ -120,6 +122,8 @@ def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
         api_base_url=api if api.endswith("/") else api + "/",
         admin_user_group=group,
         seed_reactions=seed,
+        reaction_calls=calls,
+        reaction_period=period,
     )
 
 
@@ -290,6 +294,8 @@ def _votes(s: Section) -> VoteSettings:
     return VoteSettings(
         emoji=s.get("emoji", to_str_list, KEYCAP_EMOJI),
         allow_thumbs_up=s.get("allow_thumbs_up", to_bool, True),
+        window=s.get("window", to_duration(), VoteSettings().window),
+        share_ttl=s.get("share_ttl", to_duration(), VoteSettings().share_ttl),
     )
 
 

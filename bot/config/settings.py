@@ -58,6 +58,10 @@ class DigestSettings:
 class VoteSettings:
     emoji: tuple[str, ...] = KEYCAP_EMOJI
     allow_thumbs_up: bool = True
+    # Reactions on messages posted this recently are read back after a restart or reconnect.
+    window: timedelta = timedelta(days=30)
+    # How long a private answer's "Share to channel" button works.
+    share_ttl: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ class SlackSettings:
     api_base_url: str = "https://slack.com/api/"
     admin_user_group: str | None = None
     seed_reactions: bool = True
+    # reactions.add (and, counted apart, reactions.get) calls per workspace per period: Tier 3.
+    reaction_calls: int = 50
+    reaction_period: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)

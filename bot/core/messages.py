@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,12 @@ class Message:
     kind: MessageKind = "reply"
     ephemeral: bool = True
 
+    def public(self) -> Message:
+        """This message as posted to a channel for everyone: only link buttons stay (sharing
+        and paging act on a private answer)."""
+        links = tuple(b for b in self.buttons if b.url is not None)
+        return replace(self, buttons=links, ephemeral=False)
+
     def fallback_text(self) -> str:
         """A plain-text rendering for notifications, screen readers and logs (unescaped)."""
         lines = [self.header]
@@ -120,3 +127,46 @@ class ReactionEvent:
     added: bool
     user_is_bot: bool = False
     event_id: str | None = None
+
+
+# --- stored messages ---------------------------------------------------------------------------
+
+
+def message_to_json(msg: Message) -> str:
+    """``msg`` as JSON text (to store an answer exactly as it was shown)."""
+    return json.dumps(asdict(msg), ensure_ascii=False, separators=(",", ":"))
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or ())
+
+
+def _section(d: dict[str, Any]) -> Section:
+    return Section(
+        title=str(d["title"]),
+        url=d.get("url"),
+        body=str(d.get("body") or ""),
+        rank=d.get("rank"),
+        links=tuple(Link(str(x["label"]), str(x["url"])) for x in d.get("links") or ()),
+        bullets=_strs(d.get("bullets")),
+        paper_id=d.get("paper_id"),
+    )
+
+
+def message_from_json(text: str) -> Message:
+    """The ``Message`` that ``message_to_json`` wrote (missing keys take their defaults)."""
+    d: dict[str, Any] = json.loads(text)
+    return Message(
+        header=str(d["header"]),
+        url=d.get("url"),
+        text=str(d.get("text") or ""),
+        sections=tuple(_section(s) for s in d.get("sections") or ()),
+        fields=tuple(Field(str(f["name"]), str(f["value"])) for f in d.get("fields") or ()),
+        context=_strs(d.get("context")),
+        buttons=tuple(
+            Button(str(b["label"]), b.get("url"), b.get("action"), str(b.get("value") or ""))
+            for b in d.get("buttons") or ()
+        ),
+        kind=d.get("kind") or "reply",
+        ephemeral=bool(d.get("ephemeral", True)),
+    )

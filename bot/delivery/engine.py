@@ -12,8 +12,13 @@ anything is sent. One delivery:
    lost): ``poster.find_posted(channel, key, since=row.created_at)`` first; found means
    ``reconciled``;
 4. ``begin_attempt`` (evidence of a send, written before it) -> ``poster.post`` ->
-   ``record_posted`` (so reactions map to papers) -> ``complete_delivery``. A crash anywhere in
-   between leaves a pending row with attempts > 0, which step 3 settles on the next start.
+   ``record_posted`` (so reactions map to papers) -> ``on_posted`` (the seed job for its vote
+   reactions, ``bot.delivery.seeding``) -> ``complete_delivery``. A crash anywhere in between
+   leaves a pending row with attempts > 0, which step 3 settles on the next start (recording
+   the digest and its seed job then).
+
+Posting never waits on seeding, and seeding waits on posting: ``activity`` marks each platform
+busy from the moment a send is due until it is settled, and the seeder holds back meanwhile.
 
 Errors: ``RateLimited`` waits ``retry_after`` (the channel's, or the whole platform's) and does
 not count as an attempt, up to ``max_rate_limited`` times; ``TransientError`` and a send
@@ -31,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Protocol
@@ -43,10 +48,11 @@ from bot.delivery.notices import AdminNotices
 from bot.delivery.outcome import Outcome, error_text, idempotency_key, no_poster
 from bot.delivery.ratelimit import PlatformLimiters, RateLimiter
 from bot.delivery.reconcile import Reconciler
+from bot.delivery.seeding import SendActivity
 from bot.delivery.sender import Sender
 from bot.ops.metrics import Metrics
 from bot.storage.base import Store
-from bot.storage.records import Subscription
+from bot.storage.records import PostedDigest, Subscription
 
 log = logging.getLogger("paperboy.delivery")
 
@@ -95,13 +101,19 @@ class DeliveryEngine:
         concurrency: int = 50,
         max_rate_limited: int = 30,
         rng: random.Random | None = None,
+        activity: SendActivity | None = None,
+        on_posted: Callable[[PostedDigest], Awaitable[object]] | None = None,
     ) -> None:
+        """``activity``: where sends in progress are marked (the seeder waits on it);
+        ``on_posted``: called with each digest recorded as posted, before its ledger row is
+        completed (the app enqueues its seed job there)."""
         self.store = store
         self.posters: dict[str, Poster] = dict(posters)  # the app adds its adapters later
         self.digests = digests
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.concurrency = concurrency
+        self.activity = activity or SendActivity()
         limiters = PlatformLimiters(limiter)
         self.notices = AdminNotices(
             store,
@@ -124,6 +136,8 @@ class DeliveryEngine:
             send_timeout=send_timeout,
             max_rate_limited=max_rate_limited,
             rng=rng or random.Random(),
+            activity=self.activity,
+            on_posted=on_posted,
         )
         self.reconciler = Reconciler(
             store, self.posters, digests, self.sender, clock=clock, concurrency=concurrency
@@ -137,8 +151,9 @@ class DeliveryEngine:
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(sub: Subscription) -> Outcome:
-            async with sem:
-                return await self.deliver(sub, now=fire_time)
+            with self.activity.sending(sub.channel.platform):  # due now, even while queued
+                async with sem:
+                    return await self.deliver(sub, now=fire_time)
 
         outcomes = list(await asyncio.gather(*(one(s) for s in subs)))
         counts: dict[str, int] = {}

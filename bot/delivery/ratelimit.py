@@ -9,7 +9,12 @@
   5 per 5 s; Slack: about 1 per second). A sender waits for its channel *before* taking a
   global slot, so one busy channel never holds up the others;
 * ``penalize(...)`` honours a 429's ``retry_after``: for one channel, or for the whole
-  platform when the 429 was global. Senders already holding a slot re-check it when they wake.
+  platform when the 429 was global. Senders already holding a slot re-check it when they wake;
+* ``sent(channel)``: the request that took the channel's latest slot has completed, so count
+  it from now (the server saw it no later than that). A platform counts a request when it
+  arrives, which can be well after its slot (a new connection, a slow network): a sender that
+  goes one request at a time per channel and calls this stays under the limit whatever the
+  latency, instead of relying on ``margin`` alone.
 
 Both windows are sliding logs of send times (never more than N in any window, unlike a token
 bucket whose burst can add to its rate). ``margin`` seconds are added to each window to absorb
@@ -143,6 +148,12 @@ class RateLimiter:
             if self._global.until > now or (cw is not None and cw.until > now):
                 continue
             return
+
+    def sent(self, channel: str) -> None:
+        """The request holding ``channel``'s latest slot is done: count it from now."""
+        w = self._channels.get(channel) if self._channel_limit is not None else None
+        if w is not None and w.log:
+            w.log[-1] = max(w.log[-1], self._time())
 
     def penalize(self, channel: str | None, retry_after: float, *, is_global: bool = False) -> None:
         """A 429 said: nothing more (to ``channel``, or anywhere when ``is_global``) for

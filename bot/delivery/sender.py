@@ -19,6 +19,7 @@ from bot.delivery.digest import Digest
 from bot.delivery.notices import AdminNotices
 from bot.delivery.outcome import Outcome, already_sent, error_text, log_fields
 from bot.delivery.ratelimit import PlatformLimiters, RateLimiter
+from bot.delivery.seeding import SendActivity
 from bot.ops.metrics import Metrics
 from bot.storage.base import Store
 from bot.storage.records import Delivery, PostedDigest, Subscription
@@ -62,8 +63,12 @@ class Sender:
         send_timeout: float,
         max_rate_limited: int,
         rng: random.Random,
+        activity: SendActivity,
+        on_posted: Callable[[PostedDigest], Awaitable[object]] | None,
     ) -> None:
         self.store = store
+        self.activity = activity
+        self.on_posted = on_posted
         self.notices = notices
         self.limiters = limiters
         self.metrics = metrics
@@ -111,6 +116,12 @@ class Sender:
     ) -> Outcome:
         """Post ``digest`` for ``row`` until it is on the platform, the subscription is paused,
         or the attempts run out (``failed``: the row stays pending)."""
+        with self.activity.sending(sub.channel.platform):
+            return await self._send(sub, poster, row, digest)
+
+    async def _send(
+        self, sub: Subscription, poster: Poster, row: Delivery, digest: Digest
+    ) -> Outcome:
         limiter = self.limiters.get(sub.channel.platform)
         tries = _Tries(unknown=row.attempts > 0)  # an earlier process may have reached it
         while True:
@@ -221,13 +232,15 @@ class Sender:
     async def complete(
         self, sub: Subscription, row: Delivery, digest: Digest | None, message_id: str
     ) -> None:
-        """Mark ``row`` sent as ``message_id`` (recording the digest's papers first)."""
+        """Mark ``row`` sent as ``message_id`` (recording the digest's papers, and what comes
+        after a post (``on_posted``: its seed job), first)."""
         now = self.clock.now()
         if digest is not None and digest.paper_ids:
             # Before completion: a crash in between reconciles (find_posted) and records again.
-            await self.store.record_posted(
-                PostedDigest(sub.channel, message_id, row.digest_key, digest.paper_ids, now)
-            )
+            posted = PostedDigest(sub.channel, message_id, row.digest_key, digest.paper_ids, now)
+            await self.store.record_posted(posted)
+            if self.on_posted is not None:
+                await self.on_posted(posted)
         await self.store.complete_delivery(row.id, message_id, now)
 
     async def _pause(self, sub: Subscription, row: Delivery, exc: PermanentError) -> Outcome:

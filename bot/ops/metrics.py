@@ -69,6 +69,16 @@ METRICS: dict[str, Spec] = {
         "histogram", "Time to answer one /papers command, in seconds, by subcommand.", ("command",)
     ),
     "votes": Spec("counter", "Votes added or removed by reactions.", ("platform", "action")),
+    "votes_reconciled": Spec(
+        "counter",
+        "Votes added or removed when reactions were read back (start-up, reconnect).",
+        ("platform", "action"),
+    ),
+    "seed_reactions": Spec(
+        "counter",
+        "Keycap reactions the bot added under its digests, by outcome (added, rate_limited, ...).",
+        ("platform", "status"),
+    ),
     # the app
     "build_info": Spec("gauge", "Always 1; the running version in labels.", ("version", "python")),
     "adapter_connected": Spec(

@@ -20,6 +20,12 @@ class CommandHandler(Protocol):
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """Autocomplete for ``show``: (label, value) pairs, at most ``limit``; fast (<10 ms)."""
 
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        """A "Share to channel" button was pressed (its value is ``share_id``): the answer the
+        user saw, public, to post to ``channel`` as it is (then call ``shared``); or, when
+        it can no longer be shared, a private note (``message.ephemeral``) to show the user
+        instead. Never raises."""
+
     async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
         """A reply was shared to the channel as ``message_id``: record it so reactions on it
         (keycaps by rank, 👍 on a single paper) count as votes."""

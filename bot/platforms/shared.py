@@ -2,17 +2,19 @@
 its own (its link syntax, its limits, its API's errors).
 
 * Buttons: the core (``bot.chat.commands``) puts the buttons on a reply, including "Share to
-  channel" on private lookups; adapters show them as they are. ``SHARE_ACTION`` re-runs the
-  command and posts the answer publicly (``public_version``); ``PAGE_ACTION`` re-runs it in
-  place.
+  channel" on private lookups; adapters show them as they are. ``SHARE_ACTION`` carries the id
+  the answer is kept under: the adapter asks ``CommandHandler.share`` for it and posts exactly
+  that answer publicly (or shows the private note it gets instead); ``PAGE_ACTION`` re-runs its
+  command in place.
 * Links: only plain http(s) URLs with a host become links (``safe_url``); a paper's title links
   to its own URL, else to its primary link (``paper_url``); the links shown under a paper are
   the first one of each configured label (``chosen_links``).
 * A paper's summary and bullets (``detail_lines``), escaped and cut by the platform's ``fit``.
 * Failed calls: connection trouble, timeouts and the unexpected become delivery errors the same
   way everywhere (``call_error``); each platform classifies its own API's answers first.
-* Render options an adapter accepts (``check_render_options``), and the background tasks it
-  starts after answering (``Background``).
+* Render options an adapter accepts (``check_render_options``), the background tasks it
+  starts after answering (``Background``), and work that must run in arrival order per key
+  (``KeyedSerial``: the reaction events of one user on one message).
 
 Imports ``bot.core`` and ``bot.papers`` only; every platform folder may import this module.
 """
@@ -20,11 +22,12 @@ Imports ``bot.core`` and ``bot.papers`` only; every platform folder may import t
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import logging
 import os
 import re
 import socket
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,7 +37,9 @@ from bot.core.errors import ConfigError, DeliveryError, TransientError
 from bot.core.messages import Link, Message, Section
 from bot.papers.model import primary_link
 
-SHARE_ACTION = "share"  # the core's "Share to channel" button: post this answer publicly
+log = logging.getLogger("paperboy.platforms")
+
+SHARE_ACTION = "share"  # the core's "Share to channel" button: post the kept answer publicly
 PAGE_ACTION = "page"  # paging buttons: run this command again, in place
 RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
 # A reply's paper sections were cut by the core to what that answer means to show (a paper's
@@ -52,9 +57,8 @@ T = TypeVar("T")
 
 
 def public_version(msg: Message) -> Message:
-    """What goes to the channel when a reply is shared: no share/paging buttons."""
-    buttons = tuple(b for b in msg.buttons if b.url is not None)
-    return dataclasses.replace(msg, buttons=buttons, ephemeral=False)
+    """What goes to the channel for a message: no share/paging buttons (``Message.public``)."""
+    return msg.public()
 
 
 # --- links ------------------------------------------------------------------------------------
@@ -224,3 +228,39 @@ class Background:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+class KeyedSerial:
+    """Work for one key runs one item at a time, in the order it was submitted; different keys
+    run side by side (as tasks of ``work``). Submit at once when something arrives, before
+    anything is awaited, and arrival order is kept even when one item is slow (a lookup)."""
+
+    def __init__(self, work: Background) -> None:
+        self._work = work
+        self._queues: dict[Hashable, deque[Coroutine[Any, Any, None]]] = {}
+
+    def submit(self, key: Hashable, coro: Coroutine[Any, Any, None]) -> None:
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(coro)
+            return
+        self._queues[key] = deque([coro])
+        self._work.spawn(self._drain(key))
+
+    def pending(self, key: Hashable) -> int:
+        """Items for ``key`` not finished yet (the running one included)."""
+        return len(self._queues.get(key) or ())
+
+    async def _drain(self, key: Hashable) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                try:
+                    await queue[0]
+                except Exception:  # items handle their own errors; this is a bug's last stop
+                    log.exception("background work failed")
+                queue.popleft().close()  # done: closing it is a no-op
+        finally:
+            for coro in queue:
+                coro.close()  # cancelled: the rest never runs (and is not "never awaited")
+            del self._queues[key]

@@ -5,7 +5,9 @@ run the same SQL, written once in ``bot.storage.queries`` (which says how to add
 
 The catalog of papers is *not* here: it is rebuilt from the sources at start-up. The store keeps
 what cannot be rebuilt: subscriptions, the delivery ledger, posted digests (message -> papers),
-votes, processed event ids, and scheduler leadership.
+votes, the vote reactions still to seed, answers kept for sharing, processed event ids, and
+scheduler leadership. A message id is unique only within its channel (a Slack ``ts``), so
+posted digests and votes are keyed by (channel, message id).
 
 All datetimes passed in and returned are timezone-aware UTC.
 """
@@ -16,7 +18,15 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.messages import ChannelRef
-from bot.storage.records import Delivery, LeaderboardEntry, PostedDigest, Subscription, Vote
+from bot.storage.records import (
+    Delivery,
+    LeaderboardEntry,
+    PostedDigest,
+    SeedJob,
+    Share,
+    Subscription,
+    Vote,
+)
 
 
 class Store(Protocol):
@@ -73,19 +83,28 @@ class Store(Protocol):
 
     # --- posted digests and votes ----------------------------------------------------------------
     async def record_posted(self, posted: PostedDigest) -> None:
-        """Map a posted message to its papers (upsert on (platform, message_id))."""
+        """Map a posted message to its papers (upsert on (channel, message_id))."""
 
-    async def get_posted(self, platform: str, message_id: str) -> PostedDigest | None: ...
+    async def get_posted(self, channel: ChannelRef, message_id: str) -> PostedDigest | None: ...
 
     async def latest_posted(self, channel: ChannelRef) -> PostedDigest | None:
         """The newest message the bot posted in this channel that carries papers."""
 
+    async def posted_since(self, platform: str, since: datetime) -> list[PostedDigest]:
+        """Messages carrying papers posted on ``platform`` at or after ``since``, newest first
+        (the digests whose votes are read back after a restart)."""
+
     async def add_vote(self, vote: Vote) -> bool:
-        """Add to the vote set keyed on (platform, message_id, user_id, emoji).
+        """Add to the vote set keyed on (channel, message_id, user_id, emoji).
         True if it was new; a duplicate is a no-op returning False."""
 
-    async def remove_vote(self, platform: str, message_id: str, user_id: str, emoji: str) -> bool:
+    async def remove_vote(
+        self, channel: ChannelRef, message_id: str, user_id: str, emoji: str
+    ) -> bool:
         """True if a vote was removed."""
+
+    async def votes_on(self, channel: ChannelRef, message_id: str) -> list[Vote]:
+        """The votes on one message."""
 
     async def leaderboard(
         self,
@@ -98,6 +117,32 @@ class Store(Protocol):
     ) -> list[LeaderboardEntry]:
         """Papers by number of distinct voters (platform, user) among votes cast at or after
         ``since``, optionally within one platform / workspace / channel; ties by paper id."""
+
+    # --- seed jobs: vote reactions still to add under posted digests -----------------------------
+    async def add_seed_job(self, job: SeedJob) -> bool:
+        """Store the job unless one exists for that message (then: False, the old one stays)."""
+
+    async def seed_jobs(self, limit: int = 1000) -> list[SeedJob]:
+        """Pending jobs, oldest first."""
+
+    async def update_seed_job(
+        self,
+        channel: ChannelRef,
+        message_id: str,
+        emoji: tuple[str, ...],
+        attempts: int,
+        now: datetime,
+    ) -> None:
+        """What is still to add, and the failures in a row so far."""
+
+    async def delete_seed_job(self, channel: ChannelRef, message_id: str) -> None: ...
+
+    # --- answers kept for "Share to channel" -----------------------------------------------------
+    async def save_share(self, share: Share) -> None:
+        """Keep an answer under its id (and forget the expired ones now and then)."""
+
+    async def get_share(self, share_id: str) -> Share | None:
+        """The answer kept under ``share_id`` (maybe expired: check ``expires_at``), or None."""
 
     # --- events and leadership -------------------------------------------------------------------
     async def mark_event(self, event_id: str, now: datetime) -> bool:

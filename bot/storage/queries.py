@@ -1,5 +1,7 @@
 """The SQL both stores share: ``SqlStore`` implements the ``Store`` methods once, on top of a few
-per-dialect primitives that ``SqliteStore`` and ``PostgresStore`` provide.
+per-dialect primitives that ``SqliteStore`` and ``PostgresStore`` provide (declared in
+``bot.storage.dialect``). The queries for chat (posted digests, votes, seed jobs, shares) are in
+``bot.storage.chat_queries``, which ``SqlStore`` inherits; everything below applies there too.
 
 What a store provides (its dialect):
 
@@ -16,16 +18,18 @@ locks), and error translation.
 
 Adding a query for both stores at once:
 
-1. Write a method on ``SqlStore``. Write the SQL once, with PostgreSQL's numbered placeholders
-   ``$1..$n`` (a number may be used twice); the SQLite store rewrites them to ``?1..?n``. Keep
-   ``$`` out of string literals. Use SQL both dialects accept (``ON CONFLICT``, ``RETURNING``,
-   an alias on every subquery); select columns by name, since rows are read as ``row["col"]``.
+1. Write a method on ``SqlStore`` (or ``ChatQueries``). Write the SQL once, with PostgreSQL's
+   numbered placeholders ``$1..$n`` (a number may be used twice); the SQLite store rewrites
+   them to ``?1..?n``. Keep ``$`` out of string literals. Use SQL both dialects accept (``ON
+   CONFLICT``, ``RETURNING``, an alias on every subquery); select columns by name, since rows
+   are read as ``row["col"]``.
 2. Pass datetimes through ``self._time``, paper-id tuples through ``self._ids`` and booleans
    through ``self._flag``; strings, ints and ``None`` go as they are.
 3. Turn rows into records (``bot.storage.records``) with the mappers at the end of the class
-   (``_subscription``, ``_delivery``, ``_posted``), which decode with ``_from_time``/``_from_ids``.
-4. Where the dialects truly differ, add a fragment as a ``ClassVar`` here and set it in both
-   stores (as ``HAS_PAPERS``), rather than a second copy of the query.
+   (``_subscription``, ``_delivery``; ``_posted`` in ``ChatQueries``), which decode with
+   ``_from_time``/``_from_ids``.
+4. Where the dialects truly differ, add a fragment as a ``ClassVar`` on ``SqlDialect`` and set
+   it in both stores (as ``HAS_PAPERS``), rather than a second copy of the query.
 5. Declare the method on the ``Store`` protocol (``bot.storage.base``) if production code calls
    it. A query only tests need goes in ``tests/support/db.py`` instead.
 
@@ -35,79 +39,28 @@ A schema change is a migration, not a query: see ``bot.storage.migrations``.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol, cast
+from typing import cast
 
 from bot.core.errors import StoreError
 from bot.core.messages import ChannelRef
-from bot.storage.records import (
-    Delivery,
-    DeliveryStatus,
-    LeaderboardEntry,
-    PostedDigest,
-    Subscription,
-    SubscriptionKind,
-    Vote,
-)
+from bot.storage.chat_queries import ChatQueries
+from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
+from bot.storage.records import Delivery, DeliveryStatus, Subscription, SubscriptionKind
 
 EVENT_TTL = timedelta(days=1)
-PRUNE_EVERY = timedelta(minutes=10)
 
 log = logging.getLogger("paperboy.store")
 
 
-class Row(Protocol):
-    """A result row, read by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-
-def as_utc(dt: datetime) -> datetime:
-    """Aware UTC (a naive datetime is taken to be UTC already)."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-class SqlStore(ABC):
-    """The ``Store`` methods, written once; subclasses supply the dialect (see the module)."""
-
-    url: str
-    HAS_PAPERS: ClassVar[str]
-    NEWEST_TIEBREAK: ClassVar[str]
+class SqlStore(ChatQueries):
+    """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
+    Subscriptions, the delivery ledger and events are here; what chat needs (posted digests,
+    votes, seed jobs, shares) is inherited from ``ChatQueries``."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._last_prune: datetime | None = None
-
-    # --- the dialect -----------------------------------------------------------------------------
-    @abstractmethod
-    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; the number of rows it changed."""
-
-    @abstractmethod
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        rows = await self._all(sql, params)
-        return rows[0] if rows else None
-
-    @abstractmethod
-    def _time(self, dt: datetime) -> Any: ...
-
-    @abstractmethod
-    def _from_time(self, value: Any) -> datetime: ...
-
-    @abstractmethod
-    def _ids(self, ids: tuple[str, ...]) -> Any: ...
-
-    @abstractmethod
-    def _from_ids(self, value: Any) -> tuple[str, ...]: ...
-
-    @abstractmethod
-    def _flag(self, value: bool) -> Any: ...
-
-    def _opt_time(self, dt: datetime | None) -> Any:
-        return None if dt is None else self._time(dt)
 
     def _log_opened(self, before: int, after: int) -> None:
         """One line when the store opens: its schema version, and what migrating changed."""
@@ -250,115 +203,6 @@ class SqlStore(ABC):
         )
         return {str(r["digest_key"]) for r in rows}
 
-    # --- posted digests and votes ----------------------------------------------------------------
-    async def record_posted(self, posted: PostedDigest) -> None:
-        ch = posted.channel
-        await self._exec(
-            """
-            INSERT INTO posted (platform, message_id, workspace, channel, digest_key, paper_ids,
-                                posted_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (platform, message_id) DO UPDATE SET
-                workspace = excluded.workspace,
-                channel = excluded.channel,
-                digest_key = excluded.digest_key,
-                paper_ids = excluded.paper_ids,
-                posted_at = excluded.posted_at
-            """,
-            (
-                ch.platform,
-                posted.message_id,
-                ch.workspace,
-                ch.channel,
-                posted.digest_key,
-                self._ids(posted.paper_ids),
-                self._time(posted.posted_at),
-            ),
-        )
-
-    async def get_posted(self, platform: str, message_id: str) -> PostedDigest | None:
-        row = await self._one(
-            "SELECT * FROM posted WHERE platform = $1 AND message_id = $2", (platform, message_id)
-        )
-        return None if row is None else self._posted(row)
-
-    async def latest_posted(self, channel: ChannelRef) -> PostedDigest | None:
-        row = await self._one(
-            f"""
-            SELECT * FROM posted
-            WHERE platform = $1 AND workspace = $2 AND channel = $3 AND {self.HAS_PAPERS}
-            ORDER BY posted_at DESC, {self.NEWEST_TIEBREAK} LIMIT 1
-            """,
-            (channel.platform, channel.workspace, channel.channel),
-        )
-        return None if row is None else self._posted(row)
-
-    async def add_vote(self, vote: Vote) -> bool:
-        ch = vote.channel
-        changed = await self._exec(
-            """
-            INSERT INTO votes (platform, message_id, user_id, emoji, workspace, channel, paper_id,
-                               created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (platform, message_id, user_id, emoji) DO NOTHING
-            """,
-            (
-                ch.platform,
-                vote.message_id,
-                vote.user_id,
-                vote.emoji,
-                ch.workspace,
-                ch.channel,
-                vote.paper_id,
-                self._time(vote.at),
-            ),
-        )
-        return changed > 0
-
-    async def remove_vote(self, platform: str, message_id: str, user_id: str, emoji: str) -> bool:
-        changed = await self._exec(
-            "DELETE FROM votes"
-            " WHERE platform = $1 AND message_id = $2 AND user_id = $3 AND emoji = $4",
-            (platform, message_id, user_id, emoji),
-        )
-        return changed > 0
-
-    async def leaderboard(
-        self,
-        *,
-        since: datetime | None = None,
-        platform: str | None = None,
-        workspace: str | None = None,
-        channel: str | None = None,
-        limit: int = 10,
-    ) -> list[LeaderboardEntry]:
-        if limit <= 0:
-            return []
-        where: list[str] = []
-        params: list[Any] = []
-        for test, value in (
-            ("created_at >=", self._opt_time(since)),
-            ("platform =", platform),
-            ("workspace =", workspace),
-            ("channel =", channel),
-        ):
-            if value is not None:
-                params.append(value)
-                where.append(f"{test} ${len(params)}")
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        params.append(limit)
-        rows = await self._all(
-            f"""
-            SELECT paper_id, COUNT(*) AS votes
-            FROM (SELECT DISTINCT paper_id, platform, user_id FROM votes {clause}) AS voters
-            GROUP BY paper_id
-            ORDER BY votes DESC, paper_id ASC
-            LIMIT ${len(params)}
-            """,
-            params,
-        )
-        return [LeaderboardEntry(str(r["paper_id"]), int(r["votes"])) for r in rows]
-
     # --- events ----------------------------------------------------------------------------------
     async def mark_event(self, event_id: str, now: datetime) -> bool:
         now = as_utc(now)  # aware, so it compares with the last prune
@@ -398,15 +242,6 @@ class SqlStore(ABC):
             attempts=int(row["attempts"]),
             created_at=self._from_time(row["created_at"]),
             updated_at=self._from_time(row["updated_at"]),
-        )
-
-    def _posted(self, row: Row) -> PostedDigest:
-        return PostedDigest(
-            channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
-            message_id=row["message_id"],
-            digest_key=row["digest_key"],
-            paper_ids=self._from_ids(row["paper_ids"]),
-            posted_at=self._from_time(row["posted_at"]),
         )
 
 

@@ -1,5 +1,6 @@
-"""What the store keeps about channels: subscriptions, the delivery ledger, posted digests and
-votes. Plain data; the stores in this package read and write it."""
+"""What the store keeps about channels: subscriptions, the delivery ledger, posted digests,
+votes, the vote reactions still to seed under digests, and the answers users may share. Plain
+data; the stores in this package read and write it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.core.messages import ChannelRef
+from bot.core.messages import ChannelRef, Reply
 
 SubscriptionKind = Literal["curated", "community"]
 
@@ -59,6 +60,9 @@ class PostedDigest:
 
 @dataclass(frozen=True, slots=True)
 class Vote:
+    """One person's reaction on a posted message, as a vote: keyed on (channel, message, user,
+    emoji), since a message id (a Slack ts) is unique only within its channel."""
+
     channel: ChannelRef
     message_id: str
     user_id: str
@@ -71,3 +75,28 @@ class Vote:
 class LeaderboardEntry:
     paper_id: str
     votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeedJob:
+    """The vote reactions still to add under a posted digest, in order (platform spelling:
+    Slack names such as ``one``, unicode on Discord). Gone once all are added."""
+
+    channel: ChannelRef
+    message_id: str
+    emoji: tuple[str, ...]
+    created_at: datetime
+    attempts: int = 0  # failures in a row (not rate limits) since the last reaction went on
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A private answer exactly as a user saw it, kept so "Share to channel" posts that answer
+    (not a new one) until ``expires_at``."""
+
+    id: str
+    channel: ChannelRef
+    user_id: str
+    reply: Reply
+    created_at: datetime
+    expires_at: datetime

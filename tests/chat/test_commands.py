@@ -11,6 +11,7 @@ from support.clock import FakeClock
 
 from bot.chat.commands import CommandContext, Commands
 from bot.chat.votes import VoteService
+from bot.core.errors import StoreError
 from bot.core.messages import ChannelRef, Invocation, Link, Reply
 from bot.delivery.digest import DigestBuilder
 from bot.delivery.engine import DeliveryEngine
@@ -272,15 +273,76 @@ async def test_top_asks_the_vote_service_it_is_given(
     assert reply.message.header == "No votes yet"
 
 
-async def test_share_button_only_on_private_lookups_with_papers(commands: Commands) -> None:
-    def shares(reply: Reply) -> list[str]:
-        return [b.value for b in reply.message.buttons if b.action == "share"]
+def share_ids(reply: Reply) -> list[str]:
+    return [b.value for b in reply.message.buttons if b.action == "share"]
 
-    assert shares(await ask(commands, "show  Quiet   Agents")) == ["show Quiet Agents"]
-    assert shares(await ask(commands, "random")) == ["random"]
-    assert shares(await ask(commands, "help")) == []  # has fields, but is not a lookup
-    assert shares(await ask(commands, "search zebra")) == []  # a notice
-    assert shares(await ask(commands, "preview", admin=True)) == []
+
+async def test_share_button_only_on_private_lookups_with_papers(commands: Commands) -> None:
+    assert len(share_ids(await ask(commands, "show  Quiet   Agents"))) == 1
+    assert len(share_ids(await ask(commands, "random"))) == 1
+    assert share_ids(await ask(commands, "help")) == []  # has fields, but is not a lookup
+    assert share_ids(await ask(commands, "search zebra")) == []  # a notice
+    assert share_ids(await ask(commands, "preview", admin=True)) == []
+    searched = await ask(commands, "search sparse attention")
+    assert [b.label for b in searched.message.buttons][-1] == "Share to channel"  # last
+
+
+async def test_sharing_posts_the_answer_that_was_shown(commands: Commands, store: Store) -> None:
+    """``random``, ``top`` and ``search`` change between asking and sharing; a share is the
+    answer on the user's screen, kept under the id its button carries."""
+    seen = await ask(commands, "random")
+    others = {(await ask(commands, "random")).paper_ids for _ in range(20)}
+    assert len(others) > 1  # asking again would pick another paper
+    shared = await commands.share(CHANNEL, share_ids(seen)[0])
+    assert shared.message == seen.message.public()
+    assert not shared.message.ephemeral and shared.message.buttons == ()
+    assert (shared.paper_ids, shared.digest_key) == (seen.paper_ids, seen.digest_key)
+
+    top = await ask(commands, "top")
+    assert top.message.header == "No votes yet"  # a notice: nothing to share
+    quiet = WEEK_OLD.papers[1]
+    await store.add_vote(Vote(CHANNEL, "m1", "U1", "two", quiet.paper_id, NOW))
+    top = await ask(commands, "top")
+    await store.add_vote(Vote(CHANNEL, "m1", "U2", "one", WEEK_OLD.papers[0].paper_id, NOW))
+    await store.add_vote(Vote(CHANNEL, "m1", "U3", "one", WEEK_OLD.papers[0].paper_id, NOW))
+    now_top = await ask(commands, "top")
+    assert now_top.message.sections[0].title == "Diffusion Planner"
+    shared_top = await commands.share(CHANNEL, share_ids(top)[0])
+    assert [s.title for s in shared_top.message.sections] == ["Quiet Agents"]
+    assert shared_top.paper_ids == (quiet.paper_id,)
+
+
+async def test_an_unknown_expired_or_foreign_share_gets_a_friendly_note(
+    commands: Commands,
+) -> None:
+    seen = await ask(commands, "show Quiet Agents")
+    [share_id] = share_ids(seen)
+    for channel, key in (
+        (CHANNEL, "search attention"),  # a button from before answers were kept
+        (CHANNEL, "nosuchanswer1234"),
+        (ChannelRef("slack", "T1", "C2"), share_id),  # another channel
+    ):
+        note = await commands.share(channel, key)
+        assert note.message.ephemeral and note.message.kind == "notice"
+        assert note.message.header == "That answer can no longer be shared"
+        assert "24 hours" in note.message.text and note.paper_ids == ()
+    assert not (await commands.share(CHANNEL, share_id)).message.ephemeral
+    clock = commands.ctx.clock
+    assert isinstance(clock, FakeClock)
+    await clock.advance(timedelta(hours=24))
+    expired = await commands.share(CHANNEL, share_id)
+    assert expired.message.header == "That answer can no longer be shared"
+
+
+async def test_an_answer_that_cannot_be_kept_goes_out_without_share(
+    commands: Commands, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(share: object) -> None:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(store, "save_share", broken)
+    reply = await ask(commands, "show Quiet Agents")
+    assert reply.message.sections and share_ids(reply) == []
 
 
 async def test_random_and_help_and_unknown(commands: Commands) -> None:
@@ -327,7 +389,7 @@ async def test_subscribe_schedule_preview_post_unsubscribe(
 async def test_shared_reply_is_votable(commands: Commands, store: Store) -> None:
     reply = await ask(commands, "show Quiet Agents")
     await commands.shared(CHANNEL, "shared-1", reply)
-    posted = await store.get_posted("slack", "shared-1")
+    posted = await store.get_posted(CHANNEL, "shared-1")
     assert posted is not None and posted.paper_ids == reply.paper_ids
 
 

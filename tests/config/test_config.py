@@ -109,6 +109,8 @@ def test_a_complete_file() -> None:
     assert s.slack is not None
     assert s.slack.api_base_url == "http://127.0.0.1:9999/api/"  # slack_sdk wants the slash
     assert s.slack.admin_user_group == "S0ADMINS" and not s.slack.seed_reactions
+    assert (s.slack.reaction_calls, s.slack.reaction_period) == (100, timedelta(seconds=30))
+    assert (s.votes.window, s.votes.share_ttl) == (timedelta(days=14), timedelta(hours=2))
     assert s.discord is not None
     assert s.discord.application_id == "111111111111111111"
     assert s.discord.api_base_url == "http://127.0.0.1:9998/api/v10"

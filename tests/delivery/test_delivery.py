@@ -106,7 +106,7 @@ async def test_sent_once_then_already_sent(store: Store) -> None:
     assert again.status == "already_sent" and again.message_id == first.message_id
     assert (await eng.deliver(sub)).status == "nothing_new"
     assert poster.count(sub.channel) == 1
-    posted = await store.get_posted("fake", first.message_id or "")
+    posted = await store.get_posted(sub.channel, first.message_id or "")
     assert posted is not None and posted.paper_ids == ("p231", "p232", "p233")
     assert posted.digest_key == "week:2025-06-23"
 
@@ -166,7 +166,7 @@ async def test_lost_reply_is_reconciled_not_reposted(store: Store) -> None:
     out = await eng.deliver(sub)
     assert out.status == "reconciled" and out.message_id == poster.posts[0].message_id
     assert poster.count(sub.channel) == 1
-    posted = await store.get_posted("fake", out.message_id or "")
+    posted = await store.get_posted(sub.channel, out.message_id or "")
     assert posted is not None and len(posted.paper_ids) == 3  # reactions on it still count
     row = await store.get_delivery(sub.id or 0, "week:2025-06-23")
     assert row is not None and row.status == "sent" and row.message_id == out.message_id
@@ -248,7 +248,7 @@ async def test_crash_after_platform_stored_reconciles_on_restart(store: Store) -
     outcomes = await engine(store, poster, Digests(d)).reconcile_pending()
     assert statuses(outcomes) == ["reconciled"] and outcomes[0].message_id == mid
     assert poster.count(sub.channel) == 1
-    posted = await store.get_posted("fake", mid)
+    posted = await store.get_posted(sub.channel, mid)
     assert posted is not None and posted.paper_ids == d.paper_ids
 
 
@@ -491,6 +491,22 @@ async def test_limiter_honours_penalties() -> None:
     assert vt.now >= 5.0
     assert RateLimiter.for_platform("terminal") is None
     assert RateLimiter.for_platform("discord") is not None
+
+
+async def test_limiter_counts_a_request_from_when_it_completed() -> None:
+    """A platform counts a request when it arrives: one that took long to get there (a new
+    connection) moves its window on, so the request a window later still finds room."""
+    vt = VirtualTime()
+    lim = RateLimiter(global_limit=None, channel_limit=2, channel_period=10.0,
+                      time=vt.time, sleep=vt.sleep)  # fmt: skip
+    await lim.acquire("w")
+    vt.now = 0.8  # the first call took 0.8 s to complete
+    lim.sent("w")
+    await lim.acquire("w")
+    lim.sent("w")
+    await lim.acquire("w")
+    assert vt.now == pytest.approx(10.8)  # ten seconds after the first was surely there
+    lim.sent("nobody")  # a key without slots: nothing to move
 
 
 # --- two replicas on one PostgreSQL database -----------------------------------------------------------

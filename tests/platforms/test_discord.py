@@ -80,11 +80,12 @@ class FakeCommands:
 
     A lookup is answered as the real ``Commands`` answers one: privately (unless ``public``),
     with its paging buttons and, when private, then the core's "Share to channel" button
-    carrying the command text."""
+    carrying the id the answer is kept under; ``share`` gives that answer back, public."""
 
     def __init__(self) -> None:
         self.invocations: list[Invocation] = []
         self.shared_calls: list[tuple[ChannelRef, str, Reply]] = []
+        self.kept: dict[str, Reply] = {}
         self.gate: asyncio.Event | None = None
         self.fail: BaseException | None = None
         self.public = False
@@ -101,15 +102,24 @@ class FakeCommands:
             return Reply(Message(header=f"{word} done", text=inv.text, kind="notice"))
         text = " ".join(inv.text.split())
         buttons: tuple[Button, ...] = (Button("Next ▶", action="page", value=f"{text} page:2"),)
+        share_id = f"kept{len(self.kept) + 1}"
         if not self.public:
-            buttons += (Button("Share to channel", action="share", value=text),)
+            buttons += (Button("Share to channel", action="share", value=share_id),)
         msg = Message(
             header=f"{word}: {inv.text}",
             sections=tuple(paper(i + 1) for i in range(3)),
             buttons=buttons,
             ephemeral=not self.public,
         )
-        return Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
+        reply = Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
+        self.kept[share_id] = reply
+        return reply
+
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        kept = self.kept.get(share_id)
+        if kept is None:
+            return Reply(Message(header="That answer can no longer be shared", kind="notice"))
+        return Reply(kept.message.public(), kept.paper_ids, kept.digest_key)
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         return self.suggestions[:limit]
@@ -158,7 +168,6 @@ def make_adapter(fake: FakeDiscord, commands: Any, votes: Any, **kw: Any) -> Dis
         "test_guild": GUILD_ID,
         "guild_ready_timeout": 0.05,
         "ready_timeout": 10.0,
-        "seed_idle": 0.02,
     }
     options.update(kw)
     return DiscordAdapter(**options)
@@ -320,9 +329,12 @@ async def test_digest_posted_with_nonce_valid_embeds_and_seeded_votes(
     assert embed["url"] == "https://github.com/example/ml-papers"
     assert all(k in embed["description"] for k in KEYCAPS)
     assert embed["footer"]["text"].endswith(f"ref {KEY}")
-    # 1️⃣..🔟 are seeded in the background, in order, paced by the reaction bucket.
-    await fake.wait_for(lambda: len(fake.reactions.get(int(mid), [])) == 10, timeout=10)
-    assert [e for e, _ in fake.reactions[int(mid)]] == list(KEYCAPS)
+    # Posting returns as soon as the message exists: 1️⃣..🔟 come later, from the seeder.
+    assert fake.calls("add_reaction") == []
+    assert adapter.seed_emoji == KEYCAPS and adapter.seed_bucket(CHANNEL) == str(CHANNEL_ID)
+    await adapter.add_reaction(CHANNEL, mid, "1️⃣")
+    await adapter.add_reaction(CHANNEL, mid, "1️⃣")  # Discord's PUT: already there is fine
+    assert fake.reactions[int(mid)] == [("1️⃣", BOT_ID)]
 
 
 async def test_same_nonce_twice_is_one_message(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
@@ -464,7 +476,7 @@ async def test_search_is_acknowledged_then_answered_privately_with_a_share_butto
     buttons = [c for row in data["components"] for c in row["components"]]
     assert [b.get("custom_id") for b in buttons] == [
         "pb:page:search attention page:2",
-        "pb:share:search attention",
+        "pb:share:kept1",
     ]
     assert it.original is not None and it.original["flags"] == EPHEMERAL  # no longer loading
     assert it.followups == []
@@ -634,22 +646,42 @@ async def test_share_button_posts_publicly_and_votes_count(
     await answered(fake, it)
     private = it.original
     assert private is not None and private["flags"] & EPHEMERAL
-    click = await fake.click(private, "pb:share:search attention")
-    data = await answered(fake, click)
-    cb = callback(click)  # a public "thinking" placeholder that becomes the shared message
-    assert cb["type"] == 5 and not (cb.get("data") or {}).get("flags", 0) & EPHEMERAL
-    assert data["content"] == f"Shared by <@{READER_ID}> with /papers"
-    assert data["allowed_mentions"] == {"parse": []}
-    assert data.get("components") in (None, [])  # no share/page buttons in public
+    click = await fake.click(private, "pb:share:kept1")
+    await fake.wait_for(lambda: bool(click.followups))
+    cb = callback(click)  # a private "thinking" placeholder, then the public follow-up
+    assert cb["type"] == 5 and cb["data"]["flags"] & EPHEMERAL
+    [public] = click.followups
+    assert public["content"] == f"Shared by <@{READER_ID}> with /papers"
+    assert not public["flags"] & EPHEMERAL and public.get("components") in (None, [])
+    assert click.edits[0]["content"] == "Posted to the channel."
     await fake.wait_for(lambda: bool(commands.shared_calls))
-    [(channel, mid, _reply)] = commands.shared_calls
-    public = click.original
-    assert public is not None and mid == public["id"] and channel == CHANNEL
-    assert public in fake.stored() and public["embeds"][0]["title"].startswith("search")
+    [(channel, mid, reply)] = commands.shared_calls
+    assert mid == public["id"] and channel == CHANNEL
+    assert public in fake.stored() and public["embeds"][0]["title"] == "search: search attention"
+    # The answer the user saw, not a new one: the command ran once.
+    assert [inv.text for inv in commands.invocations] == ["search attention"]
+    assert reply.message == commands.kept["kept1"].message.public()
     assert private["embeds"][0]["title"] == "search: search attention"  # left as it was
     await fake.react(mid, "2️⃣")
     await fake.wait_for(lambda: bool(votes.events))
     assert votes.events[0].message_id == mid and votes.events[0].emoji == "2️⃣"
+
+
+async def test_share_of_an_answer_no_longer_kept_says_so_privately(
+    fake: FakeDiscord, adapter: DiscordAdapter, commands: FakeCommands
+) -> None:
+    it = await fake.slash("search", {"query": "attention"})
+    await answered(fake, it)
+    assert it.original is not None
+    # A button from before this version carried the command text; or the answer expired.
+    old = copy.deepcopy(it.original)
+    old["components"][0]["components"][1]["custom_id"] = "pb:share:search attention"
+    click = await fake.click(old, "pb:share:search attention")
+    data = await answered(fake, click)
+    assert callback(click)["data"]["flags"] & EPHEMERAL
+    assert data["embeds"][0]["title"] == "That answer can no longer be shared"
+    assert click.followups == [] and commands.shared_calls == []
+    assert len(commands.invocations) == 1
 
 
 async def test_page_button_replaces_the_private_answer(
@@ -675,17 +707,18 @@ async def test_long_command_text_and_expired_buttons(
     it = await fake.slash("search", {"query": query.strip()})
     data = await answered(fake, it)
     buttons = [c for row in data["components"] for c in row["components"]]
-    share = buttons[1]["custom_id"]  # after the paging button, where the core puts it
-    assert re.fullmatch(r"pb:share#[0-9a-f]{16}", share) and len(share) <= 100
+    page = buttons[0]["custom_id"]  # the paging button carries its (long) command text
+    assert re.fullmatch(r"pb:page#[0-9a-f]{16}", page) and len(page) <= 100
+    assert buttons[1]["custom_id"] == "pb:share:kept1"  # last, where the core puts it
     assert it.original is not None
-    click = await fake.click(it.original, share)
+    click = await fake.click(it.original, page)
     await answered(fake, click)
-    assert callback(click)["type"] == 5
-    assert commands.invocations[-1].text == f"search {query.strip()}"
+    assert callback(click)["type"] == 6
+    assert commands.invocations[-1].text == f"search {query.strip()} page:2"
     # A long-text button from before a restart: its text is gone, the user is told so.
     old = copy.deepcopy(it.original)
-    stale_id = "pb:share#0123456789abcdef"
-    old["components"][0]["components"][1]["custom_id"] = stale_id
+    stale_id = "pb:page#0123456789abcdef"
+    old["components"][0]["components"][0]["custom_id"] = stale_id
     stale = await fake.wait_response(await fake.click(old, stale_id))
     assert "expired" in callback(stale)["data"]["embeds"][0]["description"]
 
@@ -835,9 +868,10 @@ async def test_through_the_real_commands_and_votes(fake: FakeDiscord, tmp_path: 
             )
             assert it.original is not None
             click = await fake.click(it.original, share)
-            await answered(fake, click)
-            assert click.original is not None
-            mid = click.original["id"]
+            await fake.wait_for(lambda: bool(click.followups))
+            [public] = click.followups
+            assert public["embeds"] == data["embeds"]  # exactly the answer that was shown
+            mid = public["id"]
             await fake.react(mid, "3️⃣", user=BOT_ID)  # ignored: the bot itself
             await fake.react(mid, "3️⃣")
             board: list[Any] = []

@@ -11,93 +11,43 @@ ledger; and a restart on the same database neither posts again nor forgets the d
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.clock import FakeClock
 from support.discord import (
     ADMIN_PERMISSIONS,
-    APP_ID,
     BOT_ID,
     CHANNEL_ID,
     EPHEMERAL,
     GUILD_ID,
-    MEMBER_PERMISSIONS,
     READER_ID,
     TOKEN,
     FakeDiscord,
-    Interaction,
     embed_problems,
 )
+from support.discord_app import (
+    ADAM,
+    ATTENTION,
+    BEFORE_FIRE,
+    CHANNEL,
+    FIRE,
+    NEXT_FIRE,
+    OTHER_CHANNEL_ID,
+    OTHER_READER,
+    RESIDUAL,
+    WEEK_KEY,
+    bot_messages,
+    command,
+    settings_for,
+    text_of,
+)
+from support.watch import VoteLog, fire_at, running
 
-from bot.app import App
-from bot.config.load import parse_config
-from bot.config.settings import Settings
-from bot.core.messages import ChannelRef, ReactionEvent
 from bot.delivery.outcome import idempotency_key
-from bot.papers.model import make_paper_id
 from bot.platforms.discord.render import KEYCAPS
-
-CHANNEL = ChannelRef("discord", str(GUILD_ID), str(CHANNEL_ID))
-OTHER_CHANNEL_ID = CHANNEL_ID + 1
-OTHER_READER = READER_ID + 1
-WEEK_KEY = "week:2025-06-23"
-BEFORE_FIRE = datetime(2025, 6, 30, 8, 0, tzinfo=UTC)  # a Monday, an hour before the cron
-FIRE = datetime(2025, 6, 30, 9, 0, tzinfo=UTC)
-NEXT_FIRE = datetime(2025, 7, 7, 9, 0, tzinfo=UTC)
-
-# Our own small archive: two curated weeks of real papers (titles and arXiv ids are facts, the
-# summaries are ours), and three older weeks of made-up "Attention Routing" studies so that
-# autocomplete has more candidates than Discord's 25 choices.
-WEEKLY = """\
-# Picks for the Discord tests
-
-## Top ML Papers of the Week (June 23 - June 29) - 2025
-| **Paper**  | **Links** |
-| ------------- | ------------- |
-| 1) **Attention Is All You Need** - Sequence transduction built from attention alone, no recurrent steps. | [Paper](https://arxiv.org/abs/1706.03762) |
-| 2) **Deep Residual Learning for Image Recognition** - Skip connections let image networks grow very deep and still train. | [Paper](https://arxiv.org/abs/1512.03385) |
-| 3) **Adam: A Method for Stochastic Optimization** - Adaptive step sizes from running averages of gradients and their squares. | [Paper](https://arxiv.org/abs/1412.6980) |
-
-## Top ML Papers of the Week (June 16 - June 22) - 2025
-| **Paper**  | **Links** |
-| ------------- | ------------- |
-| 1) **Denoising Diffusion Probabilistic Models** - A generator trained to reverse a slow noising process, step by step. | [Paper](https://arxiv.org/abs/2006.11239) |
-| 2) **Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift** - Normalising layer inputs per mini-batch speeds training up. | [Paper](https://arxiv.org/abs/1502.03167) |
-"""
-
-SYNTHETIC_WEEKS = [
-    ("March 3 - March 9", 0),
-    ("March 10 - March 16", 10),
-    ("March 17 - March 23", 20),
-]
-
-ATTENTION = make_paper_id("arxiv:1706.03762")
-RESIDUAL = make_paper_id("arxiv:1512.03385")
-ADAM = make_paper_id("arxiv:1412.6980")
-
-
-def archive_text() -> str:
-    parts = [WEEKLY]
-    for label, first in SYNTHETIC_WEEKS:
-        rows = [
-            f"| {r}) **Attention Routing Study {first + r}** - A made-up study for the tests, "
-            f"number {first + r}. | [Paper](https://example.org/papers/{first + r}) |"
-            for r in range(1, 11)
-        ]
-        parts.append(
-            f"\n## Top ML Papers of the Week ({label}) - 2024\n"
-            "| **Paper**  | **Links** |\n| ------------- | ------------- |\n"
-            + "\n".join(rows)
-            + "\n"
-        )
-    return "".join(parts)
 
 
 @pytest.fixture
@@ -107,113 +57,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await server.start()
     yield server
     await server.stop()
-
-
-def settings_for(tmp_path: Path, fake: FakeDiscord) -> Settings:
-    """Settings as ``paperboy run`` would read them: YAML, the token from the environment."""
-    weekly = tmp_path / "picks.md"
-    if not weekly.exists():
-        weekly.write_text(archive_text(), encoding="utf-8")
-    text = f"""\
-sources:
-  paths: [{weekly}]
-  cache_dir: {tmp_path / "cache"}
-store:
-  url: sqlite:///{tmp_path / "paperboy.db"}
-timezone: UTC
-discord:
-  application_id: "{APP_ID}"
-  test_guild: "{GUILD_ID}"
-  api_base_url: {fake.api_url}
-  gateway_url: {fake.gateway_url}
-terminal:
-  enabled: false
-http:
-  enabled: false
-subscriptions:
-  - platform: discord
-    workspace: "{GUILD_ID}"
-    channel: "{CHANNEL_ID}"
-    cron: "0 9 * * MON"
-    timezone: UTC
-"""
-    return parse_config(text, source="test.yaml", env={"DISCORD_TOKEN": TOKEN})
-
-
-@asynccontextmanager
-async def running(settings: Settings, clock: FakeClock) -> AsyncIterator[App]:
-    app = App(settings, clock=clock)
-    try:
-        await app.start()
-        # The scheduler has planned the subscription and sleeps until its next instant.
-        await clock.wait_for_sleepers(1)
-        yield app
-    finally:
-        await app.stop()
-
-
-async def fire_at(app: App, clock: FakeClock, when: datetime) -> None:
-    """Move the clock to a cron instant and wait until the fire it causes has finished."""
-    assert app.scheduler is not None
-    await clock.set(when)
-    await clock.wait_for_sleepers(1)
-    await app.scheduler.drain()
-
-
-async def command(
-    fake: FakeDiscord,
-    sub: str,
-    options: dict[str, Any] | None = None,
-    *,
-    group: str = "papers",
-    user: int = READER_ID,
-    permissions: int = MEMBER_PERMISSIONS,
-) -> tuple[Interaction, dict[str, Any]]:
-    """``/<group> <sub>`` as a member would type it; returns the interaction and what the user
-    finally sees (the edit replacing the "thinking" placeholder, or a direct answer)."""
-    it = await fake.slash(sub, options or {}, command=group, user=user, permissions=permissions)
-    await fake.wait_for(lambda: it.answered_at is not None)
-    first = it.callbacks[0]
-    assert it.latency is not None and it.latency < 3.0  # Discord's deadline
-    if first["type"] == 4:
-        return it, dict(first["data"])
-    assert first["type"] == 5 and first["data"]["flags"] & EPHEMERAL  # private "thinking"
-    [edit] = it.edits
-    assert embed_problems(edit["embeds"]) == []
-    assert edit["allowed_mentions"] == {"parse": []}
-    return it, edit
-
-
-def bot_messages(fake: FakeDiscord) -> list[dict[str, Any]]:
-    """What the bot has in the digest channel (ephemeral answers are not stored there)."""
-    return [m for m in fake.stored(CHANNEL_ID) if m["author"]["id"] == str(BOT_ID)]
-
-
-def text_of(data: dict[str, Any]) -> str:
-    return json.dumps(data.get("embeds") or [], ensure_ascii=False)
-
-
-class VoteLog:
-    """Wraps the App's VoteService to see each reaction the adapter hands over, and its result."""
-
-    def __init__(self, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-        assert app.votes is not None
-        self.seen: list[tuple[ReactionEvent, bool]] = []
-        real = app.votes.on_reaction
-
-        async def on_reaction(ev: ReactionEvent) -> bool:
-            changed = await real(ev)
-            self.seen.append((ev, changed))
-            return changed
-
-        monkeypatch.setattr(app.votes, "on_reaction", on_reaction)
-
-    async def wait(self, count: int) -> None:
-        """Until ``count`` reactions have been handled (the fake hears nothing of that work:
-        poll a few ms at a time, bounded)."""
-        async with asyncio.timeout(5):
-            while len(self.seen) < count:
-                await asyncio.sleep(0.005)
 
 
 async def test_digest_commands_votes_admin_post_and_restart(
@@ -248,10 +91,11 @@ async def test_digest_commands_votes_admin_post_and_restart(
         assert embed["footer"]["text"].endswith(f"ref {key}")
         [stored] = fake.stored()
         mid = stored["id"]
-        # 1️⃣..🔟 are seeded underneath, in order, by the bot.
-        await fake.wait_for(lambda: len(fake.reactions.get(int(mid), [])) == 10, timeout=10)
-        assert [e for e, _ in fake.reactions[int(mid)]] == list(KEYCAPS)
-        posted = await app.store.get_posted("discord", mid)
+        # The seeder adds one keycap per paper underneath, in order, after the post.
+        assert app.seeder is not None
+        await app.seeder.settled()
+        assert fake.reactions[int(mid)] == [(k, BOT_ID) for k in KEYCAPS[:3]]
+        posted = await app.store.get_posted(CHANNEL, mid)
         assert posted is not None and posted.channel == CHANNEL
         assert posted.digest_key == WEEK_KEY and posted.paper_ids == (ATTENTION, RESIDUAL, ADAM)
         sub = await app.store.get_subscription(CHANNEL)
@@ -265,7 +109,8 @@ async def test_digest_commands_votes_admin_post_and_restart(
         assert "Attention Is All You Need" not in text_of(found)
         assert it.original is not None and it.original["flags"] == EPHEMERAL
         buttons = [c for row in found["components"] for c in row["components"]]
-        assert "pb:share:search residual" in [b.get("custom_id") for b in buttons]
+        # Share to channel, carrying the id the core keeps this answer under.
+        assert [b["custom_id"].startswith("pb:share:") for b in buttons] == [True]
         _, week = await command(fake, "week")
         for title in ("Attention Is All You Need", "Adam: A Method for Stochastic Optimization"):
             assert title in text_of(week)

@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,11 +72,13 @@ class FakeCommands:
     """Canned replies by subcommand; ``gate`` (when set) holds every answer until released.
 
     A lookup is answered as the real ``Commands`` answers one: privately, with its paging
-    buttons and then the core's "Share to channel" button carrying the command text."""
+    buttons and then the core's "Share to channel" button carrying the id the answer is kept
+    under; ``share`` gives that very answer back, public (or a note for an unknown id)."""
 
     def __init__(self) -> None:
         self.invocations: list[Invocation] = []
         self.shared_calls: list[tuple[ChannelRef, str, Reply]] = []
+        self.kept: dict[str, Reply] = {}
         self.gate: asyncio.Event | None = None
         self.fail: BaseException | None = None
         self.done = 0
@@ -92,15 +95,24 @@ class FakeCommands:
             return Reply(Message(header="Paperboy help", text="Try /papers search <words>"))
         text = " ".join(inv.text.split())
         sections = tuple(paper(i + 1) for i in range(3))
+        share_id = f"kept-{len(self.kept) + 1}"
         buttons = (
             Button("Next", action="page", value=f"{text} --page 2"),
-            Button("Share to channel", action="share", value=text),
+            Button("Share to channel", action="share", value=share_id),
         )
         msg = Message(header=f"{word}: {inv.text}", sections=sections, buttons=buttons)
-        return Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
+        reply = Reply(msg, paper_ids=("p1", "p2", "p3"), digest_key=f"reply:{word}")
+        self.kept[share_id] = reply
+        return reply
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         return []
+
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        kept = self.kept.get(share_id)
+        if kept is None:
+            return Reply(Message(header="That answer can no longer be shared", kind="notice"))
+        return Reply(kept.message.public(), kept.paper_ids, kept.digest_key)
 
     async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
         self.shared_calls.append((channel, message_id, reply))
@@ -223,32 +235,43 @@ async def test_digest_post_is_valid_block_kit_with_metadata(
     assert ":keycap_ten:" in json.dumps(args["blocks"])
     [stored] = fake.messages("C0DIGEST")
     assert stored["ts"] == ts
-    # The ten keycaps are seeded under a digest so voting is one click.
-    reactions = fake.calls("reactions.add")
-    assert [r.args["name"] for r in reactions] == [
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
-    ]  # fmt: skip
-    assert {r.args["timestamp"] for r in reactions} == {ts}
-
-
-async def test_reply_post_and_unseeded_digest_add_no_reactions(
-    fake: FakeSlack, commands: FakeCommands, votes: FakeVotes
-) -> None:
-    adapter = make_adapter(fake, commands, votes, seed_reactions=False)
-    await adapter.post(CHANNEL, digest(), "k1")  # not started: still posts
-    await adapter.post(CHANNEL, Message(header="notice", kind="notice"), "k2")
-    assert len(fake.messages("C0DIGEST")) == 2
+    # Posting returns as soon as the message exists: the keycaps come later, from the seeder.
     assert fake.calls("reactions.add") == []
-    await adapter.stop()
 
 
-async def test_seeding_failures_are_only_logged(fake: FakeSlack, bot: SlackAdapter) -> None:
-    fake.error_next("reactions.add", "already_reacted")
-    fake.error_next("reactions.add", "missing_scope")
-    fake.rate_limit_next("reactions.add", 30)
+async def test_the_seeder_s_side_keycaps_one_workspace_limit(
+    fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands, votes: FakeVotes
+) -> None:
+    assert bot.seed_emoji == (
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
+    )  # fmt: skip
+    assert bot.seed_bucket(CHANNEL) == TEAM_ID == bot.seed_bucket(replace(CHANNEL, channel="C2"))
     ts = await bot.post(CHANNEL, digest(), "k")
-    assert ts == fake.messages("C0DIGEST")[0]["ts"]
-    assert len(fake.calls("reactions.add")) == 3  # stopped at the 429
+    await bot.add_reaction(CHANNEL, ts, "one")
+    await bot.add_reaction(CHANNEL, ts, "one")  # already there: done, not an error
+    assert fake.bot_reactions("C0DIGEST", ts) == ["one"]
+    [first, again] = fake.calls("reactions.add")
+    assert first.args == again.args == {"channel": "C0DIGEST", "timestamp": ts, "name": "one"}
+    unseeded = make_adapter(fake, commands, votes, seed_reactions=False)
+    assert unseeded.seed_emoji == ()
+    await unseeded.stop()
+
+
+async def test_adding_a_reaction_maps_slack_errors(fake: FakeSlack, bot: SlackAdapter) -> None:
+    ts = await bot.post(CHANNEL, digest(), "k")
+    fake.rate_limit_next("reactions.add", 30)
+    with pytest.raises(RateLimited) as limited:
+        await bot.add_reaction(CHANNEL, ts, "two")
+    assert limited.value.retry_after == 30
+    fake.server_error_next("reactions.add")
+    with pytest.raises(TransientError):
+        await bot.add_reaction(CHANNEL, ts, "two")
+    for code in ("message_not_found", "missing_scope"):
+        fake.error_next("reactions.add", code)
+        with pytest.raises(PermanentError):
+            await bot.add_reaction(CHANNEL, ts, "two")
+    with pytest.raises(PermanentError):
+        await bot.add_reaction(CHANNEL, "1.000001", "two")  # no such message
 
 
 async def test_hostile_title_renders_inert(fake: FakeSlack, bot: SlackAdapter) -> None:
@@ -395,7 +418,7 @@ async def test_slash_command_over_socket_mode(
     actions = [b for b in resp["blocks"] if b["type"] == "actions"][0]["elements"]
     assert [(a["action_id"], a["value"]) for a in actions] == [
         ("papers_page", f"{text} --page 2"),
-        ("papers_share", text),
+        ("papers_share", "kept-1"),
     ]
 
 
@@ -513,7 +536,9 @@ async def test_share_posts_publicly_and_records_it(
     [(channel, ts, reply)] = commands.shared_calls
     assert channel == ChannelRef("slack", TEAM_ID, "C0GENERAL") and ts == posted["ts"]
     assert reply.paper_ids == ("p1", "p2", "p3")
-    assert [inv.text for inv in commands.invocations] == ["search attention"] * 2
+    # What was shared is the answer the user saw: the command was not run again.
+    assert [inv.text for inv in commands.invocations] == ["search attention"]
+    assert reply.message == commands.kept[share["value"]].message.public()
     assert fake.responses_to(payload["response_url"]) == [
         {"key": payload["response_url"].rsplit("/", 1)[1], "delete_original": True}
     ]
@@ -522,11 +547,26 @@ async def test_share_posts_publicly_and_records_it(
 async def test_share_where_the_bot_cannot_post(
     fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands
 ) -> None:
+    await commands.handle(Invocation(ChannelRef("slack", TEAM_ID, "C0GENERAL"), "U0MEMBER", "top"))
     fake.error_next("chat.postMessage", "not_in_channel")
-    await fake.send_envelope("interactive", fake.block_action("papers_share", "top"))
+    await fake.send_envelope("interactive", fake.block_action("papers_share", "kept-1"))
     await fake.wait_for(lambda: len(fake.responses) == 1)
     assert "/invite" in fake.responses[0]["text"]
     assert commands.shared_calls == [] and fake.messages("C0GENERAL") == []
+
+
+async def test_share_of_an_answer_no_longer_kept_says_so_privately(
+    fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands
+) -> None:
+    # A button from before this version carried the command text; or the answer expired.
+    payload = fake.block_action("papers_share", "search attention")
+    await fake.send_envelope("interactive", payload)
+    await fake.wait_for(lambda: len(fake.responses) == 1)
+    [note] = fake.responses_to(payload["response_url"])
+    assert note["response_type"] == "ephemeral" and note["replace_original"] is False
+    assert "can no longer be shared" in json.dumps(note)
+    assert commands.invocations == [] and commands.shared_calls == []
+    assert fake.calls("chat.postMessage") == []
 
 
 async def test_paging_replaces_the_ephemeral(

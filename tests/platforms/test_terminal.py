@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.messages import ChannelRef, Invocation, Link, Message, ReactionEvent, Reply, Section
+from bot.core.messages import (
+    Button,
+    ChannelRef,
+    Invocation,
+    Link,
+    Message,
+    ReactionEvent,
+    Reply,
+    Section,
+)
 from bot.platforms.terminal.adapter import TerminalAdapter
 from bot.platforms.terminal.lines import stdin_reader
 from bot.platforms.terminal.render import clean, render_message
@@ -22,20 +31,33 @@ CHANNEL = ChannelRef("terminal", "local", "terminal")
 
 
 class FakeCommands:
+    """Answers like the real core: privately, with a Share button carrying the id the answer
+    is kept under; ``share`` gives it back public, or a note once it is gone."""
+
     def __init__(self) -> None:
         self.seen: list[Invocation] = []
         self.shared_ids: list[str] = []
+        self.kept: dict[str, Reply] = {}
 
     async def handle(self, inv: Invocation) -> Reply:
         self.seen.append(inv)
+        share_id = f"kept{len(self.kept) + 1}"
         msg = Message(
-            header="Answer",
+            header=f"Answer {len(self.kept) + 1}",
             sections=(Section(title="One Paper", url="https://example.org/p", rank=None),),
+            buttons=(Button("Share to channel", action="share", value=share_id),),
         )
-        return Reply(msg, paper_ids=("p1",), digest_key="paper:p1")
+        self.kept[share_id] = Reply(msg, paper_ids=("p1",), digest_key="paper:p1")
+        return self.kept[share_id]
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         return []
+
+    async def share(self, channel: ChannelRef, share_id: str) -> Reply:
+        kept = self.kept.pop(share_id, None)  # once only, so a second share finds it gone
+        if kept is None:
+            return Reply(Message(header="That answer can no longer be shared", kind="notice"))
+        return Reply(kept.message.public(), kept.paper_ids, kept.digest_key)
 
     async def shared(self, channel: ChannelRef, message_id: str, reply: Reply) -> None:
         self.shared_ids.append(message_id)
@@ -142,6 +164,10 @@ async def test_commands_votes_share_and_errors(
     await adapter.handle_line("share")
     assert len(commands.shared_ids) == 1
     assert f"react 👍 {commands.shared_ids[0]}" in out.getvalue()
+    assert "shared by carol" in out.getvalue() and "Answer 1" in out.getvalue()
+    await adapter.handle_line("share")  # the core no longer has it: its note is shown
+    assert len(commands.shared_ids) == 1
+    assert "That answer can no longer be shared" in out.getvalue()
     await adapter.handle_line("/paperssearch x")
     assert "a space after /papers" in out.getvalue()
     await adapter.handle_line("dance")
@@ -250,3 +276,62 @@ async def test_a_later_search_page_is_voted_with_the_numbers_shown(store: Store)
         "“1” is not a vote on message p2: use 6-7.",
         "Vote counted (6️⃣ on message p2).",
     ]
+
+
+async def test_4_share_posts_the_answer_the_user_saw_through_the_real_core(
+    store: Store, out: io.StringIO
+) -> None:
+    """The terminal shares the answer on screen, as Slack and Discord do: a shared ``random``
+    is the paper that was picked, ``top`` the board as it was, even after it moved on."""
+    import random
+
+    from support.clock import FakeClock
+
+    from bot.chat.commands import CommandContext, Commands
+    from bot.chat.votes import VoteService
+    from bot.delivery.digest import DigestBuilder
+    from bot.papers.catalog import Catalog
+    from bot.papers.model import Paper, Week
+    from bot.storage.records import Vote
+
+    week = Week(
+        datetime(2025, 6, 23).date(),
+        datetime(2025, 6, 29).date(),
+        "Top ML Papers of the Week",
+        "fixture.md",
+        tuple(
+            Paper(i, f"Terminal Study {i}", f"What study {i} found, in our words.")
+            for i in range(1, 11)
+        ),
+    )
+    catalog = Catalog.build([week])
+    clock = FakeClock(datetime(2025, 7, 1, 12, tzinfo=UTC))
+    core = Commands(
+        CommandContext(
+            catalog=lambda: catalog,
+            store=store,
+            clock=clock,
+            digests=DigestBuilder(lambda: catalog, store),
+            rng=random.Random(7),
+        )
+    )
+    votes = VoteService(store, clock=clock)
+    adapter = TerminalAdapter(commands=core, reactions=votes, store=store, stdout=out, color=False)
+    await adapter.handle_line("/papers random")
+    picked = out.getvalue().splitlines()
+    title = next(line for line in picked if "Terminal Study" in line)
+    for _ in range(5):
+        await core.handle(Invocation(CHANNEL, "you", "random"))  # the dice roll on
+    await adapter.handle_line("share")
+    shared = out.getvalue()[len("\n".join(picked)) :]
+    assert title.strip() in shared and "shared by you" in shared
+
+    paper = week.papers
+    await store.add_vote(Vote(CHANNEL, "m0", "u1", "1️⃣", paper[1].paper_id, clock.now()))
+    await adapter.handle_line("/papers top")
+    before = len(out.getvalue())
+    for user in ("u2", "u3"):
+        await store.add_vote(Vote(CHANNEL, "m0", user, "2️⃣", paper[2].paper_id, clock.now()))
+    await adapter.handle_line("share")
+    shared = out.getvalue()[before:]
+    assert "Terminal Study 2" in shared and "Terminal Study 3" not in shared

@@ -26,7 +26,7 @@ from bot.storage.migrations import (
     load_migrations,
     split_statements,
 )
-from bot.storage.records import Delivery, PostedDigest, Subscription
+from bot.storage.records import Delivery, PostedDigest, Subscription, Vote
 
 OLD_FILES = FIXTURES / "storage"
 T0 = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
@@ -268,7 +268,7 @@ async def test_a_database_created_before_opens_and_keeps_its_rows(store_url: str
         expected = PostedDigest(
             GENERAL, p["message_id"], p["digest_key"], p["paper_ids"], p["posted_at"]
         )
-        assert await store.get_posted("slack", p["message_id"]) == expected
+        assert await store.get_posted(GENERAL, p["message_id"]) == expected
         assert await store.latest_posted(GENERAL) == expected
         assert [(e.paper_id, e.votes) for e in await store.leaderboard()] == [("2405.00002", 1)]
         assert not await store.mark_event("Ev1", T0 + timedelta(hours=2))  # seen before
@@ -278,6 +278,66 @@ async def test_a_database_created_before_opens_and_keeps_its_rows(store_url: str
         )
         row, created = await store.claim_delivery(1, "week:2024-05-13", "pb-1-def", T0)
         assert created and fresh.id == 2 and row.id == 2
+    finally:
+        await store.close()
+
+
+async def primary_key(url: str, table: str) -> list[str]:
+    """The primary-key columns of ``table`` in the database at ``url``, in key order."""
+    if dialect_of(url) == "sqlite":
+        con = sqlite3.connect(url)
+        try:
+            cols = con.execute(f'PRAGMA table_info("{table}")').fetchall()
+        finally:
+            con.close()
+        return [c[1] for c in sorted(cols, key=lambda c: c[5]) if c[5]]
+    dsn, schema = pg_parts(url)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT a.attname FROM pg_index i"
+            " JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos) ON TRUE"
+            " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+            " WHERE i.indisprimary AND c.relname = $1 AND n.nspname = $2 ORDER BY k.pos",
+            table,
+            schema,
+        )
+    finally:
+        await conn.close()
+    return [r["attname"] for r in rows]
+
+
+async def test_upgrading_keys_posted_digests_and_votes_by_channel(store_url: str) -> None:
+    """A database made with 0001 (today's schema, with a digest and a vote on it) upgrades in
+    place: the vote is found by (channel, message), and the same message id in another channel
+    (Slack ts are unique per channel only) is another digest with votes of its own."""
+    await create_old_database(store_url)
+    store = open_store(store_url)
+    await store.open()
+    try:
+        message = "1715000000.0001"
+        for table in ("posted", "votes"):
+            assert (await primary_key(store_url, table))[:4] == [
+                "platform",
+                "workspace",
+                "channel",
+                "message_id",
+            ]
+        v = OLD_ROWS["votes"]
+        old_vote = Vote(GENERAL, message, "U1", v["emoji"], v["paper_id"], v["created_at"])
+        assert await store.votes_on(GENERAL, message) == [old_vote]
+        assert not await store.add_vote(old_vote)  # still the same vote
+        elsewhere = ChannelRef("slack", "T1", "C-random")
+        there = PostedDigest(elsewhere, message, "week:2024-05-13", ("2405.00009",), T0)
+        await store.record_posted(there)
+        assert await store.get_posted(elsewhere, message) == there
+        posted = await store.get_posted(GENERAL, message)
+        assert posted is not None and posted.paper_ids == ("2405.00001", "2405.00002")
+        assert await store.add_vote(Vote(elsewhere, message, "U1", v["emoji"], "2405.00009", T0))
+        assert await store.remove_vote(elsewhere, message, "U1", v["emoji"])
+        assert await store.votes_on(GENERAL, message) == [old_vote]
+        assert [(e.paper_id, e.votes) for e in await store.leaderboard()] == [("2405.00002", 1)]
     finally:
         await store.close()
 

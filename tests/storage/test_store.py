@@ -16,11 +16,18 @@ import pytest
 from support.db import count_sent, schema_version, vote_count
 
 from bot.core.errors import StoreError
-from bot.core.messages import ChannelRef
+from bot.core.messages import Button, ChannelRef, Field, Link, Message, Reply, Section
 from bot.storage import Store, open_store
 from bot.storage.migrations import latest_version, split_statements
 from bot.storage.postgres import PostgresStore
-from bot.storage.records import LeaderboardEntry, PostedDigest, Subscription, Vote
+from bot.storage.records import (
+    LeaderboardEntry,
+    PostedDigest,
+    SeedJob,
+    Share,
+    Subscription,
+    Vote,
+)
 from bot.storage.sqlite import (
     SqliteStore,
     _enable_wal,
@@ -306,7 +313,7 @@ async def test_datetimes_round_trip_as_utc(store: Store) -> None:
     delivery, _ = await store.claim_delivery(sub.id, "week:2024-05-06", "k", local)
     assert delivery.created_at == local and is_utc(delivery.created_at)
     await store.record_posted(PostedDigest(GENERAL, "m", "week:2024-05-06", ("p1",), local))
-    posted = await store.get_posted("slack", "m")
+    posted = await store.get_posted(GENERAL, "m")
     assert posted is not None and posted.posted_at == local and is_utc(posted.posted_at)
 
 
@@ -423,12 +430,40 @@ async def test_deleting_a_subscription_keeps_its_ledger(store: Store) -> None:
 async def test_record_and_get_posted(store: Store) -> None:
     posted = PostedDigest(GENERAL, "1715.0001", "week:2024-05-06", ("p1", "p2", "p3"), T0)
     await store.record_posted(posted)
-    assert await store.get_posted("slack", "1715.0001") == posted
-    assert await store.get_posted("discord", "1715.0001") is None
+    assert await store.get_posted(GENERAL, "1715.0001") == posted
+    assert await store.get_posted(GUILD, "1715.0001") is None
 
     moved = replace(posted, digest_key="week:2024-05-13", paper_ids=("p9",))
-    await store.record_posted(moved)  # upsert on (platform, message_id)
-    assert await store.get_posted("slack", "1715.0001") == moved
+    await store.record_posted(moved)  # upsert on (channel, message_id)
+    assert await store.get_posted(GENERAL, "1715.0001") == moved
+
+
+async def test_the_same_message_id_in_two_channels_is_two_messages(store: Store) -> None:
+    """A Slack ts is unique only within its channel: two digests may share one."""
+    here = PostedDigest(GENERAL, "1715.0001", "week:a", ("p1", "p2"), T0)
+    there = PostedDigest(RANDOM, "1715.0001", "week:b", ("p7", "p8"), T0)
+    await store.record_posted(here)
+    await store.record_posted(there)
+    assert await store.get_posted(GENERAL, "1715.0001") == here
+    assert await store.get_posted(RANDOM, "1715.0001") == there
+    assert await store.add_vote(vote("U1", "p1", message="1715.0001"))
+    assert await store.add_vote(vote("U1", "p7", channel=RANDOM, message="1715.0001"))
+    assert [v.paper_id for v in await store.votes_on(GENERAL, "1715.0001")] == ["p1"]
+    assert await store.remove_vote(RANDOM, "1715.0001", "U1", "1️⃣")
+    assert [v.paper_id for v in await store.votes_on(GENERAL, "1715.0001")] == ["p1"]
+    assert await store.votes_on(RANDOM, "1715.0001") == []
+
+
+async def test_posted_since_is_newest_first_with_papers_on_one_platform(store: Store) -> None:
+    old = PostedDigest(GENERAL, "m1", "week:a", ("p1",), T0 - timedelta(days=40))
+    mid = PostedDigest(GENERAL, "m2", "week:b", ("p2",), T0 - timedelta(days=3))
+    new = PostedDigest(RANDOM, "m3", "week:c", ("p3",), T0)
+    empty = PostedDigest(GENERAL, "m4", "notice", (), T0)
+    other = PostedDigest(GUILD, "m5", "week:c", ("p3",), T0)
+    for p in (old, mid, new, empty, other):
+        await store.record_posted(p)
+    assert await store.posted_since("slack", T0 - timedelta(days=30)) == [new, mid]
+    assert await store.posted_since("discord", T0 - timedelta(days=30)) == [other]
 
 
 async def test_latest_posted_is_newest_with_papers_in_that_channel(store: Store) -> None:
@@ -442,7 +477,76 @@ async def test_latest_posted_is_newest_with_papers_in_that_channel(store: Store)
     assert await store.latest_posted(GENERAL) == newer
     assert await store.latest_posted(RANDOM) == elsewhere
     assert await store.latest_posted(GUILD) is None
-    assert await store.get_posted("slack", "m3") == empty
+    assert await store.get_posted(GENERAL, "m3") == empty
+
+
+# --- seed jobs ---------------------------------------------------------------------------------
+
+
+async def test_seed_jobs_keep_what_is_left_in_order_until_done(store: Store) -> None:
+    keycaps = ("one", "two", "three")
+    first = SeedJob(GENERAL, "1715.0001", keycaps, T0)
+    second = SeedJob(RANDOM, "1715.0001", ("1️⃣", "🔟"), T0 + timedelta(seconds=1))
+    assert await store.add_seed_job(second)
+    assert await store.add_seed_job(first)
+    assert not await store.add_seed_job(replace(first, emoji=("nine",)))  # the first one stays
+    assert await store.seed_jobs() == [first, second]
+
+    await store.update_seed_job(GENERAL, "1715.0001", ("two", "three"), 0, T0)
+    await store.update_seed_job(RANDOM, "1715.0001", ("🔟",), 2, T0)
+    assert await store.seed_jobs() == [
+        replace(first, emoji=("two", "three")),
+        replace(second, emoji=("🔟",), attempts=2),
+    ]
+    assert await store.seed_jobs(limit=1) == [replace(first, emoji=("two", "three"))]
+    await store.delete_seed_job(GENERAL, "1715.0001")
+    assert [j.channel for j in await store.seed_jobs()] == [RANDOM]
+
+
+# --- shared answers -----------------------------------------------------------------------------
+
+
+def shown_answer() -> Reply:
+    """A private answer with everything a Message can hold, as the user saw it."""
+    msg = Message(
+        header="🎲 Attention Is All You Need",
+        url="https://example.org/week",
+        text="One paper, picked for you.",
+        sections=(
+            Section(
+                title="Attention Is All You Need",
+                url="https://arxiv.org/abs/1706.03762",
+                body='Attention alone, "no recurrence" <b>at all</b>.',
+                rank=1,
+                links=(Link("Paper", "https://arxiv.org/abs/1706.03762"),),
+                bullets=("id 1706.03762",),
+                paper_id="arxiv-1706.03762",
+            ),
+        ),
+        fields=(Field("arXiv", "1706.03762"),),
+        context=("React 👍 on a shared paper to vote for it.",),
+        buttons=(
+            Button("Open", url="https://example.org/p"),
+            Button("Share to channel", action="share", value="s1"),
+        ),
+    )
+    return Reply(msg, paper_ids=("arxiv-1706.03762",), digest_key="paper:arxiv-1706.03762")
+
+
+async def test_a_share_keeps_the_answer_exactly(store: Store) -> None:
+    share = Share("s1", GENERAL, "U1", shown_answer(), T0, T0 + timedelta(hours=24))
+    await store.save_share(share)
+    assert await store.get_share("s1") == share
+    assert await store.get_share("s2") is None
+
+
+async def test_expired_shares_are_forgotten_now_and_then(store: Store) -> None:
+    old = Share("old", GENERAL, "U1", shown_answer(), T0, T0 + timedelta(hours=1))
+    await store.save_share(old)
+    later = T0 + timedelta(days=2)
+    await store.save_share(Share("new", GENERAL, "U1", shown_answer(), later, later))
+    assert await store.get_share("old") is None
+    assert await store.get_share("new") is not None
 
 
 # --- votes and leaderboards --------------------------------------------------------------------
@@ -457,9 +561,9 @@ async def test_add_remove_and_re_add_vote(store: Store) -> None:
     assert await store.add_vote(replace(v, user_id="U2"))
     assert await vote_count(store) == 3
 
-    assert await store.remove_vote("slack", "m1", "U1", "1️⃣")
-    assert not await store.remove_vote("slack", "m1", "U1", "1️⃣")
-    assert not await store.remove_vote("discord", "m1", "U2", "1️⃣")
+    assert await store.remove_vote(GENERAL, "m1", "U1", "1️⃣")
+    assert not await store.remove_vote(GENERAL, "m1", "U1", "1️⃣")
+    assert not await store.remove_vote(GUILD, "m1", "U2", "1️⃣")
     assert await vote_count(store) == 2
     assert await store.add_vote(v)
     assert await vote_count(store) == 3

@@ -5,8 +5,10 @@ It binds 127.0.0.1 on a free port and serves:
 * REST under ``/api/v10``: login (``/users/@me``, ``/oauth2/applications/@me``), ``/gateway``
   and ``/gateway/bot``, command sync (global and guild), channels, Create Message with
   ``nonce`` + ``enforce_nonce`` de-duplication and Discord's embed limits (400/50035),
-  history (``before``/``after``/``limit``), adding reactions, interaction callbacks
-  (``?with_response``), follow-ups and edits through the interaction webhook;
+  history (``before``/``after``/``limit``), one message with its reaction counts, adding the
+  bot's reactions (idempotent, as Discord's PUT is) and listing who reacted with an emoji
+  (``after``/``limit``), interaction callbacks (``?with_response``), follow-ups and edits
+  through the interaction webhook;
 * rate limits like Discord's: a fixed-window bucket per route and major parameter
   (``X-RateLimit-*`` headers; messages 5 per 5 s per channel, reactions 1 per 0.25 s per
   channel) and a global 50 requests per second (interaction callbacks exempt); a 429 carries
@@ -17,7 +19,8 @@ It binds 127.0.0.1 on a free port and serves:
   429;
 * a gateway websocket at ``/`` (``fakes.discord_gateway``): HELLO, IDENTIFY -> READY
   (+ GUILD_CREATE per guild, per shard), heartbeat ACKs, and test-driven INTERACTION_CREATE
-  and MESSAGE_REACTION_ADD/REMOVE dispatches.
+  and MESSAGE_REACTION_ADD/REMOVE dispatches (``react`` also keeps the reaction on the
+  message, or only keeps it when the bot is away).
 
 Every request is recorded. Payload shapes come from ``tests/fixtures/discord``
 (``fakes.discord_payloads``).
@@ -122,6 +125,7 @@ class FakeDiscord(GatewayMixin):
         self.interactions: dict[int, Interaction] = {}
         self.interaction_tokens: dict[str, Interaction] = {}
         self.denied: dict[int, int] = {}  # channel -> error code (50001/50013)
+        self.reject_resume = False  # True: a RESUME gets "invalid session", a new READY follows
         self.too_many_429 = 0
         self.global_429 = 0
         self.route_429 = 0
@@ -151,11 +155,18 @@ class FakeDiscord(GatewayMixin):
             ("GET", "/channels/{channel}", "get_channel", self._get_channel),
             ("POST", "/channels/{channel}/messages", "create_message", self._create_message),
             ("GET", "/channels/{channel}/messages", "get_messages", self._get_messages),
+            ("GET", "/channels/{channel}/messages/{message}", "get_message", self._get_message),
             (
                 "PUT",
                 "/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
                 "add_reaction",
                 self._add_reaction,
+            ),
+            (
+                "GET",
+                "/channels/{channel}/messages/{message}/reactions/{emoji}",
+                "reaction_users",
+                self._reaction_users,
             ),
             ("POST", "/interactions/{id}/{token}/callback", "interaction_callback", self._callback),
             ("POST", "/webhooks/{app}/{token}", "followup", self._followup),
@@ -495,13 +506,67 @@ class FakeDiscord(GatewayMixin):
             picked = msgs[-limit:]
         return self._json(200, list(reversed(copy.deepcopy(picked))))
 
+    def _find(self, channel: int, mid: int) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel, []) if int(m["id"]) == mid), None)
+
+    def set_reaction(self, mid: int, emoji: str, user: int, added: bool = True) -> bool:
+        """Keep (or drop) ``user``'s ``emoji`` on a message; False when that changes nothing."""
+        kept = self.reactions.setdefault(mid, [])
+        if added == ((emoji, user) in kept):
+            return False
+        if added:
+            kept.append((emoji, user))
+        else:
+            kept.remove((emoji, user))
+        return True
+
     async def _add_reaction(self, request: web.Request, body: Any) -> web.Response:
         channel = int(request.match_info["channel"])
         problem = self._channel_problem(channel)
         if problem is not None:
             return problem
         mid = int(request.match_info["message"])
-        if not any(int(m["id"]) == mid for m in self.messages[channel]):
+        if self._find(channel, mid) is None:
             return self._error(10008)
-        self.reactions.setdefault(mid, []).append((request.match_info["emoji"], BOT_ID))
+        self.set_reaction(mid, request.match_info["emoji"], BOT_ID)
         return web.Response(status=204)
+
+    async def _get_message(self, request: web.Request, body: Any) -> web.Response:
+        channel = int(request.match_info["channel"])
+        problem = self._channel_problem(channel)
+        if problem is not None:
+            return problem
+        mid = int(request.match_info["message"])
+        msg = self._find(channel, mid)
+        if msg is None:
+            return self._error(10008)
+        counts: dict[str, list[int]] = {}
+        for emoji, user in self.reactions.get(mid, []):
+            counts.setdefault(emoji, []).append(user)
+        out = copy.deepcopy(msg)
+        out["reactions"] = [
+            {
+                "emoji": {"id": None, "name": emoji},
+                "count": len(users),
+                "count_details": {"burst": 0, "normal": len(users)},
+                "me": BOT_ID in users,
+                "me_burst": False,
+                "burst_colors": [],
+            }
+            for emoji, users in counts.items()
+        ]
+        return self._json(200, out)
+
+    async def _reaction_users(self, request: web.Request, body: Any) -> web.Response:
+        channel = int(request.match_info["channel"])
+        problem = self._channel_problem(channel)
+        if problem is not None:
+            return problem
+        mid = int(request.match_info["message"])
+        if self._find(channel, mid) is None:
+            return self._error(10008)
+        emoji = request.match_info["emoji"]
+        limit = max(1, min(100, int(request.query.get("limit", "25"))))
+        after = int(request.query.get("after", "0"))
+        users = sorted(u for e, u in self.reactions.get(mid, []) if e == emoji and u > after)
+        return self._json(200, [self._user(u) for u in users[:limit]])

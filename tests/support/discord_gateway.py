@@ -55,6 +55,8 @@ class GatewayMixin:
     _sessions: list[_Session]
     _notify: Callable[[], None]
     snowflake: Callable[[], int]
+    set_reaction: Callable[..., bool]
+    reject_resume: bool
     messages: dict[int, list[dict[str, Any]]]
     ephemeral: dict[int, dict[str, Any]]
     _user: Callable[..., dict[str, Any]]
@@ -86,6 +88,9 @@ class GatewayMixin:
                     await self._identify(session, msg["d"])
                 elif op == 6:
                     self.resumes.append(msg["d"])
+                    if self.reject_resume:  # the session is gone: identify anew
+                        await self._send(session, {"op": 9, "d": False})
+                        continue
                     session.identified = True
                     await self._dispatch_to(session, "RESUMED", {})
         finally:
@@ -295,8 +300,14 @@ class GatewayMixin:
         channel: int = CHANNEL_ID,
         bot: bool = False,
         added: bool = True,
+        deliver: bool = True,
     ) -> None:
-        """MESSAGE_REACTION_ADD (with member) or _REMOVE (without, as Discord sends it)."""
+        """The reaction is kept on the message (or dropped), and MESSAGE_REACTION_ADD (with
+        member) or _REMOVE (without, as Discord sends it) dispatched, unless ``deliver`` is
+        false (the bot was away: it never hears of it)."""
+        self.set_reaction(int(message_id), emoji, user, added)
+        if not deliver:
+            return
         guild = self.channels.get(channel, GUILD_ID)
         data = fixture("reaction_add" if added else "reaction_remove")
         data.update(

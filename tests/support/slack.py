@@ -6,6 +6,16 @@ Slack does (``invalid_blocks``, ``msg_blocks_too_long``, ``msg_too_long``), and 
 answer the next N calls of a method with a 429, an error code, a 500, or to store the message
 and then drop the connection without a reply.
 
+Rate limits as Slack's method tiers (``limit``): at most N calls of a method per workspace in
+any sliding window of W seconds, more answered 429 with ``Retry-After`` (whole seconds, as
+Slack sends it) and ``ratelimited``; rejected calls do not count. ``reactions.add`` and
+``reactions.get`` are Tier 3 (50 a minute) unless a test sets otherwise.
+
+Messages keep their reactions as Slack shows them (``reactions: [{name, users, count}]``):
+the bot adds its own with ``reactions.add``, people react through ``react`` (which also sends
+the event to a connected bot, unless told the bot is away), and ``reactions.get`` reads them.
+``hold`` makes calls of a method wait until the test releases them.
+
 Payload shapes come from the recorded examples in ``tests/fixtures/slack``.
 """
 
@@ -17,8 +27,10 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
 import urllib.parse
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +47,7 @@ TEAM_ID = "T0FAKE"
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0APP"
+TIER3 = (50, 60.0)  # reactions.add, reactions.get: 50 calls per minute per workspace
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -171,6 +184,15 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.socket_connections = 0
+        self.rate_limited: Counter[str] = Counter()  # 429s answered, by method
+        self._limits: dict[str, tuple[int, float]] = {
+            "reactions.add": TIER3,
+            "reactions.get": TIER3,
+        }
+        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self._holds: dict[str, deque[asyncio.Event]] = {}  # one call each, in order
+        self._hold_all: dict[str, asyncio.Event] = {}
+        self._fixed_ts: str | None = None
         self._channels: dict[str, _Channel] = {}
         self._faults: dict[str, list[Fault]] = {}
         self._envelopes: dict[str, _Envelope] = {}
@@ -269,6 +291,29 @@ class FakeSlack:
     def calls(self, method: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method]
 
+    def limit(self, method: str, calls: int | None, per: float = 60.0) -> None:
+        """At most ``calls`` calls of ``method`` per workspace in any ``per`` seconds (None:
+        no limit)."""
+        if calls is None:
+            self._limits.pop(method, None)
+        else:
+            self._limits[method] = (calls, per)
+
+    def hold(self, method: str, *, times: int | None = None) -> asyncio.Event:
+        """Calls of ``method`` (the next ``times`` of them, or all) wait until the returned
+        event is set; they are recorded when they arrive."""
+        gate = asyncio.Event()
+        if times is None:
+            self._hold_all[method] = gate
+        else:
+            self._holds.setdefault(method, deque()).extend([gate] * times)
+        return gate
+
+    def use_ts(self, ts: str | None) -> None:
+        """Posts get this ``ts`` (None: fresh ones again): Slack's ts is unique per channel
+        only, so two channels may hold messages with the same one."""
+        self._fixed_ts = ts
+
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Messages stored in ``channel``, oldest first (with metadata)."""
         return list(self._channels.get(channel, _Channel()).messages)
@@ -278,6 +323,71 @@ class FakeSlack:
         msg = {"type": "message", "ts": self._next_ts(), "text": "", **fields}
         self._channels.setdefault(channel, _Channel()).messages.append(msg)
         return msg
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        for msg in self._channels.get(channel, _Channel()).messages:
+            if msg["ts"] == ts:
+                return msg
+        return None
+
+    def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
+        """Reaction name -> users who chose it, on one message (the bot included)."""
+        msg = self.message(channel, ts) or {}
+        return {r["name"]: list(r["users"]) for r in msg.get("reactions") or []}
+
+    def bot_reactions(self, channel: str, ts: str) -> list[str]:
+        """The names the bot itself reacted with on a message, in the order it added them."""
+        msg = self.message(channel, ts) or {}
+        return list(msg.get("bot_reactions") or [])
+
+    def _set_reaction(self, msg: dict[str, Any], name: str, user: str, added: bool) -> bool:
+        """Add or remove ``user``'s ``name`` reaction; False when that changes nothing."""
+        reactions: list[dict[str, Any]] = msg.setdefault("reactions", [])
+        entry = next((r for r in reactions if r["name"] == name), None)
+        if added:
+            if entry is None:
+                entry = {"name": name, "users": [], "count": 0}
+                reactions.append(entry)
+            if user in entry["users"]:
+                return False
+            entry["users"].append(user)
+        else:
+            if entry is None or user not in entry["users"]:
+                return False
+            entry["users"].remove(user)
+        entry["count"] = len(entry["users"])
+        msg["reactions"] = [r for r in reactions if r["count"]]
+        return True
+
+    async def react(
+        self,
+        channel: str,
+        ts: str,
+        name: str,
+        user: str,
+        *,
+        added: bool = True,
+        deliver: bool = True,
+        event_id: str | None = None,
+    ) -> str | None:
+        """``user`` adds (or removes) the reaction ``name`` on a message, as Slack keeps it;
+        with ``deliver`` and a bot connected, the event goes to the bot over Socket Mode too.
+        Returns the envelope id (None when nothing was delivered)."""
+        msg = self.message(channel, ts)
+        assert msg is not None, f"no message {ts} in {channel}"
+        self._set_reaction(msg, name, user, added)
+        await self._notify()
+        if not deliver or not self._sockets:
+            return None
+        payload = self.reaction_event(
+            name, ts=ts, user_id=user, channel_id=channel, added=added, event_id=event_id
+        )
+        return await self.send_envelope("events_api", payload)
+
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection without warning (the client reconnects)."""
+        for ws in list(self._sockets):
+            await ws.close()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` holds; checked after every request the fake handles."""
@@ -291,6 +401,8 @@ class FakeSlack:
             self._changed.notify_all()
 
     def _next_ts(self) -> str:
+        if self._fixed_ts is not None:
+            return self._fixed_ts
         self._last_ts = max(time.time(), self._last_ts + 0.000001)
         return f"{self._last_ts:.6f}"
 
@@ -307,6 +419,10 @@ class FakeSlack:
         headers = dict(request.headers)
         self.requests.append(Recorded(method, args, headers, time.monotonic()))
         await self._notify()
+        await self._wait_hold(method)
+        limited = self._over_limit(method)
+        if limited is not None:
+            return limited
         queue = self._faults.get(method)
         fault = queue.pop(0) if queue else None
         if fault is not None and not fault.drop:
@@ -326,6 +442,31 @@ class FakeSlack:
             request.transport.close()
             return web.Response(status=200)
         return self._json(body)
+
+    async def _wait_hold(self, method: str) -> None:
+        queue = self._holds.get(method)
+        gate = queue.popleft() if queue else self._hold_all.get(method)
+        if gate is not None:
+            await gate.wait()
+
+    def _over_limit(self, method: str) -> web.Response | None:
+        """A 429 when ``method`` is over its tier in this workspace; else count the call."""
+        rule = self._limits.get(method)
+        if rule is None:
+            return None
+        calls, per = rule
+        now = time.monotonic()
+        window = self._windows.setdefault((method, TEAM_ID), deque())
+        while window and window[0] <= now - per:
+            window.popleft()
+        if len(window) >= calls:
+            self.rate_limited[method] += 1
+            retry = max(1, math.ceil(window[0] + per - now))
+            return self._json(
+                {"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry)}
+            )
+        window.append(now)
+        return None
 
     @staticmethod
     def _json(
@@ -414,15 +555,22 @@ class FakeSlack:
         }
 
     def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
-        chan = self._channels.get(args.get("channel", ""))
-        for msg in chan.messages if chan else []:
-            if msg["ts"] == args.get("timestamp"):
-                names = msg.setdefault("reactions_by_bot", [])
-                if args.get("name") in names:
-                    return {"ok": False, "error": "already_reacted"}
-                names.append(args.get("name"))
-                return {"ok": True}
-        return {"ok": False, "error": "message_not_found"}
+        msg = self.message(args.get("channel", ""), args.get("timestamp", ""))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        name = str(args.get("name", ""))
+        if not self._set_reaction(msg, name, BOT_USER_ID, True):
+            return {"ok": False, "error": "already_reacted"}
+        msg.setdefault("bot_reactions", []).append(name)
+        return {"ok": True}
+
+    def _m_reactions_get(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel", "")
+        msg = self.message(channel, args.get("timestamp", ""))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        shown = {k: v for k, v in copy.deepcopy(msg).items() if k != "bot_reactions"}
+        return {"ok": True, "type": "message", "channel": channel, "message": shown}
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(args.get("user", ""))

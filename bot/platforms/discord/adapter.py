@@ -1,14 +1,19 @@
 """The Discord adapter: one discord.py client, posting digests, answering ``/papers``, votes.
 
 * The client (intents, options, pacing of REST calls) is built in ``client``; ``/papers`` and
-  its buttons are in ``interactions``; reactions under digests are seeded by ``seeding``.
+  its buttons are in ``interactions``.
+* ``post`` returns as soon as the message exists; the seeder (``bot.delivery.seeding``) adds
+  1️⃣..🔟 later through ``add_reaction`` (paced per channel, every 429 honoured, however long:
+  discord.py's own ``RateLimited`` included), and ``reactions_on`` reads reactions back for the
+  backfill (``bot.chat.backfill``). ``on_reconnect`` (set by the app) is called when the
+  gateway comes back as a new session.
 * ``post`` sends one embed with ``nonce=<idempotency key>``; discord.py then sets
   ``enforce_nonce``, so a retried send within Discord's window returns the message already
   stored instead of posting twice. Discord does not return the nonce when reading history, so
   the key is also written at the end of the embed footer (``… · ref <key>``) and
   ``find_posted`` matches on that, among the bot's own messages posted after ``since``.
 * Votes come from the raw reaction events, which fire for messages not in the cache (digests
-  posted before a restart).
+  posted before a restart); one user's events on one message are applied in arrival order.
 * ``api_base_url`` / ``gateway_url`` other than Discord's own switch discord.py's process-wide
   endpoints (see ``endpoints``): for a REST proxy in production, or a local fake in tests.
 """
@@ -28,15 +33,15 @@ import discord
 from discord.utils import MISSING
 
 from bot.core.errors import ConfigError, PermanentError, TransientError
-from bot.core.messages import ChannelRef, Message
+from bot.core.messages import ChannelRef, Message, ReactionEvent
+from bot.delivery.ratelimit import RateLimiter
 from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.discord import command_tree, endpoints, interactions
 from bot.platforms.discord import translate as tr
 from bot.platforms.discord.client import ClientOptions, Shards, login, make_client
 from bot.platforms.discord.errors import to_delivery_error
-from bot.platforms.discord.render import ref_of, render_message
-from bot.platforms.discord.seeding import ReactionSeeder
+from bot.platforms.discord.render import KEYCAPS, ref_of, render_message
 
 log = logging.getLogger("paperboy.discord")
 
@@ -44,6 +49,8 @@ NONCE_MAX = 25
 HISTORY_PAGE = 100
 HISTORY_PAGES_MAX = 5
 SINCE_SLACK = timedelta(seconds=5)  # clocks differ; look a little before ``since``
+REACTION_PAGE = 100
+REACTION_SPACING = 0.25  # Discord: about one reaction added per 0.25 s per channel
 
 
 def nonce_for(key: str) -> str:
@@ -90,8 +97,6 @@ class DiscordAdapter:
         render_options: dict[str, Any] | None = None,
         ready_timeout: float = 30.0,
         guild_ready_timeout: float = 0.5,
-        seed_concurrency: int = 8,
-        seed_idle: float = 0.5,
         max_ratelimit_timeout: float = 30.0,
         global_rate: int | None = 48,
     ) -> None:
@@ -102,7 +107,6 @@ class DiscordAdapter:
         self._api_base_url = api_base_url
         self._gateway_url = gateway_url
         self._test_guild = test_guild
-        self._seed = seed_reactions
         self._render_options = options
         self._ready_timeout = ready_timeout
         self._client_options = ClientOptions(
@@ -114,7 +118,13 @@ class DiscordAdapter:
             global_rate=global_rate,
         )
         self._runner = interactions.Runner(commands, render_options=options)
-        self._seeder = ReactionSeeder(concurrency=seed_concurrency, idle=seed_idle)
+        self.seed_emoji: tuple[str, ...] = KEYCAPS if seed_reactions else ()
+        self.seed_limiter = RateLimiter(
+            global_limit=None, channel_limit=1, channel_period=REACTION_SPACING, margin=0.02
+        )
+        self.on_reconnect: Callable[[], None] | None = None
+        self._work = shared.Background()
+        self._ordered = shared.KeyedSerial(self._work)
         self._client: discord.Client | None = None
         self._tree: discord.app_commands.CommandTree[Any] | None = None
         self._gateway_task: asyncio.Task[None] | None = None
@@ -138,7 +148,12 @@ class DiscordAdapter:
         return self._client.latency if self._client is not None else float("inf")
 
     def _make_client(self) -> discord.Client:
-        client = make_client(self._client_options, on_reaction=self._on_reaction, down=self._down)
+        client = make_client(
+            self._client_options,
+            on_reaction=self._on_reaction,
+            down=self._down,
+            on_reconnect=self._reconnected,
+        )
         self._tree = command_tree.install(client, self._runner)
         return client
 
@@ -147,7 +162,6 @@ class DiscordAdapter:
         if self._client is not None:
             return
         self._release = endpoints.acquire(self._api_base_url, self._gateway_url)
-        self._seeder.open()
         client = self._make_client()
         self._client = client
         try:
@@ -205,7 +219,7 @@ class DiscordAdapter:
     async def stop(self) -> None:
         """Close the connection and every resource; restore global endpoints (idempotent)."""
         client, self._client = self._client, None
-        await self._seeder.close()
+        await self._work.close()
         if client is not None:
             try:
                 await client.close()
@@ -243,18 +257,15 @@ class DiscordAdapter:
         rendered = render_message(message, **self._render_options, ref=nonce)
         target = client.get_partial_messageable(channel_id, guild_id=guild_id)
         view = self._runner.view(shared.public_version(message))
-        with self._seeder.posting():
-            try:
-                sent = await target.send(
-                    embeds=rendered.embeds,
-                    nonce=nonce,
-                    allowed_mentions=discord.AllowedMentions.none(),
-                    view=view if view is not None else MISSING,
-                )
-            except Exception as exc:
-                raise to_delivery_error(exc, may_have_sent=True) from exc
-        if message.kind == "digest" and self._seed:
-            self._seeder.seed(target, sent.id)
+        try:
+            sent = await target.send(
+                embeds=rendered.embeds,
+                nonce=nonce,
+                allowed_mentions=discord.AllowedMentions.none(),
+                view=view if view is not None else MISSING,
+            )
+        except Exception as exc:
+            raise to_delivery_error(exc, may_have_sent=True) from exc
         return str(sent.id)
 
     async def find_posted(
@@ -282,9 +293,69 @@ class DiscordAdapter:
         log.warning("find_posted gave up after %d pages of %s", HISTORY_PAGES_MAX, channel)
         return None
 
+    # --- reactions: the seeder's and the backfill's side ----------------------------------------
+
+    def seed_bucket(self, channel: ChannelRef) -> str:
+        """Discord limits adding reactions per channel."""
+        return channel.channel
+
+    async def add_reaction(self, channel: ChannelRef, message_id: str, emoji: str) -> None:
+        """The bot's ``emoji`` under the message (PUT is idempotent: already there is done)."""
+        client = self._require()
+        channel_id = _snowflake(channel.channel, "channel")
+        try:
+            await client.http.add_reaction(channel_id, _snowflake(message_id, "message"), emoji)
+        except Exception as exc:
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+
+    async def reactions_on(self, channel: ChannelRef, message_id: str) -> list[ReactionEvent]:
+        """Every reaction on the message now, one per (user, emoji): the message's reaction
+        counts first, then the users of each emoji someone besides the bot chose."""
+        client = self._require()
+        channel_id = _snowflake(channel.channel, "channel")
+        mid = _snowflake(message_id, "message")
+        me = self.bot_user_id
+        out: list[ReactionEvent] = []
+        try:
+            msg: dict[str, Any] = dict(await client.http.get_message(channel_id, mid))
+            for r in msg.get("reactions") or []:
+                emoji = r.get("emoji") or {}
+                others = int(r.get("count") or 0) - (1 if r.get("me") else 0)
+                if emoji.get("id") is not None or not emoji.get("name") or others <= 0:
+                    continue  # custom emoji are never votes; nobody but the bot chose it
+                name = str(emoji["name"])
+                after: int | None = None
+                while True:
+                    users = await client.http.get_reaction_users(
+                        channel_id, mid, name, REACTION_PAGE, after=after
+                    )
+                    page: list[dict[str, Any]] = [dict(u) for u in users]
+                    for u in page:
+                        bot = bool(u.get("bot")) or (me is not None and int(u["id"]) == me)
+                        out.append(
+                            ReactionEvent(
+                                channel, message_id, str(u["id"]), name, True, user_is_bot=bot
+                            )
+                        )
+                    if len(page) < REACTION_PAGE:
+                        break
+                    after = max(int(u["id"]) for u in page)
+        except Exception as exc:
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        return out
+
+    def _reconnected(self) -> None:
+        if self.on_reconnect is not None:
+            self.on_reconnect()
+
     # --- votes --------------------------------------------------------------------------------
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
+        """Queued at once, per (channel, message, user): applied in arrival order."""
+        key = (payload.channel_id, payload.message_id, payload.user_id)
+        self._ordered.submit(key, self._vote(payload, added))
+
+    async def _vote(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
         try:
             ev = tr.reaction_event(payload, added=added, bot_user_id=self.bot_user_id)
             await self._reactions.on_reaction(ev)

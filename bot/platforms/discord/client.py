@@ -52,7 +52,11 @@ def quiet_voice_warnings() -> None:
 
 
 def make_client(
-    opts: ClientOptions, *, on_reaction: OnReaction, down: set[int | None]
+    opts: ClientOptions,
+    *,
+    on_reaction: OnReaction,
+    down: set[int | None],
+    on_reconnect: Callable[[], None] | None = None,
 ) -> discord.Client:
     """A client (sharded when ``opts.shards`` is set) that hands raw reactions to
     ``on_reaction(payload, added)`` and keeps ``down`` (see ``track_connection``)."""
@@ -82,7 +86,7 @@ def make_client(
 
     client.event(on_raw_reaction_add)
     client.event(on_raw_reaction_remove)
-    track_connection(client, down)
+    track_connection(client, down, on_reconnect)
     if opts.global_rate:
         pace(client, opts.global_rate)
     return client
@@ -113,16 +117,29 @@ async def whoami(token: str) -> str:
         await client.close()
 
 
-def track_connection(client: discord.Client, down: set[int | None]) -> None:
-    """Keep ``down``: the shards (None: the only connection) now disconnected."""
+def track_connection(
+    client: discord.Client,
+    down: set[int | None],
+    on_reconnect: Callable[[], None] | None = None,
+) -> None:
+    """Keep ``down``: the shards (None: the only connection) now disconnected. A connection
+    that comes back as a new session (READY, not RESUMED: Discord replays nothing) calls
+    ``on_reconnect``: reactions made meanwhile were never sent to us."""
     down.clear()
+
+    def connected(shard: int | None) -> None:
+        was_down = shard in down
+        down.discard(shard)
+        if was_down and on_reconnect is not None:
+            on_reconnect()
+
     if isinstance(client, discord.AutoShardedClient):
 
         async def on_shard_disconnect(shard_id: int) -> None:
             down.add(shard_id)
 
         async def on_shard_connect(shard_id: int) -> None:
-            down.discard(shard_id)
+            connected(shard_id)
 
         async def on_shard_resumed(shard_id: int) -> None:
             down.discard(shard_id)
@@ -136,7 +153,7 @@ def track_connection(client: discord.Client, down: set[int | None]) -> None:
         down.add(None)
 
     async def on_connect() -> None:
-        down.discard(None)
+        connected(None)
 
     async def on_resumed() -> None:
         down.discard(None)

@@ -3,13 +3,13 @@
 Each subcommand hands its text form (``search attention page:2``) to ``Runner.run``, which asks
 the core's ``CommandHandler``; admin subcommands are checked here on every call. Discord's
 3-second deadline is for the *initial* response, so every command and button is acknowledged
-first, before any catalog work: a private "thinking" defer for commands (replies are ephemeral
-unless the core says otherwise), a public one for "Share to channel", a silent update for
-paging. The answer then replaces the placeholder (``edit_original_response``); a public answer
-after a private defer is sent as a follow-up. Autocomplete cannot be deferred and answers
-directly. Replies are shown as the core built them: its private lookups carry a "Share to
-channel" button that re-runs the command and posts the answer publicly. Errors are logged and
-the user gets a short apology, never a traceback.
+first, before any catalog work: a private "thinking" defer for commands and for "Share to
+channel" (replies are ephemeral unless the core says otherwise), a silent update for paging.
+The answer then replaces the placeholder (``edit_original_response``); a public answer after a
+private defer is sent as a follow-up. Autocomplete cannot be deferred and answers directly.
+Replies are shown as the core built them: its private lookups carry a "Share to channel"
+button whose id names the answer as the core kept it; sharing posts exactly that answer. Errors
+are logged and the user gets a short apology, never a traceback.
 """
 
 from __future__ import annotations
@@ -231,19 +231,30 @@ class Runner:
             embeds=ans.rendered.embeds, view=ans.view, allowed_mentions=NONE
         )
 
-    async def share(self, interaction: discord.Interaction[Any], text: str) -> None:
-        """Re-run the command and post the answer publicly; its papers then take votes. The
-        public "thinking" placeholder becomes the shared message."""
-        await self.turns.ack(interaction.response.defer(ephemeral=False, thinking=True))
-        ans = await self.prepare(interaction, text, public=True)
-        sent = await interaction.edit_original_response(
-            content=tr.shared_by(interaction.user.id),
-            embeds=ans.rendered.embeds,
-            view=ans.view,
-            allowed_mentions=NONE,
-        )
+    async def share(self, interaction: discord.Interaction[Any], share_id: str) -> None:
+        """Post the answer the user saw (kept by the core under the button's id) publicly, as a
+        follow-up that names who shared it; its papers then take votes. The private "thinking"
+        placeholder says it was posted, or why it cannot be."""
+        await self.turns.ack(interaction.response.defer(ephemeral=True, thinking=True))
         channel = tr.channel_ref(interaction.guild_id, interaction.channel_id)
-        await self.commands.shared(channel, str(sent.id), ans.reply)
+        reply = await self.commands.share(channel, share_id)
+        msg = reply.message
+        if msg.ephemeral:
+            await interaction.edit_original_response(
+                content=None, embeds=self.render(msg).embeds, view=None, allowed_mentions=NONE
+            )
+            return
+        view = self.view(msg)
+        await interaction.edit_original_response(content=tr.POSTED_PUBLICLY)
+        sent = await interaction.followup.send(
+            content=tr.shared_by(interaction.user.id),
+            embeds=self.render(msg).embeds,
+            view=view if view is not None else MISSING,
+            ephemeral=False,
+            allowed_mentions=NONE,
+            wait=True,
+        )
+        await self.commands.shared(channel, str(sent.id), reply)
 
     # --- autocomplete ---------------------------------------------------------------------
 

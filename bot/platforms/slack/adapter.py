@@ -4,26 +4,35 @@
 
 * ``connection``: the Web API client, the bolt app, Socket Mode or HTTP, start and stop;
 * ``posting``: ``post`` and ``find_posted`` (the delivery engine's side);
+* ``reactions``: the vote keycaps under digests (``add_reaction``, for the seeder in
+  ``bot.delivery.seeding``) and reading reactions back (``reactions_on``, for the backfill in
+  ``bot.chat.backfill``), both paced under Slack's Tier 3 limit per workspace;
 * ``listeners``: slash commands, buttons and reactions, acked at once and worked on in the
-  background (at most ``work_concurrency`` at a time);
+  background (at most ``work_concurrency`` at a time; reactions in arrival order per user and
+  message);
 * ``users``: who is an admin or a bot, cached.
+
+``on_reconnect`` (set by the app) is called when Socket Mode connects again after a drop.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 
 from bot.core.errors import ConfigError
-from bot.core.messages import ChannelRef, Message
+from bot.core.messages import ChannelRef, Message, ReactionEvent
+from bot.delivery.ratelimit import RateLimiter
 from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.slack.connection import SlackConnection, bolt_app
 from bot.platforms.slack.listeners import CommandListeners, ReactionListener
 from bot.platforms.slack.posting import SlackPosting
+from bot.platforms.slack.reactions import TIER3_CALLS, TIER3_PERIOD, SlackReactions
 from bot.platforms.slack.users import UserDirectory
 
 log = logging.getLogger(__name__)
@@ -66,7 +75,11 @@ class SlackAdapter:
         connect_timeout: float = 15.0,
         request_timeout: float = 30.0,
         work_concurrency: int = 8,
+        reaction_calls: int = TIER3_CALLS,
+        reaction_period: float = TIER3_PERIOD,
     ) -> None:
+        """``reaction_calls`` per ``reaction_period`` seconds: Slack's limit on
+        ``reactions.add`` (and, counted apart, ``reactions.get``) per workspace."""
         _check(bot_token, app_token, signing_secret, mode)
         options = shared.check_render_options("slack", render_options)
         app = bolt_app(
@@ -82,8 +95,13 @@ class SlackAdapter:
             timeouts=(connect_timeout, request_timeout),
         )
         self._users = UserDirectory(self._conn.client, admin_user_group=admin_user_group)
-        self._posting = SlackPosting(
-            self._conn, render_options=options, seed_reactions=seed_reactions
+        self._posting = SlackPosting(self._conn, render_options=options)
+        self._reactions = SlackReactions(
+            self._conn,
+            self._users,
+            seed=seed_reactions,
+            calls=reaction_calls,
+            period=reaction_period,
         )
         # Work after an ack (commands, shares, votes) runs at most this many at a time, so a
         # burst of commands cannot starve the acks of the next ones.
@@ -98,14 +116,23 @@ class SlackAdapter:
             posting=self._posting,
             render_options=options,
         ).register(app)
-        ReactionListener(
+        self._votes = ReactionListener(
             self._conn, self._work, workspace_fallback, reactions=reactions, users=users
-        ).register(app)
+        )
+        self._votes.register(app)
         app.error(self._on_error)
 
     @property
     def bot_user_id(self) -> str | None:
         return self._users.bot_user_id
+
+    @property
+    def on_reconnect(self) -> Callable[[], None] | None:
+        return self._conn.on_reconnect
+
+    @on_reconnect.setter
+    def on_reconnect(self, callback: Callable[[], None] | None) -> None:
+        self._conn.on_reconnect = callback
 
     @property
     def team_id(self) -> str:
@@ -138,6 +165,32 @@ class SlackAdapter:
     ) -> str | None:
         """The ts of a bot message since ``since`` whose metadata carries ``idempotency_key``."""
         return await self._posting.find_posted(channel, idempotency_key, since)
+
+    # --- reactions: the seeder's and the backfill's side ----------------------------------------
+
+    @property
+    def seed_emoji(self) -> tuple[str, ...]:
+        return self._reactions.seed_emoji
+
+    @property
+    def seed_limiter(self) -> RateLimiter:
+        return self._reactions.seed_limiter
+
+    def seed_bucket(self, channel: ChannelRef) -> str:
+        """Slack limits ``reactions.add`` per workspace."""
+        return channel.workspace
+
+    async def add_reaction(self, channel: ChannelRef, message_id: str, emoji: str) -> None:
+        """``reactions.add`` as the bot; a reaction already there is done."""
+        await self._reactions.add(channel, message_id, emoji)
+
+    async def reactions_on(self, channel: ChannelRef, message_id: str) -> list[ReactionEvent]:
+        """Every reaction on a message now (``reactions.get``), users marked bot or not."""
+        return await self._reactions.read(channel, message_id)
+
+    def pending_votes(self, channel: ChannelRef, message_id: str, user_id: str) -> int:
+        """Reaction events of one user on one message received and not yet applied."""
+        return self._votes.ordered.pending((channel.channel, message_id, user_id))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("slack listener failed: %r", error, exc_info=error)

@@ -7,12 +7,16 @@ application, signatures verified by bolt). Listeners are registered on ``app`` b
 
 Web API calls never retry by themselves (no slack_sdk retry handlers): a retried post whose
 reply was lost would post twice.
+
+Socket Mode reconnects by itself (slack_sdk); every new connection starts with a ``hello``, and
+each one after the first calls ``on_reconnect`` (events sent while it was down never arrive).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 import aiohttp
@@ -99,6 +103,8 @@ class SlackConnection:
         self._hello = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self.started = False
+        self.on_reconnect: Callable[[], None] | None = None
+        self._hellos = 0
         self.bot_id: str | None = None
         self.bot_user_id: str | None = None
         self.team_id = ""  # the workspace from ``auth.test``; empty before ``open``
@@ -125,6 +131,7 @@ class SlackConnection:
 
     async def _connect_socket(self) -> None:
         self._hello.clear()
+        self._hellos = 0
         handler = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
         handler.client.message_listeners.append(self._on_socket_message)
         if self._socket_mode_url:
@@ -143,7 +150,11 @@ class SlackConnection:
 
     async def _on_socket_message(self, client: Any, message: dict[str, Any], raw: Any) -> None:
         if message.get("type") == "hello":
+            self._hellos += 1
             self._hello.set()
+            if self._hellos > 1 and self.on_reconnect is not None:
+                log.info("slack socket mode reconnected")
+                self.on_reconnect()
 
     async def disconnect(self) -> None:
         """Stop receiving: close the Socket Mode connection and its tasks (idempotent)."""

@@ -3,8 +3,9 @@
 Every listener acks at once and does its work in a background task (``shared.Background``), so
 Slack always gets its ack well inside 3 seconds. Command answers go back over the
 ``response_url`` as the core built them (its private lookups carry "Share to channel"); a share
-re-runs the command and posts the public version to the channel. Reactions become votes. A
-user never sees a traceback: failures are logged and answered with a short apology.
+posts the answer the user saw, kept by the core under the button's id, to the channel.
+Reactions become votes, applied in the order they arrived for each (message, user). A user
+never sees a traceback: failures are logged and answered with a short apology.
 """
 
 from __future__ import annotations
@@ -114,10 +115,17 @@ class CommandListeners(_Listener):
             await self._sorry(req)
 
     async def _share(self, req: tr.CommandRequest) -> None:
+        """Post the answer kept under the button's id (``req.text``), or tell the user why
+        it cannot be shared."""
         try:
-            reply = await self._run(req)
-            public = shared.public_version(reply.message)
-            rendered = tr.shared_by(render_message(public, **self._render_options), req.user_id)
+            reply = await self._commands.share(req.channel, req.text)
+            if reply.message.ephemeral:
+                body = tr.response_body(reply.message, self._render_options, replace_original=False)
+                await self._conn.respond(req.response_url, body)
+                return
+            rendered = tr.shared_by(
+                render_message(reply.message, **self._render_options), req.user_id
+            )
             metadata = {"event_type": SHARE_EVENT, "event_payload": {"user": req.user_id}}
             try:
                 ts = await self._posting.post_rendered(req.channel.channel, rendered, metadata)
@@ -128,7 +136,7 @@ class CommandListeners(_Listener):
             await self._commands.shared(req.channel, ts, reply)
             await self._conn.respond(req.response_url, {"delete_original": True})
         except Exception:
-            log.exception("slack share %r failed", req.text[:200])
+            log.exception("slack share %r failed", req.text[:80])
             await self._sorry(req)
 
     async def _sorry(self, req: tr.CommandRequest) -> None:
@@ -153,13 +161,19 @@ class ReactionListener(_Listener):
         super().__init__(conn, work, workspace_fallback)
         self._reactions = reactions
         self._users = users
+        self.ordered = shared.KeyedSerial(work)
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self._on_reaction)
         app.event("reaction_removed")(self._on_reaction)
 
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        self._work.spawn(self._vote(body, str(event.get("user", ""))))
+        """Queued at once, per (channel, message, user): an add and the remove after it are
+        applied in that order even when the first one's user lookup is slow."""
+        user = str(event.get("user", ""))
+        item = event.get("item") or {}
+        key = (item.get("channel"), item.get("ts"), user)
+        self.ordered.submit(key, self._vote(body, user))
 
     async def _vote(self, body: dict[str, Any], user_id: str) -> None:
         try:

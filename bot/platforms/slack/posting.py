@@ -2,7 +2,9 @@
 
 Posting never retries by itself: a 429 becomes ``RateLimited``, a lost reply
 ``TransientError(outcome_unknown=True)``, and ``find_posted`` looks the message up by its
-metadata (the idempotency key) before anything is sent again.
+metadata (the idempotency key) before anything is sent again. ``post`` returns as soon as the
+message exists: the vote keycaps under a digest are added later, by the seeder
+(``bot.platforms.slack.reactions``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.core.messages import ChannelRef, Message
@@ -22,30 +23,21 @@ from bot.platforms.slack.render import render_message
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "paperboy_digest"
-KEYCAP_REACTIONS = (
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
-)  # fmt: skip
 HISTORY_PAGES_MAX = 50
 
 
 class SlackPosting:
     """``chat.postMessage`` with blocks, a text fallback and metadata; history lookups."""
 
-    def __init__(
-        self, conn: SlackConnection, *, render_options: dict[str, Any], seed_reactions: bool
-    ) -> None:
+    def __init__(self, conn: SlackConnection, *, render_options: dict[str, Any]) -> None:
         self._conn = conn
         self._render_options = render_options
-        self._seed = seed_reactions
 
     async def post(self, channel: ChannelRef, message: Message, idempotency_key: str) -> str:
         """``chat.postMessage`` with blocks, text fallback and the key in message metadata."""
         rendered = render_message(message, **self._render_options)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": idempotency_key}}
-        ts = await self.post_rendered(channel.channel, rendered, metadata)
-        if message.kind == "digest" and self._seed:
-            await self._seed_reactions(channel.channel, ts)
-        return ts
+        return await self.post_rendered(channel.channel, rendered, metadata)
 
     async def post_rendered(
         self, channel_id: str, rendered: dict[str, Any], metadata: dict[str, Any]
@@ -76,21 +68,6 @@ class SlackPosting:
         except CALL_ERRORS as exc:
             raise to_delivery_error(exc, may_have_sent=True) from exc
         return str(resp["ts"])
-
-    async def _seed_reactions(self, channel_id: str, ts: str) -> None:
-        """Add 1️⃣..🔟 under a digest so voting is one click; failures are only logged."""
-        for name in KEYCAP_REACTIONS:
-            try:
-                await self._conn.client.reactions_add(channel=channel_id, timestamp=ts, name=name)
-            except SlackApiError as exc:
-                if error_code(exc) == "already_reacted":
-                    continue
-                log.warning("could not seed :%s: on %s/%s: %s", name, channel_id, ts, exc)
-                if exc.response.status_code == 429 or error_code(exc) in ("ratelimited",):
-                    return
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                log.warning("could not seed reactions on %s/%s: %s", channel_id, ts, exc)
-                return
 
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, since: datetime

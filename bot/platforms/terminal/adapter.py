@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -22,8 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.messages import ChannelRef, Invocation, Message, ReactionEvent, Reply
+from bot.core.messages import Button, ChannelRef, Invocation, Message, ReactionEvent, Reply
 from bot.platforms.base import CommandHandler, ReactionHandler
+from bot.platforms.shared import SHARE_ACTION
 from bot.platforms.terminal.lines import (
     MAX_LINE,
     LineSource,
@@ -240,25 +242,22 @@ class TerminalAdapter:
         self.show(reply)
 
     async def _share(self) -> None:
+        """Post the last answer, exactly as shown (the core kept it under its Share button)."""
         reply = self._last_reply
-        if reply is None or not reply.message.sections:
+        button = None if reply is None else _share_button(reply.message)
+        if button is None:
             self.write("Nothing to share yet: run a /papers lookup first.")
             return
-        msg = reply.message
-        public = Message(
-            header=msg.header,
-            url=msg.url,
-            text=msg.text,
-            sections=msg.sections,
-            fields=msg.fields,
-            context=(f"shared by {self.user}",),
-            kind="reply",
-            ephemeral=False,
-        )
+        shared = await self.commands.share(self.channel, button.value)
+        if shared.message.ephemeral:  # it can no longer be shared: the core says why
+            self.show(shared)
+            return
+        msg = shared.message
+        public = dataclasses.replace(msg, context=(*msg.context, f"shared by {self.user}"))
         message_id = self._new_id()
         self.write(self.render(public, message_id))
-        await self.commands.shared(self.channel, message_id, reply)
-        hint = "react 👍" if len(reply.paper_ids) == 1 else "react <rank>"
+        await self.commands.shared(self.channel, message_id, shared)
+        hint = "react 👍" if len(shared.paper_ids) == 1 else "react <rank>"
         self.write(f"Shared as message {message_id}; vote with `{hint} {message_id}`.")
 
     async def _react(self, rest: str, *, added: bool) -> None:
@@ -276,8 +275,8 @@ class TerminalAdapter:
             return
         if len(parts) > 1:
             message_id = parts[1]
-            posted = await self.store.get_posted("terminal", message_id)
-            if posted is None or posted.channel != self.channel:
+            posted = await self.store.get_posted(self.channel, message_id)
+            if posted is None:
                 self.write(f"No digest with message id {message_id[:20]} here.")
                 return
         else:
@@ -308,6 +307,11 @@ def _valid_votes(ranks: list[int], *, thumbs: bool) -> str:
         return "nothing: no paper on it can be voted for"
     span = str(ranks[0]) if len(ranks) == 1 else f"{ranks[0]}-{ranks[-1]}"
     return f"{span} or 👍" if len(ranks) == 1 and thumbs else span
+
+
+def _share_button(msg: Message) -> Button | None:
+    """The core's "Share to channel" button on ``msg``, if it has one."""
+    return next((b for b in msg.buttons if b.action == SHARE_ACTION), None)
 
 
 def _not_a_vote(what: str, valid: str, message_id: str | None = None) -> str:
