@@ -51,6 +51,7 @@ from bot.storage.records import (
     SubscriptionKind,
     Vote,
 )
+from bot.storage.webqueries import WebQueries
 
 EVENT_TTL = timedelta(days=1)
 PRUNE_EVERY = timedelta(minutes=10)
@@ -69,8 +70,9 @@ def as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-class SqlStore(ABC):
-    """The ``Store`` methods, written once; subclasses supply the dialect (see the module)."""
+class SqlStore(WebQueries, ABC):
+    """The ``Store`` methods, written once; subclasses supply the dialect (see the module). The
+    web archive's queries are in the ``WebQueries`` mixin (``bot.storage.webqueries``)."""
 
     url: str
     HAS_PAPERS: ClassVar[str]
@@ -331,6 +333,7 @@ class SqlStore(ABC):
         workspace: str | None = None,
         channel: str | None = None,
         limit: int = 10,
+        until: datetime | None = None,
     ) -> list[LeaderboardEntry]:
         if limit <= 0:
             return []
@@ -338,6 +341,7 @@ class SqlStore(ABC):
         params: list[Any] = []
         for test, value in (
             ("created_at >=", self._opt_time(since)),
+            ("created_at <", self._opt_time(until)),
             ("platform =", platform),
             ("workspace =", workspace),
             ("channel =", channel),
