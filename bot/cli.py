@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.core.errors import ConfigError, PaperboyError
+from bot.papers.export import EXPORT_FIELDS, export_records, paper_record
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -244,43 +245,6 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if errors else EXIT_OK
 
 
-EXPORT_FIELDS = (
-    "week_start",
-    "week_end",
-    "rank",
-    "title",
-    "summary",
-    "url",
-    "links",
-    "arxiv_id",
-    "paper_id",
-    "source",
-    "kind",
-)
-
-
-def export_records(weeks: Sequence[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for w in weeks:
-        for p in w.papers:
-            rows.append(
-                {
-                    "week_start": w.start.isoformat(),
-                    "week_end": w.end.isoformat(),
-                    "rank": p.rank,
-                    "title": p.title,
-                    "summary": p.summary,
-                    "url": p.url,
-                    "links": [{"label": link.label, "url": link.url} for link in p.links],
-                    "arxiv_id": p.arxiv_id,
-                    "paper_id": p.paper_id,
-                    "source": w.source,
-                    "kind": w.kind,
-                }
-            )
-    return rows
-
-
 def _export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     archive = _load(settings, args.sources)
@@ -306,21 +270,6 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _paper_json(p: Any) -> dict[str, Any]:
-    return {
-        "paper_id": p.paper_id,
-        "title": p.title,
-        "summary": p.summary,
-        "url": p.url,
-        "arxiv_id": p.arxiv_id,
-        "links": [{"label": link.label, "url": link.url} for link in p.links],
-        "weeks": [
-            {"week_start": a.week_start.isoformat(), "rank": a.rank}
-            for a in getattr(p, "appearances", [])
-        ],
-    }
-
-
 def _search(args: argparse.Namespace) -> int:
     from bot.platforms.terminal.render import clean
 
@@ -335,7 +284,9 @@ def _search(args: argparse.Namespace) -> int:
                 "query": query,
                 "has_more": page.has_more,
                 "relaxed": page.relaxed,
-                "results": [_paper_json(h.paper) | {"score": round(h.score, 4)} for h in page.hits],
+                "results": [
+                    paper_record(h.paper) | {"score": round(h.score, 4)} for h in page.hits
+                ],
             },
             sys.stdout,
             indent=2,
@@ -379,7 +330,7 @@ def _week(args: argparse.Namespace) -> int:
                 "week_end": week.end.isoformat(),
                 "title": week.title,
                 "source": week.source,
-                "papers": [_paper_json(p) | {"rank": p.rank} for p in week.papers],
+                "papers": [paper_record(p) | {"rank": p.rank} for p in week.papers],
             },
             sys.stdout,
             indent=2,
