@@ -37,6 +37,9 @@ class CommandContext:
     metrics: Metrics | None = None
     rng: random.Random = field(default_factory=random.Random)
     votes: VoteService | None = None
+    # The web archive's public address (``web.base_url`` while the pages are served), for
+    # ``/papers feed``; None when there is no web archive to link to.
+    web_base_url: str | None = None
 
     @cached_property
     def vote_service(self) -> VoteService:
