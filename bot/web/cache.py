@@ -12,6 +12,7 @@ not-older ``If-Modified-Since``) into ``304 Not Modified``.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class Rendered:
 
 @dataclass(slots=True)
 class _Entry:
-    catalog: int  # id() of the catalog it was rendered from
+    catalog: weakref.ref[object]  # the catalog it was rendered from (not kept alive by this)
     expires: datetime | None
     rendered: Rendered
 
@@ -55,7 +56,8 @@ class ResponseCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.catalog != id(catalog) or (entry.expires is not None and now >= entry.expires):
+        stale = entry.catalog() is not catalog
+        if stale or (entry.expires is not None and now >= entry.expires):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -65,7 +67,7 @@ class ResponseCache:
         if rendered.status >= 500 or (rendered.votes and self.ttl <= timedelta(0)):
             return
         expires = now + self.ttl if rendered.votes else None
-        self._entries[key] = _Entry(id(catalog), expires, rendered)
+        self._entries[key] = _Entry(weakref.ref(catalog), expires, rendered)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

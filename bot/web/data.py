@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -20,7 +21,7 @@ from bot.core.clock import Clock
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.digest import DigestOptions, paper_section, week_message
 from bot.papers.catalog import Catalog
-from bot.papers.model import CatalogPaper
+from bot.papers.model import CatalogPaper, Week
 from bot.storage.base import Store
 from bot.storage.records import PostedDigest
 
@@ -78,6 +79,13 @@ _POSTED_HEADERS = {
 }
 
 
+@lru_cache(maxsize=512)
+def week_digest(week: Week, opts: DigestOptions) -> Message:
+    """A curated week as its digest message (memoised by value: the same week is shown on many
+    channels' pages and feeds until its text changes)."""
+    return week_message(week, opts, kind="reply")
+
+
 def posted_message(catalog: Catalog, posted: PostedDigest, opts: DigestOptions) -> Message:
     """What a posted message showed, rebuilt from the catalog: a curated week as its digest,
     anything else (community top ten, a shared search or paper) as its papers by rank. Papers
@@ -86,7 +94,7 @@ def posted_message(catalog: Catalog, posted: PostedDigest, opts: DigestOptions) 
     if kind == "week":
         week = catalog.week(value)
         if week is not None and week.start.isoformat() == value:
-            return week_message(week, opts, kind="reply")
+            return week_digest(week, opts)
     papers = [p for pid in posted.paper_ids if (p := catalog.get(pid)) is not None]
     header = _POSTED_HEADERS.get(kind, "📄 Shared " + ("paper" if len(papers) == 1 else "papers"))
     sections = tuple(paper_section(p, rank, opts) for rank, p in enumerate(papers, start=1))
@@ -148,4 +156,5 @@ __all__ = [
     "monday_of",
     "posted_message",
     "public_source",
+    "week_digest",
 ]

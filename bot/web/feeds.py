@@ -16,15 +16,17 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from feedgen.feed import FeedGenerator
 
 from bot.core.messages import Message
 from bot.core.weblinks import channel_path, top_path, week_path
-from bot.delivery.digest import community_message, week_message
+from bot.delivery.digest import DigestOptions, community_message
 from bot.papers.catalog import week_range_label
+from bot.papers.model import Week
 from bot.web.cache import Rendered
-from bot.web.data import Ask, WebContext, midnight, monday_of, posted_message
+from bot.web.data import Ask, WebContext, midnight, monday_of, posted_message, week_digest
 from bot.web.params import BadRequest
 from bot.web.render import render
 
@@ -106,6 +108,13 @@ def content(message: Message, origin: str) -> str:
     return render("message.html", message=message, origin=origin)
 
 
+@lru_cache(maxsize=512)
+def week_content(week: Week, opts: DigestOptions, origin: str) -> str:
+    """A curated week's digest as HTML. Memoised by value: a week reads the same in the weeks
+    feed and in every channel feed it was posted to, until its text changes."""
+    return content(week_digest(week, opts), origin)
+
+
 # -- the feeds ------------------------------------------------------------------------------------
 
 
@@ -114,14 +123,13 @@ async def weeks(web: WebContext, ask: Ask) -> Rendered:
     opts = web.options.digest
     entries = []
     for week in ask.catalog.weeks()[: web.options.feed_weeks]:
-        message = week_message(week, opts, kind="reply")
         entries.append(
             Entry(
                 id=f"{TAG}week/{week.start.isoformat()}",
                 title=f"Top papers of the week · {week_range_label(week)}",
                 link=ask.origin + week_path(week.start),
                 updated=midnight(week.start),
-                content=content(message, ask.origin),
+                content=week_content(week, opts, ask.origin),
             )
         )
     info = FeedInfo(
@@ -168,22 +176,28 @@ async def top(web: WebContext, ask: Ask) -> Rendered:
 async def channel(web: WebContext, ask: Ask) -> Rendered:
     assert ask.channel is not None  # the site resolved the token
     fmt = _format(ask)
+    opts = web.options.digest
     posted = await web.store.posted_in(ask.channel, web.options.channel_posts)
     entries = []
     for post in posted:
-        message = posted_message(ask.catalog, post, web.options.digest)
         # The message's identity, hashed: the feed shows no platform ids.
         key = f"{post.channel}/{post.message_id}".encode()
         kind, _, value = post.digest_key.partition(":")
-        shown = ask.catalog.week(value) if kind == "week" else None
-        path = week_path(shown.start) if shown is not None else channel_path(ask.token)
+        week = ask.catalog.week(value) if kind == "week" else None
+        if week is not None and week.start.isoformat() == value:
+            title = f"Top papers of the week · {week_range_label(week)}"
+            path, html = week_path(week.start), week_content(week, opts, ask.origin)
+        else:
+            message = posted_message(ask.catalog, post, opts)
+            title, path = message.header, channel_path(ask.token)
+            html = content(message, ask.origin)
         entries.append(
             Entry(
                 id=f"{TAG}posted/{hashlib.sha256(key).hexdigest()[:24]}",
-                title=message.header,
+                title=title,
                 link=ask.origin + path,
                 updated=post.posted_at,
-                content=content(message, ask.origin),
+                content=html,
             )
         )
     page = ask.origin + channel_path(ask.token)
