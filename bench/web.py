@@ -1,6 +1,6 @@
 """Web archive latency on a 130,000-paper catalog: every page, feed and API route.
 
-    python bench/web.py [--weeks 13000] [--urls 60] [--runs 3] [--postgres URL]
+    python bench/web.py [--weeks 13000] [--urls 200] [--runs 3] [--postgres URL]
 
 Builds 13,000 curated weeks of ten papers each, shaped like the real lists but longer: titles
 from ``bench/synth.py``'s vocabulary, summaries of 500-1,500 characters, two to four bullets,
@@ -52,7 +52,7 @@ from bot.papers.catalog import Catalog
 from bot.papers.model import Paper, Week
 from bot.storage import Store, open_store
 from bot.storage.records import PostedDigest, Vote
-from bot.web import WebOptions, WebSite
+from bot.web import WebContext, WebOptions, WebSite
 from bot.web.cache import ResponseCache
 
 TARGET_P99_MS = 20.0
@@ -290,7 +290,8 @@ async def run(args: argparse.Namespace) -> int:
             )
             votes = VoteService(store, clock=SystemClock())
             options = WebOptions(cache_seconds=3600)
-            site = WebSite(lambda: catalog, store, votes, clock=SystemClock(), options=options)
+            ctx = WebContext(lambda: catalog, store, votes, clock=SystemClock(), options=options)
+            site = WebSite(ctx)
             app = web.Application()
             site.install(app)
             runner = web.AppRunner(app, access_log=None)
@@ -317,7 +318,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--weeks", type=int, default=13_000)
-    ap.add_argument("--urls", type=int, default=60, help="addresses per route")
+    ap.add_argument("--urls", type=int, default=200, help="addresses per route")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--votes", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=0)

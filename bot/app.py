@@ -254,13 +254,13 @@ class App:
         if not (s.web.enabled and s.http.enabled) or self.http is None:
             return
         assert self.archive is not None and self.store is not None and self.votes is not None
-        from bot.web import WebOptions, WebSite
+        from bot.web import WebContext, WebOptions, WebSite
 
         options = WebOptions(base_url=s.web.base_url, cache_seconds=s.web.cache_seconds)
-        site = WebSite(
+        ctx = WebContext(
             self.archive.current, self.store, self.votes, clock=self.clock, options=options
         )
-        site.install(self.http.app)
+        WebSite(ctx).install(self.http.app)
 
     def _health(self) -> tuple[dict[str, Any], bool]:
         adapters = {name: a.healthy() for name, a in self.adapters.items()}

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-from datetime import timedelta
 from typing import Any
 
 from bot.core.weblinks import PERIODS
 from bot.papers.export import appearance_record, paper_record
 from bot.papers.model import CatalogPaper, Week
 from bot.web.cache import Rendered
-from bot.web.data import Ask, Ranked, WebContext, monday_of, public_source
-from bot.web.params import MAX_PAGE, MAX_REF, BadRequest, day, page_number, period, search_text
-from bot.web.params import week_day as week_param
+from bot.web.data import Ask, Ranked, WebContext, public_source
+from bot.web.params import (
+    MAX_PAGE,
+    MAX_REF,
+    BadRequest,
+    day,
+    page_number,
+    page_of,
+    search_text,
+)
 
 JSON = "application/json; charset=utf-8"
 
@@ -61,18 +66,14 @@ def ranked_json(items: Ranked) -> list[dict[str, Any]]:
 
 
 async def weeks(web: WebContext, ask: Ask) -> Rendered:
-    every = ask.catalog.weeks()
-    per = web.options.weeks_per_page
-    pages = max(1, math.ceil(len(every) / per))
-    number = page_number(ask.query, last=pages)
-    shown = every[(number - 1) * per : number * per]
+    shown = page_of(ask.catalog.weeks(), web.options.weeks_per_page, ask.query)
     return reply(
         {
-            "page": number,
-            "pages": pages,
-            "per_page": per,
-            "total": len(every),
-            "weeks": [week_summary(w) for w in shown],
+            "page": shown.number,
+            "pages": shown.pages,
+            "per_page": web.options.weeks_per_page,
+            "total": shown.total,
+            "weeks": [week_summary(w) for w in shown.items],
         }
     )
 
@@ -121,19 +122,13 @@ async def search(web: WebContext, ask: Ask) -> Rendered:
 
 
 async def top(web: WebContext, ask: Ask) -> Rendered:
-    chosen = period(ask.query)
-    in_week = week_param(ask.query)
-    if in_week is not None:
-        monday = monday_of(in_week)
-        items, _ = await web.top_week(ask.catalog, monday, limit=web.options.top_limit)
-        scope: dict[str, Any] = {
-            "week_start": monday.isoformat(),
-            "week_end": (monday + timedelta(days=6)).isoformat(),
-        }
-    else:
-        items = await web.top(ask.catalog, chosen)
-        scope = {"period": chosen}
-    return reply(scope | {"periods": list(PERIODS), "results": ranked_json(items)}, votes=True)
+    board = await web.board(ask.catalog, ask.query)
+    scope: dict[str, Any] = {"period": board.period}
+    if board.monday is not None:
+        scope = {"week_start": board.monday.isoformat(), "week_end": str(board.sunday)}
+    return reply(
+        scope | {"periods": list(PERIODS), "results": ranked_json(board.items)}, votes=True
+    )
 
 
 __all__ = ["JSON", "as_json", "paper", "search", "top", "week", "weeks"]

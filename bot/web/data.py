@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import PurePosixPath
-from typing import Any
 
 from bot.chat.votes import VoteService
 from bot.core.clock import Clock
@@ -23,9 +22,24 @@ from bot.delivery.digest import DigestOptions, paper_section, week_message
 from bot.papers.catalog import Catalog
 from bot.papers.model import CatalogPaper, Week
 from bot.storage.base import Store
-from bot.storage.records import PostedDigest
+from bot.storage.records import LeaderboardEntry, PostedDigest
+from bot.web.params import period, week_day
 
 Ranked = list[tuple[CatalogPaper, int]]  # (paper, votes), best first
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A public leaderboard as asked for: a rolling ``period``, or the calendar week (UTC)
+    starting ``monday`` when the request named one."""
+
+    items: Ranked
+    period: str
+    monday: date | None = None
+
+    @property
+    def sunday(self) -> date | None:
+        return None if self.monday is None else self.monday + timedelta(days=6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +134,7 @@ class WebContext:
     async def counts(self, paper_ids: Sequence[str]) -> dict[str, int]:
         return await self.store.vote_counts(paper_ids) if paper_ids else {}
 
-    def resolve(self, catalog: Catalog, entries: Sequence[Any]) -> Ranked:
+    def resolve(self, catalog: Catalog, entries: Sequence[LeaderboardEntry]) -> Ranked:
         """Leaderboard entries as catalog papers (papers no longer loaded are left out)."""
         return [(p, e.votes) for e in entries if (p := catalog.get(e.paper_id)) is not None]
 
@@ -133,6 +147,17 @@ class WebContext:
             limit=self.options.top_limit,
         )
         return self.resolve(catalog, entries)
+
+    async def board(self, catalog: Catalog, query: Mapping[str, str]) -> Board:
+        """The leaderboard ``/top`` and ``/api/top`` show: ``?week=<date>`` (that calendar
+        week) or ``?period=week|month|year|all`` (default all), every platform combined."""
+        chosen = period(query)
+        in_week = week_day(query)
+        if in_week is None:
+            return Board(await self.top(catalog, chosen), chosen)
+        monday = monday_of(in_week)
+        items, _ = await self.top_week(catalog, monday, limit=self.options.top_limit)
+        return Board(items, chosen, monday)
 
     async def top_week(
         self, catalog: Catalog, monday: date, limit: int = 10
@@ -149,6 +174,7 @@ class WebContext:
 
 __all__ = [
     "Ask",
+    "Board",
     "Ranked",
     "WebContext",
     "WebOptions",

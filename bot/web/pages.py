@@ -6,19 +6,28 @@ feeds a reader (or Slack's RSS app) can find from its address."""
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.core.messages import Message
 from bot.core.text import truncate_words
 from bot.core.weblinks import channel_path, paper_path, week_path
 from bot.delivery.digest import source_url
+from bot.papers.model import Week
 from bot.web.cache import Rendered
-from bot.web.data import Ask, WebContext, monday_of, posted_message
-from bot.web.params import MAX_PAGE, MAX_REF, BadRequest, day, page_number, period, search_text
-from bot.web.params import week_day as week_param
+from bot.web.data import Ask, WebContext, posted_message
+from bot.web.params import (
+    MAX_PAGE,
+    MAX_REF,
+    BadRequest,
+    day,
+    page_number,
+    page_of,
+    period,
+    search_text,
+)
 from bot.web.render import render
 
 HTML = "text/html; charset=utf-8"
@@ -101,7 +110,7 @@ async def week(web: WebContext, ask: Ask) -> Rendered:
     return await _week_page(web, ask, found, nav="")
 
 
-async def _week_page(web: WebContext, ask: Ask, found: Any, *, nav: str) -> Rendered:
+async def _week_page(web: WebContext, ask: Ask, found: Week | None, *, nav: str) -> Rendered:
     if found is None:
         return page("week.html", title="No weeks yet", week=None, nav=nav)
     counts = await web.counts([p.paper_id for p in found.papers])
@@ -121,18 +130,14 @@ async def _week_page(web: WebContext, ask: Ask, found: Any, *, nav: str) -> Rend
 
 
 async def weeks(web: WebContext, ask: Ask) -> Rendered:
-    every = ask.catalog.weeks()
-    per = web.options.weeks_per_page
-    pages = max(1, math.ceil(len(every) / per))
-    number = page_number(ask.query, last=pages)
-    shown = every[(number - 1) * per : number * per]
+    shown = page_of(ask.catalog.weeks(), web.options.weeks_per_page, ask.query)
     return page(
         "weeks.html",
         title="Every week",
-        weeks=shown,
-        total=len(every),
-        page=number,
-        pages=pages,
+        weeks=shown.items,
+        total=shown.total,
+        page=shown.number,
+        pages=shown.pages,
         nav="weeks",
     )
 
@@ -197,26 +202,22 @@ async def search(web: WebContext, ask: Ask) -> Rendered:
 
 
 async def top(web: WebContext, ask: Ask) -> Rendered:
-    chosen = period(ask.query)
-    in_week = week_param(ask.query)
-    if in_week is not None:
-        monday = monday_of(in_week)
-        items, _ = await web.top_week(ask.catalog, monday, limit=web.options.top_limit)
-        sunday = monday + timedelta(days=6)
-        scope = f"Votes cast {monday.isoformat()} – {sunday.isoformat()} (UTC), every platform."
+    board = await web.board(ask.catalog, ask.query)
+    if board.monday is not None:
+        span = f"{board.monday.isoformat()} – {board.sunday}"
+        scope = f"Votes cast {span} (UTC), every platform."
     else:
-        items = await web.top(ask.catalog, chosen)
-        scope = f"Votes cast in {PERIOD_SCOPES[chosen]}, Slack and Discord combined."
+        scope = f"Votes cast in {PERIOD_SCOPES[board.period]}, Slack and Discord combined."
     return page(
         "top.html",
         title="Most voted papers",
         heading="Most voted papers",
         periods=PERIOD_LABELS,
-        period=chosen,
-        week=in_week,
+        period=board.period,
+        week=board.monday,
         base_path="/top",
         scope=scope,
-        items=items,
+        items=board.items,
         nav="top",
         shows_votes=True,
     )
@@ -224,7 +225,7 @@ async def top(web: WebContext, ask: Ask) -> Rendered:
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    message: Any
+    message: Message
     at: datetime
 
 

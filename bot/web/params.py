@@ -4,8 +4,11 @@ JSON error shows as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
+from typing import Generic, TypeVar
 
 from bot.core.weblinks import PERIODS
 
@@ -13,6 +16,8 @@ MAX_QUERY_STRING = 1000  # characters of the raw query string
 MAX_SEARCH = 300  # characters of search text (a /papers command takes 500 in all)
 MAX_REF = 300  # characters of a paper reference in a path
 MAX_PAGE = 200
+
+T = TypeVar("T")
 
 
 class BadRequest(Exception):
@@ -45,6 +50,23 @@ def page_number(query: Mapping[str, str], *, last: int = MAX_PAGE) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= max(last, 1):
         raise BadRequest(f"page must be a whole number from 1 to {max(last, 1)}.")
     return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """One page of a list: its items, its number (from 1) and how many pages there are."""
+
+    items: Sequence[T]
+    number: int
+    pages: int
+    total: int
+
+
+def page_of(items: Sequence[T], per: int, query: Mapping[str, str]) -> Slice[T]:
+    """The page of ``items`` (``per`` a page) that ``page`` asks for."""
+    pages = max(1, math.ceil(len(items) / per))
+    number = page_number(query, last=pages)
+    return Slice(items[(number - 1) * per : number * per], number, pages, len(items))
 
 
 def period(query: Mapping[str, str], default: str = "all") -> str:
@@ -93,10 +115,12 @@ __all__ = [
     "MAX_REF",
     "MAX_SEARCH",
     "BadRequest",
+    "Slice",
     "check_query_string",
     "day",
     "one",
     "page_number",
+    "page_of",
     "period",
     "search_text",
     "week_day",

@@ -4,41 +4,27 @@ as ``javascript:`` or ``data:``, is shown as plain text or left out."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.core.messages import Link
-from bot.core.text import plural
+from bot.core.text import plural, safe_url
 from bot.core.weblinks import channel_path, paper_path, top_path, week_path
 from bot.papers.catalog import week_range_label
 
 URL_MAX = 2000
-# Never in a real link, and a sign of markup hidden in one: whitespace, controls, <>"`.
-_UNSAFE = re.compile(r'[\s\x00-\x1f\x7f<>"`]')
 
 
 @lru_cache(maxsize=1 << 16)
 def safe_href(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL with a host and no whitespace, control
-    characters, ``<>"`` or backtick (at most ``URL_MAX`` long); else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if len(url) > URL_MAX or _UNSAFE.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
+    """``url`` if it may be a link on a page: the chat platforms' rule (``safe_url``: http(s)
+    with a host, nothing that could break out of an attribute), at most ``URL_MAX`` long.
+    Memoised: a page or feed asks about the same few thousand URLs again and again."""
+    return safe_url(url, limit=URL_MAX)
 
 
 def http_links(links: Sequence[Link]) -> list[Link]:

@@ -21,14 +21,10 @@ from typing import Literal
 
 from aiohttp import web
 
-from bot.chat.votes import VoteService
-from bot.core.clock import Clock
 from bot.core.weblinks import CHANNEL_PREFIX, is_token
-from bot.papers.catalog import Catalog
-from bot.storage.base import Store
 from bot.web import api, feeds, pages
 from bot.web.cache import Rendered, ResponseCache, http_date, not_modified
-from bot.web.data import Ask, WebContext, WebOptions
+from bot.web.data import Ask, WebContext
 from bot.web.params import BadRequest, check_query_string
 
 log = logging.getLogger("paperboy.web")
@@ -51,20 +47,12 @@ STYLE = resources.files("bot.web").joinpath("static", "style.css").read_bytes()
 
 
 class WebSite:
-    """The routes of the web archive; ``install(app)`` adds them to an aiohttp application."""
+    """The routes of the web archive over what ``ctx`` reads; ``install(app)`` adds them to an
+    aiohttp application."""
 
-    def __init__(
-        self,
-        catalog: Callable[[], Catalog],
-        store: Store,
-        votes: VoteService,
-        *,
-        clock: Clock,
-        options: WebOptions | None = None,
-    ) -> None:
-        self.ctx = WebContext(catalog, store, votes, clock=clock, options=options)
-        ttl = timedelta(seconds=self.ctx.options.cache_seconds)
-        self.cache = ResponseCache(ttl)
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+        self.cache = ResponseCache(timedelta(seconds=ctx.options.cache_seconds))
 
     def install(self, app: web.Application) -> None:
         private = CHANNEL_PREFIX + "{token}"
@@ -176,4 +164,4 @@ def error(kind: Kind, status: int, message: str) -> Rendered:
     return pages.error_page(status, message)
 
 
-__all__ = ["CSP", "SECURITY_HEADERS", "WebOptions", "WebSite", "error"]
+__all__ = ["CSP", "SECURITY_HEADERS", "WebSite", "error"]

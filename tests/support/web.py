@@ -23,7 +23,7 @@ from bot.papers.model import Paper, Week
 from bot.papers.sources import load_paths
 from bot.storage import Store, open_store
 from bot.storage.records import PostedDigest, Vote
-from bot.web import WebOptions, WebSite
+from bot.web import WebContext, WebOptions, WebSite
 from support.clock import FakeClock
 from support.paths import REPO
 
@@ -113,13 +113,9 @@ async def seed(store: Store, catalog: Catalog, *, at: datetime = NOW) -> None:
 def make_site(
     store: Store, catalog: Catalog, clock: FakeClock, **options: Any
 ) -> tuple[WebSite, web.Application]:
-    site = WebSite(
-        lambda: catalog,
-        store,
-        VoteService(store, clock=clock),
-        clock=clock,
-        options=WebOptions(**options),
-    )
+    votes = VoteService(store, clock=clock)
+    ctx = WebContext(lambda: catalog, store, votes, clock=clock, options=WebOptions(**options))
+    site = WebSite(ctx)
     app = web.Application()
     site.install(app)
     return site, app
