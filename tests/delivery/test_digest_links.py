@@ -33,3 +33,20 @@ def test_a_community_digest_links_to_the_leaderboard() -> None:
 def test_no_link_without_a_web_address_or_on_a_private_reply() -> None:
     assert week_message(WEEK, DigestOptions()).buttons == ()
     assert week_message(WEEK, WITH_WEB, kind="reply").buttons == ()
+
+
+def test_every_platform_shows_the_link_as_a_url_button() -> None:
+    from support.slack import validate_blocks
+
+    from bot.platforms.discord.translate import link_buttons
+    from bot.platforms.slack.render import render_message as slack
+    from bot.platforms.terminal.render import render_message as terminal
+
+    msg = week_message(WEEK, WITH_WEB)
+    url = "https://papers.example.org/weeks/2025-06-23"
+    blocks = slack(msg)["blocks"]
+    assert validate_blocks(blocks) is None
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["text"]["text"], b["url"]) for b in buttons] == [(ARCHIVE_LABEL, url)]
+    assert link_buttons(msg) == [{"label": ARCHIVE_LABEL, "url": url}]
+    assert f"{ARCHIVE_LABEL}: {url}" in terminal(msg)
