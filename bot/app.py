@@ -95,6 +95,7 @@ class App:
                 bullets=s.digest.bullets,
                 links=s.digest.links,
                 max_papers=s.digest.max_papers,
+                archive_url=s.web_base_url,
             ),
             community_window_days=s.scheduler.community_window_days,
         )
@@ -233,8 +234,10 @@ class App:
                 metrics=self.metrics,
                 votes=self.votes,
                 share_ttl=s.votes.share_ttl,
+                web_base_url=s.web_base_url,
             )
         )
+        self._install_web()
         self._build_adapters()
         self._preset_metrics()
         self.engine.posters.update(self.adapters)
@@ -290,6 +293,20 @@ class App:
             self.scheduler.wake()
 
     # -- http --------------------------------------------------------------------------------------
+
+    def _install_web(self) -> None:
+        """The web archive's routes on the HTTP server, when ``web.enabled``."""
+        s = self.settings
+        if not (s.web.enabled and s.http.enabled) or self.http is None:
+            return
+        assert self.archive is not None and self.store is not None and self.votes is not None
+        from bot.web import WebContext, WebOptions, WebSite
+
+        options = WebOptions(base_url=s.web.base_url, cache_seconds=s.web.cache_seconds)
+        ctx = WebContext(
+            self.archive.current, self.store, self.votes, clock=self.clock, options=options
+        )
+        WebSite(ctx).install(self.http.app)
 
     def _health(self) -> tuple[dict[str, Any], bool]:
         adapters = {name: a.healthy() for name, a in self.adapters.items()}

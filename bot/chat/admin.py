@@ -1,5 +1,6 @@
-"""``/papers subscribe|unsubscribe|schedule|preview|post`` (``/papers-admin`` on Discord): a
-channel's digest subscription. ``commands`` lets only admins reach these."""
+"""``/papers subscribe|unsubscribe|schedule|preview|post|feed`` (``/papers-admin`` on Discord):
+a channel's digest subscription and its private web link. ``commands`` lets only admins reach
+these."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from bot.chat.context import CommandContext, Handler, admin_command, notice
 from bot.config.checks import validate_cron, validate_timezone
-from bot.core.messages import Invocation, Message, Reply
+from bot.core.messages import Field, Invocation, Message, Reply
 from bot.core.text import truncate_words
+from bot.core.weblinks import absolute, channel_path, new_token
 from bot.delivery.scheduler import next_fire
 from bot.storage.records import Subscription
 
@@ -134,6 +136,51 @@ async def post(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
     return notice("Post now", describe_outcome(outcome.status, outcome.error))
 
 
+async def feed(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    """This channel's private web link (made on first use); ``feed rotate`` replaces it, and
+    the old link answers "not found" from then on. Only the admin who asked sees the answer."""
+    action = rest.strip().lower()
+    cmd = admin_command(inv.channel.platform)
+    if action not in ("", "rotate"):
+        return notice(
+            "feed takes one word, or none",
+            f"`{cmd} feed` shows this channel's private web link; "
+            f"`{cmd} feed rotate` replaces it (the old link stops working).",
+        )
+    if ctx.web_base_url is None:
+        return notice(
+            "The web archive is off",
+            "This bot serves no web pages, so there is no link to give. To turn them on, set "
+            "`web.enabled: true` and `web.base_url` (the pages' public address) in its config.",
+        )
+    token = await ctx.store.get_feed_token(inv.channel)
+    rotated = token is not None and action == "rotate"
+    if token is None or rotated:
+        token = new_token()
+        await ctx.store.set_feed_token(inv.channel, token, ctx.clock.now())
+    page = absolute(ctx.web_base_url, channel_path(token))
+    header = "New private link for this channel" if rotated else "This channel's private link"
+    text = (
+        "What Paperboy posted here and this channel's leaderboard, for anyone who has the link "
+        "(it is listed nowhere). Add the feed to an RSS reader or Slack's RSS app."
+    )
+    if rotated:
+        text = "The old link no longer works. " + text
+    return Reply(
+        Message(
+            header=header,
+            text=text,
+            fields=(
+                Field("Page", page),
+                Field("Atom feed", page + "/feed.atom"),
+                Field("RSS feed", page + "/feed.rss"),
+            ),
+            context=(f"`{cmd} feed rotate` replaces the link; the old one then stops working.",),
+            kind="notice",
+        )
+    )
+
+
 def describe(ctx: CommandContext, sub: Subscription) -> str:
     """A subscription in one line: kind, cron, timezone, state and the next run, local time."""
     state = "active" if sub.enabled else f"paused ({sub.paused_reason or 'no reason given'})"
@@ -162,4 +209,5 @@ HANDLERS: dict[str, Handler] = {
     "schedule": schedule,
     "preview": preview,
     "post": post,
+    "feed": feed,
 }

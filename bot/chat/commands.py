@@ -57,6 +57,7 @@ ADMIN_HELP_LINES = (
     ("schedule", "this channel's subscription and its next run"),
     ("preview", "the next digest, shown only to you"),
     ("post", "post this week's digest now (never twice)"),
+    ("feed [rotate]", "this channel's private web page and feed link (rotate: replace it)"),
 )
 
 _SHARE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")

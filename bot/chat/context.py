@@ -40,6 +40,9 @@ class CommandContext:
     rng: random.Random = field(default_factory=random.Random)
     votes: VoteService | None = None
     share_ttl: timedelta = timedelta(hours=24)
+    # The web archive's public address (``web.base_url`` while the pages are served), for
+    # ``/papers feed``; None when there is no web archive to link to.
+    web_base_url: str | None = None
 
     @cached_property
     def vote_service(self) -> VoteService:

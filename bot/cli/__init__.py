@@ -29,6 +29,7 @@ from bot.cli.parser import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from bot.cli.parser import parser as _parser
 from bot.cli.sources import print_remotes, run_sources
 from bot.core.errors import ConfigError, PaperboyError
+from bot.papers.export import paper_record
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -172,21 +173,10 @@ def _online(settings: Any) -> list[Any]:
 
 
 def _paper_json(p: Any, catalog: Any = None) -> dict[str, Any]:
-    """One paper; its weeks come from the catalog's copy (a week's own papers carry none)."""
+    """One paper as ``paper_record`` gives it; a week's own paper takes its weeks from the
+    catalog's copy (it carries none itself)."""
     known = catalog.get(p.paper_id) if catalog is not None else None
-    appearances = getattr(known or p, "appearances", [])
-    return {
-        "paper_id": p.paper_id,
-        "title": p.title,
-        "summary": p.summary,
-        "url": p.url,
-        "arxiv_id": p.arxiv_id,
-        "links": [{"label": link.label, "url": link.url} for link in p.links],
-        "weeks": [
-            {"week_start": a.week_start.isoformat(), "rank": a.rank}
-            for a in sorted(appearances, key=lambda a: a.week_start)
-        ],
-    }
+    return paper_record(known or p)
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -6,53 +6,15 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.cli.common import load, settings_of
 from bot.cli.parser import EXIT_OK
 from bot.core.errors import PaperboyError
+from bot.papers.export import EXPORT_FIELDS, export_records
 
 # Bullets in one CSV cell (the parser splits bullets at •, so it is unambiguous).
 BULLET_JOIN = " • "
-
-EXPORT_FIELDS = (
-    "week_start",
-    "week_end",
-    "rank",
-    "title",
-    "summary",
-    "bullets",
-    "url",
-    "links",
-    "arxiv_id",
-    "paper_id",
-    "source",
-    "kind",
-)
-
-
-def export_records(weeks: Sequence[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for w in weeks:
-        for p in w.papers:
-            rows.append(
-                {
-                    "week_start": w.start.isoformat(),
-                    "week_end": w.end.isoformat(),
-                    "rank": p.rank,
-                    "title": p.title,
-                    "summary": p.summary,
-                    "bullets": list(p.bullets),
-                    "url": p.url,
-                    "links": [{"label": link.label, "url": link.url} for link in p.links],
-                    "arxiv_id": p.arxiv_id,
-                    "paper_id": p.paper_id,
-                    "source": w.source,
-                    "kind": w.kind,
-                }
-            )
-    return rows
 
 
 def _open_output(path: str | None) -> TextIO:

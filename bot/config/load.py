@@ -56,6 +56,7 @@ from bot.config.settings import (
     SubscriptionSettings,
     TerminalSettings,
     VoteSettings,
+    WebSettings,
 )
 from bot.config.yaml import ErrorLog, Node, compose, kind_of
 from bot.core.errors import ConfigError
@@ -340,9 +341,21 @@ def _http(s: Section, env: Mapping[str, str]) -> HttpSettings:
     )
 
 
+def _web(s: Section) -> WebSettings:
+    base = s.get("base_url", optional(to_url("http", "https")), None)
+    return WebSettings(
+        enabled=s.get("enabled", to_bool, False),
+        base_url=base.rstrip("/") if base else None,
+        cache_seconds=s.get("cache_seconds", to_int(0, 3600), 10),
+    )
+
+
 def _check_http(settings: Settings, hp: Section) -> None:
     if settings.slack and settings.slack.mode == "http" and not settings.http.enabled:
         msg = "must be true when Slack runs in http mode (events arrive over HTTP)"
+        hp.errs.add("http.enabled", msg, hp.line_of("enabled"))
+    elif settings.web.enabled and not settings.http.enabled:
+        msg = "must be true when web.enabled is (the web pages are served by the HTTP server)"
         hp.errs.add("http.enabled", msg, hp.line_of("enabled"))
 
 
@@ -365,6 +378,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
     terminal = _terminal(top.section("terminal", TerminalSettings))
     hp = top.section("http", HttpSettings)
     http = _http(hp, env)
+    web = _web(top.section("web", WebSettings))
     admin = top.section("admin_channel", ChannelRef)
     admin_ref = ChannelRef(*_channel(admin, terminal)) if admin.items else None
     subs = _subscriptions(top, timezone, terminal)
@@ -380,6 +394,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
         discord=_discord(top.section("discord", DiscordSettings), env),
         terminal=terminal,
         http=http,
+        web=web,
         subscriptions=tuple(sub for _, _, sub in subs),
         log_level=top.get("log_level", to_log_level, "INFO"),
         clock_offset=top.get("clock_offset", to_duration(positive=False), timedelta(0)),

@@ -105,6 +105,13 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    enabled: bool = False
+    base_url: str | None = None  # public address of the web pages, for links in chat
+    cache_seconds: int = 10  # how long vote-dependent pages and feeds may be served from cache
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionSettings:
     platform: str
     workspace: str
@@ -134,6 +141,7 @@ class Settings:
     discord: DiscordSettings | None = None
     terminal: TerminalSettings = field(default_factory=TerminalSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     subscriptions: tuple[SubscriptionSettings, ...] = ()
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -148,3 +156,9 @@ class Settings:
             return self.terminal.enabled
         no_platform = self.slack is None and self.discord is None
         return no_platform or any(s.platform == "terminal" for s in self.subscriptions)
+
+    @property
+    def web_base_url(self) -> str | None:
+        """Where chat messages link to the web archive: ``web.base_url`` when the web pages
+        are on, else None (no links)."""
+        return self.web.base_url if self.web.enabled and self.http.enabled else None

@@ -1,10 +1,34 @@
-"""Small text helpers shared by commands and renderers."""
+"""Small text helpers shared by commands and renderers, and the one rule for which URLs may
+become links (``safe_url``: chat platforms and the web pages alike)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 ELLIPSIS = "…"
+# Never inside a URL we link: they end or break a link in some markup, or hide what it is.
+_URL_UNSAFE = re.compile(r'[\s\x00-\x1f\x7f<>"`]')
+
+
+def safe_url(url: str | None, *, limit: int, forbidden: str = "") -> str | None:
+    """``url`` (stripped) if it is a plain http(s) URL with a host, at most ``limit`` characters,
+    without whitespace, control characters, ``<>"`` or a backtick, nor any character of
+    ``forbidden`` (what the platform's link markup adds); else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url or len(url) > limit or _URL_UNSAFE.search(url):
+        return None
+    if forbidden and any(c in forbidden for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def truncate(text: str, limit: int) -> str:

@@ -16,14 +16,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.core.messages import Link, Message, Section
+from bot.core.messages import Button, Link, Message, Section
 from bot.core.text import truncate_words
+from bot.core.weblinks import absolute, top_path, week_path
 from bot.papers.catalog import Catalog, week_range_label
 from bot.papers.model import CatalogPaper, Paper, Week
 from bot.storage.base import Store
 from bot.storage.records import Subscription
 
 VOTE_HINT = "React 1️⃣–🔟 to vote for a paper"
+ARCHIVE_LABEL = "Browse the archive"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ class DigestOptions:
     bullets: bool = True
     links: tuple[str, ...] = ("Paper", "Code", "Tweet")
     max_papers: int = 10
+    # The web archive's public address (``web.base_url``): digests get a "Browse the archive"
+    # link button to their week (or the leaderboard); None: no button.
+    archive_url: str | None = None
+
+
+def archive_button(opts: DigestOptions, path: str) -> tuple[Button, ...]:
+    """The "Browse the archive" URL button for a posted digest, when the web archive is on."""
+    if opts.archive_url is None:
+        return ()
+    return (Button(ARCHIVE_LABEL, url=absolute(opts.archive_url, path)),)
 
 
 def shown_links(links: Sequence[Link], labels: Sequence[str]) -> tuple[Link, ...]:
@@ -88,6 +100,7 @@ def week_message(week: Week, opts: DigestOptions, *, kind: str = "digest") -> Me
         url=source_url(week),
         sections=tuple(paper_section(p, p.rank, opts) for p in papers),
         context=(VOTE_HINT,) if kind == "digest" else (f"Week of {week.start.isoformat()}",),
+        buttons=archive_button(opts, week_path(week.start)) if kind == "digest" else (),
         kind="digest" if kind == "digest" else "reply",
         ephemeral=kind != "digest",
     )
@@ -113,6 +126,7 @@ def community_message(
         header=f"🏆 Community top {len(sections)} · {label}",
         sections=tuple(sections),
         context=(VOTE_HINT,),
+        buttons=archive_button(opts, top_path("week")),
         kind="digest",
         ephemeral=False,
     )

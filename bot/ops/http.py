@@ -1,5 +1,6 @@
 """The bot's HTTP server (aiohttp): ``/healthz`` and ``/metrics``; other parts add their own
-routes to ``server.app`` before it starts (Slack's ``/slack/events`` in HTTP mode)."""
+routes to ``server.app`` before it starts (Slack's ``/slack/events`` in HTTP mode, the web
+archive's pages, feeds and API from ``bot.web``)."""
 
 from __future__ import annotations
 

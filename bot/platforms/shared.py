@@ -6,7 +6,8 @@ its own (its link syntax, its limits, its API's errors).
   the answer is kept under: the adapter asks ``CommandHandler.share`` for it and posts exactly
   that answer publicly (or shows the private note it gets instead); ``PAGE_ACTION`` re-runs its
   command in place.
-* Links: only plain http(s) URLs with a host become links (``safe_url``); a paper's title links
+* Links: only plain http(s) URLs with a host become links (``safe_url``, the core's rule, which
+  the web pages follow too); a paper's title links
   to its own URL, else to its primary link (``paper_url``); the links shown under a paper are
   the first one of each configured label (``chosen_links``).
 * A paper's summary and bullets (``detail_lines``), escaped and cut by the platform's ``fit``.
@@ -29,12 +30,12 @@ import socket
 from collections import deque
 from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from bot.core.errors import ConfigError, DeliveryError, TransientError
 from bot.core.messages import Link, Message, Section
+from bot.core.text import safe_url as safe_url  # the one link rule, re-exported for platforms
 from bot.papers.model import primary_link
 
 log = logging.getLogger("paperboy.platforms")
@@ -46,8 +47,6 @@ RENDER_OPTIONS = frozenset({"summary_length", "show_links"})
 # whole summary for `show`); only the platform's own limits shorten them further.
 REPLY_SUMMARY_MAX = 1000
 
-# Never inside a URL we link: they end or break a link in some markup, or hide what it is.
-_URL_UNSAFE = '<>"`\x7f'
 _WS = re.compile(r"\s+")
 
 T = TypeVar("T")
@@ -68,27 +67,6 @@ def summary_limit(msg: Message, summary_length: int) -> int:
     """The summary length to render ``msg`` with: the configured ``summary_length`` is for
     digests (ten papers in one post); any other message gets ``REPLY_SUMMARY_MAX``."""
     return summary_length if msg.kind == "digest" else max(summary_length, REPLY_SUMMARY_MAX)
-
-
-def safe_url(url: str | None, *, limit: int, forbidden: str = "") -> str | None:
-    """``url`` (stripped) if it is a plain http(s) URL with a host, at most ``limit`` characters,
-    without whitespace, control characters, ``<>"`` or a backtick, nor any character of
-    ``forbidden`` (what the platform's link markup adds); else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if not url or len(url) > limit:
-        return None
-    unsafe = _URL_UNSAFE + forbidden
-    if any(c.isspace() or ord(c) < 32 or c in unsafe for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
 
 
 def paper_url(sec: Section) -> str | None:

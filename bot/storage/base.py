@@ -5,15 +5,17 @@ run the same SQL, written once in ``bot.storage.queries`` (which says how to add
 
 The catalog of papers is *not* here: it is rebuilt from the sources at start-up. The store keeps
 what cannot be rebuilt: subscriptions, the delivery ledger, posted digests (message -> papers),
-votes, the vote reactions still to seed, answers kept for sharing, processed event ids, and
-scheduler leadership. A message id is unique only within its channel (a Slack ``ts``), so
-posted digests and votes are keyed by (channel, message id).
+votes, the vote reactions still to seed, answers kept for sharing, processed event ids,
+scheduler leadership, and the private per-channel web link tokens. A message id is unique only
+within its channel (a Slack ``ts``), so posted digests and votes are keyed by (channel, message
+id).
 
 All datetimes passed in and returned are timezone-aware UTC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -114,9 +116,33 @@ class Store(Protocol):
         workspace: str | None = None,
         channel: str | None = None,
         limit: int = 10,
+        until: datetime | None = None,
     ) -> list[LeaderboardEntry]:
         """Papers by number of distinct voters (platform, user) among votes cast at or after
-        ``since``, optionally within one platform / workspace / channel; ties by paper id."""
+        ``since`` (and before ``until``), optionally within one platform / workspace / channel;
+        ties by paper id."""
+
+    # --- the web archive (bot.storage.webqueries) -----------------------------------------------
+    async def get_feed_token(self, channel: ChannelRef) -> str | None:
+        """The channel's private web link token, or None if it has none yet."""
+
+    async def set_feed_token(self, channel: ChannelRef, token: str, now: datetime) -> None:
+        """Give the channel ``token`` (create, or rotate: the old token stops resolving)."""
+
+    async def feed_channel(self, token: str) -> ChannelRef | None:
+        """The channel a token belongs to; None for an unknown or rotated-away token."""
+
+    async def posted_in(self, channel: ChannelRef, limit: int = 50) -> list[PostedDigest]:
+        """Messages the bot posted in the channel that carry papers, newest first."""
+
+    async def vote_counts(self, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Distinct voters (platform, user) per paper, all time and all platforms; papers
+        without votes are absent."""
+
+    async def last_vote_at(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> datetime | None:
+        """When the newest vote in ``[since, until)`` was cast; None if there is none."""
 
     # --- seed jobs: vote reactions still to add under posted digests -----------------------------
     async def add_seed_job(self, job: SeedJob) -> bool:

@@ -131,6 +131,7 @@ class ChatQueries(SqlDialect):
         workspace: str | None = None,
         channel: str | None = None,
         limit: int = 10,
+        until: datetime | None = None,
     ) -> list[LeaderboardEntry]:
         if limit <= 0:
             return []
@@ -138,6 +139,7 @@ class ChatQueries(SqlDialect):
         params: list[Any] = []
         for test, value in (
             ("created_at >=", self._opt_time(since)),
+            ("created_at <", self._opt_time(until)),
             ("platform =", platform),
             ("workspace =", workspace),
             ("channel =", channel),

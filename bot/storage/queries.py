@@ -47,16 +47,18 @@ from bot.core.messages import ChannelRef
 from bot.storage.chat_queries import ChatQueries
 from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
 from bot.storage.records import Delivery, DeliveryStatus, Subscription, SubscriptionKind
+from bot.storage.webqueries import WebQueries
 
 EVENT_TTL = timedelta(days=1)
 
 log = logging.getLogger("paperboy.store")
 
 
-class SqlStore(ChatQueries):
+class SqlStore(ChatQueries, WebQueries):
     """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
     Subscriptions, the delivery ledger and events are here; what chat needs (posted digests,
-    votes, seed jobs, shares) is inherited from ``ChatQueries``."""
+    votes, seed jobs, shares) is inherited from ``ChatQueries``, the web archive's queries from
+    ``WebQueries`` (``bot.storage.webqueries``)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -173,12 +173,13 @@ def test_week_json_lists_each_papers_weeks(here: Path, capsys: pytest.CaptureFix
     assert main(["week", "--source", "good.md", "--json", "2025-06-25"]) == 0
     papers = json.loads(capsys.readouterr().out)["papers"]
     attention = next(p for p in papers if p["title"] == "Attention Is All You Need")
-    assert attention["weeks"] == [
-        {"week_start": "2025-06-16", "rank": 1},
-        {"week_start": "2025-06-23", "rank": 1},
+    # Newest first, as in export and the web API.
+    assert [(w["week_start"], w["rank"]) for w in attention["weeks"]] == [
+        ("2025-06-23", 1),
+        ("2025-06-16", 1),
     ]
     residual = next(p for p in papers if p["rank"] == 2)
-    assert residual["weeks"] == [{"week_start": "2025-06-23", "rank": 2}]
+    assert [(w["week_start"], w["rank"]) for w in residual["weeks"]] == [("2025-06-23", 2)]
 
 
 @pytest.mark.parametrize("target", ["no/such/dir/x.jsonl", "."])

@@ -13,7 +13,7 @@ from support.paths import REPO
 
 from bot.config.checks import format_duration, parse_duration, validate_cron, validate_timezone
 from bot.config.load import ConfigErrors, describe_settings, load_config, parse_config
-from bot.config.settings import DEFAULT_DATABASE_URL, KEYCAP_EMOJI, Settings
+from bot.config.settings import DEFAULT_DATABASE_URL, KEYCAP_EMOJI, Settings, WebSettings
 from bot.core.errors import ConfigError
 from bot.core.messages import ChannelRef
 from bot.storage.records import Subscription
@@ -119,6 +119,8 @@ def test_a_complete_file() -> None:
     assert s.discord.shards == "auto"
     assert s.terminal.enabled is False and not s.terminal_enabled
     assert (s.http.host, s.http.port) == ("0.0.0.0", 3000)
+    assert s.web == WebSettings(True, "https://papers.example.org", 0)  # no trailing slash
+    assert s.web_base_url == "https://papers.example.org"
     assert s.log_level == "DEBUG" and s.log_format == "json"
     slack_sub, discord_sub = s.subscriptions
     assert slack_sub.timezone == "Europe/Berlin"  # the top-level default
@@ -474,6 +476,19 @@ def test_bad_environment_fallback_is_attributed_to_the_variable() -> None:
         "store.url: expected a sqlite:/// or postgresql:// URL, got one starting with "
         "'mysql://' (from the DATABASE_URL environment variable)"
     )
+
+
+def test_the_web_is_off_by_default_and_needs_the_http_server() -> None:
+    s = parse_config("", env={})
+    assert not s.web.enabled and s.web_base_url is None
+    s = parse_config("web:\n  base_url: https://papers.example.org\n", env={})
+    assert s.web_base_url is None  # no links in chat to pages that are not served
+    with pytest.raises(ConfigErrors) as info:
+        parse_config("http:\n  enabled: false\nweb:\n  enabled: true\n", env={})
+    assert str(info.value).startswith("http.enabled: must be true when web.enabled is")
+    with pytest.raises(ConfigErrors) as info:
+        parse_config("web:\n  base_url: javascript:alert(1)\n  cache_seconds: -1\n", env={})
+    assert [e.key_path for e in info.value.errors] == ["web.base_url", "web.cache_seconds"]
 
 
 def test_more_papers_than_vote_emoji() -> None:

@@ -220,8 +220,10 @@ async def test_login_identify_and_command_sync(fake: FakeDiscord, adapter: Disco
     assert [c["value"] for c in window["choices"]] == ["week", "month", "year", "all"]
     admin = synced["papers-admin"]
     assert [o["name"] for o in admin["options"]] == [
-        "subscribe", "unsubscribe", "schedule", "preview", "post",
+        "subscribe", "unsubscribe", "schedule", "preview", "post", "feed",
     ]  # fmt: skip
+    feed = next(o for o in admin["options"] if o["name"] == "feed")
+    assert [c["value"] for c in feed["options"][0]["choices"]] == ["show", "rotate"]
     assert int(admin["default_member_permissions"]) == 1 << 5  # Manage Server
     assert admin["dm_permission"] is False
 

@@ -3,7 +3,7 @@
 Two top-level command groups, because Discord applies ``default_member_permissions`` only to
 top-level commands (it is ignored on subcommand groups): ``/papers`` (search, week, show, top,
 random, help) for everyone, and ``/papers-admin`` (subscribe, unsubscribe, schedule, preview,
-post), hidden by default from members without Manage Server *and* checked on every call by the
+post, feed), hidden by default from members without Manage Server *and* checked on every call by the
 ``Runner`` (``interactions``), which every subcommand hands its text form to.
 """
 
@@ -23,6 +23,7 @@ log = logging.getLogger("paperboy.discord")
 Window = Literal["week", "month", "year", "all"]
 Scope = Literal["here", "server"]
 Kind = Literal["curated", "community"]
+FeedAction = Literal["show", "rotate"]
 
 
 def build_groups(runner: Runner) -> tuple[app_commands.Group, app_commands.Group]:
@@ -150,6 +151,14 @@ def _admin_group(runner: Runner) -> app_commands.Group:
         },
         admin=True,
     )
+
+    @admin.command(name="feed", description="This channel's private web page and feed link")
+    @app_commands.describe(action="show the link, or rotate: replace it (the old one stops)")
+    async def feed(interaction: discord.Interaction[Any], action: FeedAction | None = None) -> None:
+        await runner.run(
+            interaction, _command_text("feed", "rotate" if action == "rotate" else None), admin=True
+        )
+
     return admin
 
 
