@@ -76,11 +76,9 @@ class Bot:
                 return "".join(seen)
 
     async def stop(self) -> tuple[int, str]:
-        started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
-        rest, err = await asyncio.wait_for(self.proc.communicate(), 15)
-        elapsed = time.monotonic() - started
-        assert elapsed < 10, f"took {elapsed:.1f}s to stop"
+        # Generous: only a hang fails here (the stop deadline is App.STOP_TIMEOUT, in code).
+        rest, err = await asyncio.wait_for(self.proc.communicate(), 60)
         self.out.append(rest.decode())
         assert self.proc.returncode is not None
         return self.proc.returncode, err.decode()

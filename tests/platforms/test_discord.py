@@ -199,7 +199,6 @@ async def answered(fake: FakeDiscord, it: Interaction) -> dict[str, Any]:
 
 async def test_login_identify_and_command_sync(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
     assert adapter.healthy()
-    assert adapter.latency < 1.0
     assert fake.calls("get_me") and fake.calls("get_application")
     assert fake.calls("get_me")[0].headers["Authorization"] == f"Bot {TOKEN}"
     # Intents: guilds (1) and guild reactions (1 << 10); nothing privileged.
@@ -467,7 +466,6 @@ async def test_search_is_acknowledged_then_answered_privately_with_a_share_butto
     # The initial response is a private "thinking" defer, sent before the core is asked.
     cb = callback(it)
     assert cb["type"] == 5 and cb["data"]["flags"] & EPHEMERAL
-    assert it.latency is not None and it.latency < 1.0
     [inv] = commands.invocations
     assert inv == Invocation(CHANNEL, str(READER_ID), "search attention", False, inv.user_name)
     assert inv.user_name
@@ -526,7 +524,6 @@ async def test_show_autocomplete_is_fast_and_bounded(
     assert choices is not None and len(choices) == 24
     assert all(len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
     assert choices[0]["value"] == "0000000000"
-    assert it.latency is not None and it.latency < 0.5
     assert commands.invocations == []  # autocomplete never runs the command
 
 

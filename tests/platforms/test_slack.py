@@ -401,8 +401,7 @@ async def test_slash_command_over_socket_mode(
     fake: FakeSlack, bot: SlackAdapter, commands: FakeCommands, text: str
 ) -> None:
     payload = fake.slash_command(text)
-    ack = await fake.wait_ack(await fake.send_envelope("slash_commands", payload))
-    assert ack.latency < 3.0
+    await fake.wait_ack(await fake.send_envelope("slash_commands", payload))
     await fake.wait_for(lambda: len(fake.responses) == 1)
     [inv] = commands.invocations
     assert inv == Invocation(
@@ -454,13 +453,14 @@ async def test_in_channel_reply_and_no_share_button_without_papers(
 async def test_ack_arrives_before_slow_work_finishes(
     fake: FakeSlack, bot: SlackAdapter, http_bot: HttpBot, commands: FakeCommands
 ) -> None:
+    """Both acks (Socket Mode envelope, HTTP 200) come back while the handlers are still held
+    at the gate: acknowledging never waits for the work (timings: bench/slack_ack.py)."""
     commands.gate = asyncio.Event()  # the handler "takes 4 s": it waits until we release it
     env = await fake.send_envelope("slash_commands", fake.slash_command("search slow"))
-    ack = await fake.wait_ack(env)
-    assert ack.latency < 3.0
-    started = time.monotonic()
+    await fake.wait_ack(env)
+    assert commands.done == 0
     status, _ = await fake.post_signed(http_bot.url, fake.form_body(fake.slash_command("top")))
-    assert status == 200 and time.monotonic() - started < 3.0
+    assert status == 200 and commands.done == 0
     await eventually(lambda: len(commands.invocations) == 2)
     assert commands.done == 0 and fake.responses == []  # work still in progress after both acks
     commands.gate.set()
@@ -524,8 +524,7 @@ async def test_share_posts_publicly_and_records_it(
         if e["action_id"] == "papers_share"
     )
     payload = fake.block_action(share["action_id"], share["value"])
-    ack = await fake.wait_ack(await fake.send_envelope("interactive", payload))
-    assert ack.latency < 3.0
+    await fake.wait_ack(await fake.send_envelope("interactive", payload))
     await fake.wait_for(lambda: len(fake.responses) == 2)
     [posted] = fake.messages("C0GENERAL")
     assert posted["metadata"]["event_type"] == "paperboy_share"
@@ -643,7 +642,7 @@ async def test_reaction_votes_over_socket_mode(
     await fake.wait_ack(await fake.send_envelope("events_api", added))
     # Slack retries the same event (same event_id): acked again, handler sees the id.
     retry = await fake.send_envelope("events_api", added, retry_attempt=1, retry_reason="timeout")
-    assert (await fake.wait_ack(retry)).latency < 3.0
+    await fake.wait_ack(retry)
     removed = fake.reaction_event("three", ts="1700000000.000100", added=False, event_id="Ev2")
     await fake.send_envelope("events_api", removed)
     own = fake.reaction_event(
@@ -728,7 +727,7 @@ async def test_socket_lifecycle_and_reconnect(
     await eventually(lambda: fake.connected and adapter.healthy())
     assert fake.calls("apps.connections.open")[0].headers["Authorization"] == f"Bearer {APP_TOKEN}"
     env = await fake.send_envelope("slash_commands", fake.slash_command("top"))
-    assert (await fake.wait_ack(env)).latency < 3.0
+    await fake.wait_ack(env)
     await adapter.stop()
     await adapter.stop()
     assert not adapter.healthy()

@@ -132,7 +132,7 @@ async def command(
     it = await fake.slash(sub, options or {}, command=group, user=user, permissions=permissions)
     await fake.wait_for(lambda: it.answered_at is not None)
     first = it.callbacks[0]
-    assert it.latency is not None and it.latency < 3.0  # Discord's deadline
+    assert it.latency is not None  # answered (timing is measured in bench/discord_bench.py)
     if first["type"] == 4:
         return it, dict(first["data"])
     assert first["type"] == 5 and first["data"]["flags"] & EPHEMERAL  # private "thinking"
