@@ -7,6 +7,7 @@ from typing import Any
 BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
+    "channels:join",
     "commands",
     "reactions:read",
     "reactions:write",
