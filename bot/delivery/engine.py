@@ -197,7 +197,8 @@ class DeliveryEngine:
         if not self.leadership.held:
             return
         for o in await self.reconciler.reconcile_pending(unowned=True):
-            self._count(o)
+            if o.status in ("sent", "reconciled", "skipped"):  # the rest is looked at again
+                self._count(o)
         await self.notices.flush()
 
     async def notify_admin(self, key: str, text: str) -> None:

@@ -63,6 +63,7 @@ class Leadership:
         self._renewed_at = 0.0  # loop time just before the last successful renewal
         self._said: str | None = None  # the last state logged: "leader" or "standby"
         self._asking = asyncio.Lock()  # one question to the store at a time
+        self._failing = False  # the last question failed (logged once per outage)
 
     @property
     def held(self) -> bool:
@@ -85,11 +86,14 @@ class Leadership:
         started = _now()
         try:
             token = await self.store.acquire_lease(self.name, self.owner, self.ttl)
+            self._failing = False
         except Exception as exc:
-            log.error(
-                "leadership: could not renew the lease; not sending until it is renewed",
-                extra={"lease": self.name, "error": f"{type(exc).__name__}: {exc}"},
-            )
+            if not self._failing:  # once per outage, not every poll
+                log.error(
+                    "leadership: could not reach the lease; not sending until it is renewed",
+                    extra={"lease": self.name, "error": f"{type(exc).__name__}: {exc}"},
+                )
+            self._failing = True
             token = None
         if token is not None:
             self._renewed_at = started
