@@ -253,6 +253,7 @@ async def test_two_processes_on_one_sqlite_file_post_each_week_once(
     db = str(tmp_path / "one.sqlite3")
     settings = settings_for(side, tmp_path, db, [Sub(a), Sub(b)], sources=[source])
     first, second = FakeClock(MONDAY_8), FakeClock(MONDAY_8)
+    side.slow_replies(0.2)  # the two processes' sends overlap
     with caplog.at_level(logging.INFO):
         async with running(settings, first) as one, running(settings, second) as two:
             await asyncio.gather(first.set(MONDAY_9), second.set(MONDAY_9))  # both at once

@@ -71,6 +71,9 @@ class Side(Protocol):
     def revoke(self) -> None:
         """From now on the platform refuses the bot's token (until ``restore``)."""
 
+    def slow_replies(self, seconds: float) -> None:
+        """A stored post waits ``seconds`` for its reply (sends overlap)."""
+
     def restore(self) -> None: ...
 
 
@@ -107,6 +110,9 @@ class SlackSide:
 
     def revoke(self) -> None:
         self.fake.bot_token = "xoxb-revoked"
+
+    def slow_replies(self, seconds: float) -> None:
+        self.fake.reply_delay = seconds
 
     def restore(self) -> None:
         self.fake.bot_token = BOT_TOKEN
@@ -175,6 +181,9 @@ class DiscordSide:
 
     def revoke(self) -> None:
         self.fake.fail_next("create_message", 401, times=1000)
+
+    def slow_replies(self, seconds: float) -> None:
+        self.fake.reply_delay = seconds
 
     def restore(self) -> None:
         self.fake._faults.pop("create_message", None)

@@ -122,6 +122,7 @@ class FakeDiscord(GatewayMixin):
         self.interactions: dict[int, Interaction] = {}
         self.interaction_tokens: dict[str, Interaction] = {}
         self.denied: dict[int, int] = {}  # channel -> error code (50001/50013)
+        self.reply_delay = 0.0  # seconds a stored message waits for its reply
         self.too_many_429 = 0
         self.global_429 = 0
         self.route_429 = 0
@@ -477,6 +478,8 @@ class FakeDiscord(GatewayMixin):
         self.messages[channel].append(msg)
         if nonce is not None:
             self._nonces[(channel, str(nonce))] = (now, msg)
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)  # stored; the reply is on its way
         return self._json(200, {**msg, "nonce": nonce})
 
     async def _get_messages(self, request: web.Request, body: Any) -> web.Response:
