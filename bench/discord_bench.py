@@ -389,7 +389,9 @@ async def run(args: argparse.Namespace) -> int:
                 ) -> Digest | None:
                     return None if digest.key in sent else digest
 
-                async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+                async def digest_for(
+                    self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+                ) -> Digest | None:
                     return digest if key == digest.key else None
 
             engine = DeliveryEngine(

@@ -87,9 +87,12 @@ class LimitedPlatform:
         return mid
 
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
         return self.by_key.get((str(channel), idempotency_key))
+
+    async def prepare(self, channel: ChannelRef) -> None:
+        return None
 
 
 class OneDigest:
@@ -101,7 +104,9 @@ class OneDigest:
     ) -> Digest | None:
         return None if self.digest.key in sent_keys else self.digest
 
-    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+    async def digest_for(
+        self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+    ) -> Digest | None:
         return self.digest if key == self.digest.key else None
 
 

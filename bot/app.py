@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from bot.core.errors import PaperboyError
 from bot.core.messages import ChannelRef
 from bot.delivery.digest import DigestBuilder, DigestOptions
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.leadership import Leadership
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
 from bot.ops.http import HttpServer
@@ -47,6 +49,7 @@ class App:
     adapters: dict[str, Adapter] = field(default_factory=dict)
     engine: DeliveryEngine | None = None
     scheduler: Scheduler | None = None
+    leadership: Leadership | None = None
     votes: VoteService | None = None
     seeder: Seeder | None = None
     backfill: Backfill | None = None
@@ -110,6 +113,10 @@ class App:
         await self._seed_subscriptions()
 
     async def _seed_subscriptions(self) -> None:
+        """Apply the config file's subscriptions. Whichever changed last wins: an entry is
+        applied when it is new or was edited since it was last applied (its hash is stored per
+        channel), so a schedule set in chat stays until the file's entry for that channel
+        changes. A changed schedule counts from now, like one changed in chat."""
         assert self.store is not None
         s = self.settings
         seeds = [x.to_subscription() for x in s.subscriptions]
@@ -118,27 +125,26 @@ class App:
                 Subscription(self.terminal_channel(), DEFAULT_TERMINAL_CRON, s.timezone, "curated")
             )
         for seed in seeds:
+            entry = _entry_hash(seed)
+            if await self.store.config_applied(seed.channel) == entry:
+                continue
             existing = await self.store.get_subscription(seed.channel)
-            if existing is None:
-                await self.store.upsert_subscription(seed)
-            elif (existing.cron, existing.timezone, existing.kind) != (
-                seed.cron,
-                seed.timezone,
-                seed.kind,
-            ):
-                # The config file wins over earlier admin commands for channels it names.
-                await self.store.upsert_subscription(
-                    Subscription(
-                        seed.channel,
-                        seed.cron,
-                        seed.timezone,
-                        seed.kind,
-                        existing.enabled,
-                        existing.paused_reason,
-                        existing.last_fire_at,
-                        existing.id,
-                    )
+            await self.store.upsert_subscription(
+                Subscription(
+                    seed.channel,
+                    seed.cron,
+                    seed.timezone,
+                    seed.kind,
+                    existing.enabled if existing else True,
+                    existing.paused_reason if existing else None,
+                    self.clock.now(),  # kept if the schedule is unchanged
+                    origin="config",
                 )
+            )
+            await self.store.set_config_applied(seed.channel, entry, self.clock.now())
+            log.info(
+                "subscription from the config file applied", extra={"channel": str(seed.channel)}
+            )
 
     def _build_adapters(self) -> None:
         assert self.commands is not None and self.votes is not None and self.store is not None
@@ -204,8 +210,16 @@ class App:
         s = self.settings
         h = s.http
         self.http = HttpServer(h.host, h.port, health=self._health, metrics=self._metrics_text)
+        self.leadership = Leadership(self.store, ttl=s.scheduler.lease_ttl.total_seconds())
         activity = SendActivity()  # seeding and backfill hold back while digests go out
-        self.seeder = Seeder(self.store, clock=self.clock, activity=activity, metrics=self.metrics)
+        leadership = self.leadership
+        self.seeder = Seeder(
+            self.store,
+            clock=self.clock,
+            activity=activity,
+            metrics=self.metrics,
+            leading=lambda: leadership.held,
+        )
         self.engine = DeliveryEngine(
             self.store,
             {},
@@ -216,12 +230,20 @@ class App:
             metrics=self.metrics,
             activity=activity,
             on_posted=self.seeder.enqueue,
+            leadership=self.leadership,
         )
         assert self.votes is not None
         self.backfill = Backfill(
             self.store, self.votes, clock=self.clock, window=s.votes.window, activity=activity
         )
-        self.scheduler = Scheduler(self.store, self.engine, self.clock, grace=s.scheduler.grace)
+        self.scheduler = Scheduler(
+            self.store,
+            self.engine,
+            self.clock,
+            grace=s.scheduler.grace,
+            leadership=self.leadership,
+            leader_poll=s.scheduler.leader_poll,
+        )
         self.commands = Commands(
             CommandContext(
                 catalog=self.archive.current,
@@ -246,8 +268,10 @@ class App:
             await adapter.start()
             log.info("adapter started", extra={"platform": name})
         await self._check_workspaces()
+        leading = await self.leadership.acquire()  # before seeding: only the leader seeds
         self._start_reactions()
-        await self.engine.reconcile_pending()
+        if leading:  # a standby leaves this to the leader
+            await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
 
@@ -368,13 +392,18 @@ class App:
         if sub is None or terminal is None:
             return
         outcome = await self.engine.deliver(sub)
-        if outcome.status in ("already_sent", "nothing_new"):
+        if outcome.status in ("already_sent", "nothing_new", "standby"):
             digest = self.digests.curated()
             if digest is not None:
                 from bot.platforms.terminal import TerminalAdapter
 
                 assert isinstance(terminal, TerminalAdapter)
-                terminal.write("(This week's digest was already posted here; showing it again.)")
+                if outcome.status == "standby":
+                    terminal.write("(Another Paperboy process sends digests from this database.)")
+                else:
+                    terminal.write(
+                        "(This week's digest was already posted here; showing it again.)"
+                    )
                 terminal.write(terminal.render(digest.message))
 
     def start_input(self) -> None:
@@ -398,6 +427,8 @@ class App:
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.scheduler.stop(), timeout=STOP_TIMEOUT)
+        if self.leadership is not None:
+            await self.leadership.release()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -419,6 +450,12 @@ class App:
             await self.store.close()
         if self.archive is not None:
             self.archive.catalog.close()
+
+
+def _entry_hash(sub: Subscription) -> str:
+    """What identifies a config file entry's settings for a channel (its schedule and kind)."""
+    text = f"{sub.cron}\x1f{sub.timezone}\x1f{sub.kind}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 async def run_app(settings: Settings, *, now: bool = False, exit_on_eof: bool = False) -> int:

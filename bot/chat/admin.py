@@ -1,6 +1,9 @@
 """``/papers subscribe|unsubscribe|schedule|preview|post|feed`` (``/papers-admin`` on Discord):
-a channel's digest subscription and its private web link. ``commands`` lets only admins reach
-these."""
+a channel's digest subscription and its private web link. ``commands`` lets only admins reach these.
+
+A schedule set here counts from now: its first fire is the "Next run" the reply shows, never a
+fire "missed" under the old schedule. It stays set until the config file's entry for the
+channel (if any) is edited: whichever changed last wins, and ``schedule`` says which it is."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from bot.config.checks import validate_cron, validate_timezone
 from bot.core.messages import Field, Invocation, Message, Reply
 from bot.core.text import truncate_words
 from bot.core.weblinks import absolute, channel_path, new_token
+from bot.delivery.digest import delivered_as
 from bot.delivery.scheduler import next_fire
 from bot.storage.records import Subscription
 
@@ -45,12 +49,15 @@ async def subscribe(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
             "community" if kind == "community" else "curated",
             enabled=True,
             paused_reason=None,
-            last_fire_at=current.last_fire_at if current else None,
+            last_fire_at=ctx.clock.now(),  # a new schedule counts from now (kept if unchanged)
+            origin="chat",
         )
     )
     if current is not None and not current.enabled:
         await ctx.store.set_paused(sub.id or 0, None)
     ctx.on_subscriptions_changed()
+    if ctx.engine is not None:
+        await ctx.engine.prepare(inv.channel)
     return notice("Subscribed", describe(ctx, sub))
 
 
@@ -75,9 +82,15 @@ def parse_subscribe(rest: str) -> tuple[str, str | None, str]:
 
 
 async def unsubscribe(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    current = await ctx.store.get_subscription(inv.channel)
     if await ctx.store.delete_subscription(inv.channel):
         ctx.on_subscriptions_changed()
-        return notice("Unsubscribed", "This channel will get no more scheduled digests.")
+        text = "This channel will get no more scheduled digests."
+        if current is not None and current.origin == "config":
+            text += (
+                " The config file names it too: it stays unsubscribed until that entry is edited."
+            )
+        return notice("Unsubscribed", text)
     return notice("Not subscribed", "This channel has no digest subscription.")
 
 
@@ -105,9 +118,11 @@ async def preview(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
     current = await subscription(ctx, inv)
     if isinstance(current, Reply):
         return current
-    sent = await ctx.store.sent_digest_keys(current.id or 0)
+    history = await ctx.store.channel_deliveries(inv.channel)
+    sent = {r.digest_key for r in history if r.status != "pending"}
     digest = await ctx.digests.next_digest(current, sent, ctx.clock.now())
-    if digest is None:
+    done = delivered_as(history, digest) if digest is not None else None
+    if digest is None or (done is not None and done.status != "pending"):
         return notice(
             "Nothing new to post",
             "The newest digest was already posted here (or there are no votes yet for a "
@@ -132,7 +147,7 @@ async def post(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
         return current
     if ctx.engine is None:
         return notice("Posting is not available", "The delivery engine is not running.")
-    outcome = await ctx.engine.deliver(current)
+    outcome = await ctx.engine.deliver(current, queue=True)
     return notice("Post now", describe_outcome(outcome.status, outcome.error))
 
 
@@ -182,13 +197,20 @@ async def feed(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
 
 
 def describe(ctx: CommandContext, sub: Subscription) -> str:
-    """A subscription in one line: kind, cron, timezone, state and the next run, local time."""
+    """A subscription in one line: kind, cron, timezone, state, the next run in local time, and
+    where the schedule was set."""
     state = "active" if sub.enabled else f"paused ({sub.paused_reason or 'no reason given'})"
     nxt = next_fire(sub.cron, sub.timezone, ctx.clock.now())
     local = nxt.astimezone(ZoneInfo(sub.timezone))
+    origin = (
+        "Schedule from the config file (a change made here stays until that entry is edited)."
+        if sub.origin == "config"
+        else "Schedule set in chat (it stays until the config file's entry for this channel, "
+        "if any, is edited)."
+    )
     return (
         f"{sub.kind.capitalize()} digest, `{sub.cron}` in {sub.timezone}, {state}. "
-        f"Next run: {local.strftime('%a %d %b %Y %H:%M')} {local.tzname()}."
+        f"Next run: {local.strftime('%a %d %b %Y %H:%M')} {local.tzname()}. {origin}"
     )
 
 
@@ -199,6 +221,8 @@ def describe_outcome(status: str, error: str | None) -> str:
         "already_sent": "This week's digest was already posted here; it is never posted twice.",
         "nothing_new": "Nothing new to post: the newest digest was already posted here.",
         "paused": f"Could not post: the subscription is paused ({error or 'no reason'}).",
+        "queued": "Queued: the Paperboy process that sends digests posts it within seconds.",
+        "in_progress": "This week's digest is being posted here right now.",
     }.get(status, f"Could not post right now ({error or status}); it will be retried.")
 
 

@@ -274,11 +274,18 @@ def _store(s: Section, env: Mapping[str, str]) -> StoreSettings:
 
 
 def _scheduler(s: Section) -> SchedulerSettings:
-    return SchedulerSettings(
+    default = SchedulerSettings()
+    settings = SchedulerSettings(
         grace=s.get("grace", to_duration(positive=False), timedelta(hours=12)),
         stalled_after_weeks=s.get("stalled_after_weeks", to_int(), 2),
         community_window_days=s.get("community_window_days", to_int(), 7),
+        leader_poll=s.get("leader_poll", to_duration(), default.leader_poll),
+        lease_ttl=s.get("lease_ttl", to_duration(), default.lease_ttl),
     )
+    if settings.lease_ttl < 2 * settings.leader_poll:
+        msg = "must be at least twice scheduler.leader_poll, so the leader renews it in time"
+        s.errs.add("scheduler.lease_ttl", msg, s.line_of("lease_ttl"))
+    return settings
 
 
 def _digest(s: Section) -> DigestSettings:

@@ -43,6 +43,10 @@ class SchedulerSettings:
     grace: timedelta = timedelta(hours=12)
     stalled_after_weeks: int = 2
     community_window_days: int = 7
+    # How often the leader renews its lease and standbys look for a free one.
+    leader_poll: timedelta = timedelta(seconds=5)
+    # How long a lease (and a ledger row held under it) outlives its holder's last renewal.
+    lease_ttl: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,14 @@ class PermanentError(DeliveryError):
     """Retrying will not help (channel gone, bot not allowed): pause the subscription.
 
     ``reason`` is a short machine-ish token such as ``channel_not_found`` or ``missing_access``.
+    ``whole_platform`` is True when the refusal is not about the channel but about the bot
+    itself (a revoked or invalid token): every channel on that platform is refused alike until
+    someone fixes the credentials, so what waits for it (an admin notice) waits, not drops.
     """
 
-    def __init__(self, reason: str, message: str | None = None) -> None:
+    def __init__(
+        self, reason: str, message: str | None = None, *, whole_platform: bool = False
+    ) -> None:
         super().__init__(message or reason)
         self.reason = reason
+        self.whole_platform = whole_platform

@@ -6,6 +6,13 @@ what the delivery engine asks for them; ``DigestBuilder`` is the one the app run
 ``curated`` subscription, the newest curated week not yet posted to that channel (nothing when
 the newest one was already posted); for ``community``, the ten most-voted papers of the last N
 days. (The ``digests/`` data folder is something else: the curated tables the archive loads.)
+
+A curated week keeps its identity through the edits curators make after publishing it: a
+re-dated heading (a new digest key), a title's typo fixed, a row reordered, replaced or added, a
+link added. ``delivered_as`` finds a channel's ledger row for a digest: the row with its key, or
+for a curated week a row of a curated week that is the same week by
+``bot.papers.model.same_week`` (more than half of the smaller week's papers, by their stable
+ids, are in the other). Such a week is not delivered again.
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ from bot.core.messages import Button, Link, Message, Section
 from bot.core.text import truncate_words
 from bot.core.weblinks import absolute, top_path, week_path
 from bot.papers.catalog import Catalog, week_range_label
-from bot.papers.model import CatalogPaper, Paper, Week
+from bot.papers.model import CatalogPaper, Paper, Week, same_week
 from bot.storage.base import Store
-from bot.storage.records import Subscription
+from bot.storage.records import Delivery, Subscription
 
 VOTE_HINT = "React 1️⃣–🔟 to vote for a paper"
 ARCHIVE_LABEL = "Browse the archive"
@@ -43,9 +50,32 @@ class DigestProvider(Protocol):
     ) -> Digest | None:
         """The digest to post to ``sub`` now; None when there is nothing new for it."""
 
-    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+    async def digest_for(
+        self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+    ) -> Digest | None:
         """Rebuild the digest with ``key`` (to finish a delivery that was in flight at a crash
-        even after a newer digest appeared); None when it cannot be rebuilt."""
+        even after a newer digest appeared); for a curated week, the same week by
+        ``paper_ids`` if it was re-dated since. None when it cannot be rebuilt."""
+
+
+CURATED_PREFIX = "week:"
+
+
+def delivered_as(history: Sequence[Delivery], digest: Digest) -> Delivery | None:
+    """The ledger row (from a channel's ``history``) that ``digest`` is: the row with its key,
+    else, for a curated week, a row of the same week (``same_week``), a settled one first."""
+    for row in history:
+        if row.digest_key == digest.key:
+            return row
+    if not digest.key.startswith(CURATED_PREFIX) or not digest.paper_ids:
+        return None
+    same = [
+        r
+        for r in history
+        if r.digest_key.startswith(CURATED_PREFIX) and same_week(r.paper_ids, digest.paper_ids)
+    ]
+    same.sort(key=lambda r: (r.status == "pending", -r.id))
+    return same[0] if same else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +185,11 @@ class DigestBuilder:
         msg = week_message(week, self.opts)
         return Digest(week.key, msg, tuple(p.paper_id for p in week.papers[: self.opts.max_papers]))
 
-    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
-        """Rebuild one digest by key (to finish a delivery that was in flight at a crash)."""
+    async def digest_for(
+        self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+    ) -> Digest | None:
+        """Rebuild one digest by key (to finish a delivery that was in flight at a crash); a
+        curated week re-dated since is found by its papers."""
         kind, _, value = key.partition(":")
         try:
             day = date.fromisoformat(value)
@@ -164,12 +197,23 @@ class DigestBuilder:
             return None
         if kind == "week":
             week = self._catalog().week(day)
-            return self.curated(week) if week is not None and week.start == day else None
+            if week is not None and week.start == day:
+                return self.curated(week)
+            return self._same_week(paper_ids)
         if kind == "community":
             tz = ZoneInfo(sub.timezone)
             end = datetime.combine(day, time(23, 59), tzinfo=tz)
             digest = await self.community(sub, end)
             return digest if digest is not None and digest.key == key else None
+        return None
+
+    def _same_week(self, paper_ids: tuple[str, ...]) -> Digest | None:
+        if not paper_ids:
+            return None
+        for week in self._catalog().weeks():
+            ids = [p.paper_id for p in week.papers[: self.opts.max_papers]]
+            if same_week(ids, paper_ids):
+                return self.curated(week)
         return None
 
     async def community(self, sub: Subscription, now: datetime) -> Digest | None:

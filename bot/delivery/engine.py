@@ -1,21 +1,23 @@
 """Getting digests into channels exactly once: the ledger protocol, fan-out, rate limits,
 retries and reconciliation.
 
-Per (subscription, digest) the ledger (``Store.claim_delivery``) holds one row, written *before*
-anything is sent. One delivery:
+Per (channel, digest) the ledger (``Store.claim_delivery``) holds one row, written *before*
+anything is sent; it is the channel's history, whatever happens to its subscription. Only the
+leader sends (``bot.delivery.leadership``: a lease with a fencing token). One delivery:
 
-1. claim the row; a row already ``sent`` means ``already_sent``;
-2. take the row's lock (in process, and ``store.try_acquire_leader("delivery:<id>")`` across
-   replicas: a PostgreSQL advisory lock, freed if the holder dies); a row another replica is
-   sending right now means ``in_progress``;
+1. find the channel's row for the digest (``digest.delivered_as``: its key, or the same curated
+   week edited since); a settled one means ``already_sent``; else claim a row;
+2. hold the row (an asyncio lock in process, ``take_delivery`` under the lease across
+   processes); a row another process holds means ``in_progress``, no lead means ``standby``
+   (an admin's ``post`` on a standby leaves the row ``queued`` for the leader);
 3. a row with ``attempts > 0`` may already be on the platform (we crashed, or the reply was
-   lost): ``poster.find_posted(channel, key, since=row.created_at)`` first; found means
-   ``reconciled``;
-4. ``begin_attempt`` (evidence of a send, written before it) -> ``poster.post`` ->
-   ``record_posted`` (so reactions map to papers) -> ``on_posted`` (the seed job for its vote
-   reactions, ``bot.delivery.seeding``) -> ``complete_delivery``. A crash anywhere in between
-   leaves a pending row with attempts > 0, which step 3 settles on the next start (recording
-   the digest and its seed job then).
+   lost): ``poster.find_posted(channel, key, after=row.search_after)`` first, bounded by a
+   message the ledger recorded, never by the local clock; found means ``reconciled``;
+4. ``begin_attempt`` (the hold checked again and the attempt counted, right before the send)
+   -> ``poster.post`` -> ``record_posted`` (so reactions map to papers) -> ``on_posted`` (the
+   seed job for its vote reactions, ``bot.delivery.seeding``) -> ``complete_delivery`` (only if
+   still held). A crash anywhere in between leaves a pending row with attempts > 0, which step
+   3 settles on the next start (recording the digest and its seed job then).
 
 Posting never waits on seeding, and seeding waits on posting: ``activity`` marks each platform
 busy from the moment a send is due until it is settled, and the seeder holds back meanwhile.
@@ -43,9 +45,10 @@ from typing import Protocol
 
 from bot.core.clock import Clock
 from bot.core.messages import ChannelRef, Message
-from bot.delivery.digest import Digest, DigestProvider
+from bot.delivery.digest import Digest, DigestProvider, delivered_as
+from bot.delivery.leadership import Leadership
 from bot.delivery.notices import AdminNotices
-from bot.delivery.outcome import Outcome, error_text, idempotency_key, no_poster
+from bot.delivery.outcome import Outcome, already_sent, error_text, idempotency_key, no_poster
 from bot.delivery.ratelimit import PlatformLimiters, RateLimiter
 from bot.delivery.reconcile import Reconciler
 from bot.delivery.seeding import SendActivity
@@ -73,10 +76,16 @@ class Poster(Protocol):
         enforce_nonce; Slack: message metadata) so ``find_posted`` can find it later."""
 
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
-        """The id of a message already posted with this key since ``since``, or None.
-        Used to reconcile a send whose outcome is unknown before sending again."""
+        """The id of a message already posted with this key, or None. Used to reconcile a
+        send whose outcome is unknown before sending again. ``after`` is the id of a message
+        the bot posted in the channel before the send (from the ledger); the search need not
+        look further back. None: no such message; look back as far as is reasonable."""
+
+    async def prepare(self, channel: ChannelRef) -> None:
+        """Get ready to post and verify posts in ``channel`` (Slack joins a public channel);
+        errors are the adapter's to log, never raised."""
 
 
 class DeliveryEngine:
@@ -103,6 +112,7 @@ class DeliveryEngine:
         rng: random.Random | None = None,
         activity: SendActivity | None = None,
         on_posted: Callable[[PostedDigest], Awaitable[object]] | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         """``activity``: where sends in progress are marked (the seeder waits on it);
         ``on_posted``: called with each digest recorded as posted, before its ledger row is
@@ -114,11 +124,13 @@ class DeliveryEngine:
         self.metrics = metrics or Metrics()
         self.concurrency = concurrency
         self.activity = activity or SendActivity()
+        self.leadership = leadership or Leadership(store)
         limiters = PlatformLimiters(limiter)
         self.notices = AdminNotices(
             store,
             self.posters,
             limiters,
+            self.leadership,
             clock=clock,
             channel=admin_channel,
             stalled_after_weeks=stalled_after_weeks,
@@ -129,6 +141,7 @@ class DeliveryEngine:
             self.notices,
             limiters,
             self.metrics,
+            self.leadership,
             clock=clock,
             max_attempts=max_attempts,
             base_backoff=base_backoff,
@@ -165,12 +178,18 @@ class DeliveryEngine:
         return outcomes
 
     async def deliver(
-        self, sub: Subscription, digest: Digest | None = None, *, now: datetime | None = None
+        self,
+        sub: Subscription,
+        digest: Digest | None = None,
+        *,
+        now: datetime | None = None,
+        queue: bool = False,
     ) -> Outcome:
         """Deliver one digest (``None``: ask the provider) to one subscription. Never raises
-        for delivery or store problems: they come back as ``failed``."""
+        for delivery or store problems: they come back as ``failed``. On a standby, ``queue``
+        claims the row for the leader to post (``queued``) instead of answering ``standby``."""
         try:
-            outcome = await self._deliver(sub, digest, now or self.clock.now())
+            outcome = await self._deliver(sub, digest, now or self.clock.now(), queue=queue)
         except Exception as exc:
             log.exception("delivery failed", extra={"channel": str(sub.channel)})
             outcome = Outcome(
@@ -180,21 +199,44 @@ class DeliveryEngine:
         return outcome
 
     async def reconcile_pending(self) -> list[Outcome]:
-        """At start-up: finish or settle every ledger row left ``pending`` by an earlier run."""
+        """At start-up (and when taking over the lead): finish or settle every ledger row left
+        ``pending``, then post the admin notices that are due."""
         outcomes = await self.reconciler.reconcile_pending()
         for o in outcomes:
             self._count(o)
+        await self.notices.flush()
         return outcomes
 
+    async def flush(self) -> None:
+        """The leader's regular chores between fires: post rows queued by standbys (and rows
+        a stopped process let go of), and the admin notices that are due."""
+        if not self.leadership.held:
+            return
+        for o in await self.reconciler.reconcile_pending(unowned=True):
+            if o.status in ("sent", "reconciled", "skipped"):  # the rest is looked at again
+                self._count(o)
+        await self.notices.flush()
+
     async def notify_admin(self, key: str, text: str) -> None:
-        """Tell the admin channel ``text``, once per ``key`` ever (a ledger row guards it).
+        """Tell the admin channel ``text``, once per ``key`` ever (the outbox guards it).
         Always logged; posted when an admin channel and its poster exist."""
         await self.notices.notify(key, text)
 
+    async def prepare(self, channel: ChannelRef) -> None:
+        """Let the channel's adapter get ready to post there (Slack joins public channels)."""
+        poster = self.posters.get(channel.platform)
+        if poster is not None:
+            try:
+                await poster.prepare(channel)
+            except Exception as exc:
+                log.warning(
+                    "could not prepare channel", extra={"channel": str(channel), "error": exc}
+                )
+
     # --- one delivery ----------------------------------------------------------------------------
-    async def _deliver(self, sub: Subscription, digest: Digest | None, now: datetime) -> Outcome:
-        if sub.id is None:
-            raise ValueError("subscription has no id (store it first)")
+    async def _deliver(
+        self, sub: Subscription, digest: Digest | None, now: datetime, *, queue: bool
+    ) -> Outcome:
         if not sub.enabled:
             return Outcome(
                 sub.channel, digest.key if digest else None, "paused", error=sub.paused_reason
@@ -202,14 +244,41 @@ class DeliveryEngine:
         poster = self.posters.get(sub.channel.platform)
         if poster is None:
             return no_poster(sub, digest.key if digest else None)
+        fence = await self.leadership.ensure()
+        if fence is None and not queue:
+            return Outcome(sub.channel, digest.key if digest else None, "standby")
+        history = await self.store.channel_deliveries(sub.channel)
         if digest is None:
-            sent = await self.store.sent_digest_keys(sub.id)
+            sent = {r.digest_key for r in history if r.status != "pending"}
             digest = await self.digests.next_digest(sub, sent, now)
             if digest is None:
                 return await self.notices.nothing_new_for(sub, now)
-        self.notices.something_new(sub.id)
-        key = idempotency_key(digest.key, sub.channel)
-        row, _created = await self.store.claim_delivery(sub.id, digest.key, key, self.clock.now())
+        row = delivered_as(history, digest)
+        if row is not None and row.status != "pending":
+            if row.digest_key != digest.key:
+                log.info(
+                    "the same curated week, edited since it was posted: not posted again",
+                    extra={"channel": str(sub.channel), "digest": digest.key, "as": row.digest_key},
+                )
+            await self.notices.nothing_new_for(sub, now)
+            return already_sent(sub, row)
+        self.notices.something_new(sub.channel)
+        if row is None:
+            key = idempotency_key(digest.key, sub.channel)
+            row, _created = await self.store.claim_delivery(
+                sub.channel,
+                digest.key,
+                key,
+                self.clock.now(),
+                subscription_id=sub.id,
+                paper_ids=digest.paper_ids,
+            )
+        if fence is None:
+            log.info(
+                "queued for the leader",
+                extra={"channel": str(sub.channel), "digest": row.digest_key},
+            )
+            return Outcome(sub.channel, row.digest_key, "queued")
         return await self.sender.locked(
             sub, row, partial(self.sender.send, sub, poster, digest=digest)
         )

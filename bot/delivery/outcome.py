@@ -15,12 +15,14 @@ IDEMPOTENCY_KEY_LENGTH = 25
 
 OutcomeStatus = Literal[
     "sent",  # posted now
-    "already_sent",  # the ledger says it was posted before
+    "already_sent",  # the ledger says it (or the same curated week, edited) was posted before
     "reconciled",  # an earlier attempt had reached the platform: found it, not posted again
     "nothing_new",  # the provider has nothing this channel has not had
     "paused",  # the subscription is (now) paused
     "failed",  # gave up for now; the ledger row stays pending and is retried at next start
-    "in_progress",  # another replica is delivering this very row right now
+    "in_progress",  # another process holds this very row right now; retried when it lets go
+    "standby",  # this process does not lead (or just lost the lead): the leader delivers
+    "queued",  # claimed on a standby: the leader posts it at its next poll
     "skipped",  # reconcile: a stale in-flight digest that never reached the platform
 ]
 
@@ -64,7 +66,7 @@ def log_fields(
 ) -> dict[str, Any]:
     """The ``extra`` of a log line about one ledger row."""
     fields: dict[str, Any] = {
-        "channel": str(sub.channel),
+        "channel": str(row.channel),
         "digest": row.digest_key,
         "delivery": row.id,
         "attempts": row.attempts,

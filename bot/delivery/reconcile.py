@@ -1,10 +1,12 @@
 """Start-up reconciliation: finish or settle every ledger row an earlier run left ``pending``.
 
 A pending row is a delivery that was claimed but never completed (a crash, a lost reply, a send
-that gave up for now). Its digest is rebuilt when the provider still can, and sent through the
-engine's locked send loop, which first looks on the platform when an attempt may have got
-there. A row whose digest cannot be rebuilt is completed if it reached the platform and skipped
-otherwise (a newer digest supersedes it). The scheduler runs this again to retry failures.
+that gave up for now, a ``post`` queued on a standby). Its digest is rebuilt when the provider
+still can (a curated week re-dated since is found by its papers), and sent through the engine's
+send loop, which first looks on the platform when an attempt may have got there. A row whose
+digest cannot be rebuilt is completed if it reached the platform and skipped otherwise (a newer
+digest supersedes it), and so is a row whose channel has no subscription any more. The
+scheduler runs this again to retry failures, and the leader every poll for rows nobody holds.
 """
 
 from __future__ import annotations
@@ -48,10 +50,10 @@ class Reconciler:
         self.clock = clock
         self.concurrency = concurrency
 
-    async def reconcile_pending(self) -> list[Outcome]:
-        """Settle every pending row, at most ``concurrency`` at once. Rows of admin notices or
-        of removed subscriptions are closed without an outcome."""
-        rows = await self.store.pending_deliveries()
+    async def reconcile_pending(self, *, unowned: bool = False) -> list[Outcome]:
+        """Settle every pending row (``unowned``: those nobody holds), at most ``concurrency``
+        at once. Rows of removed subscriptions are closed without an outcome."""
+        rows = await self.store.pending_deliveries(unowned=unowned)
         sem = asyncio.Semaphore(self.concurrency)
 
         async def one(row: Delivery) -> Outcome | None:
@@ -68,10 +70,11 @@ class Reconciler:
         return [o for o in results if o is not None]
 
     async def _reconcile_row(self, row: Delivery) -> Outcome | None:
-        sub = await self.store.get_subscription_by_id(row.subscription_id)
+        sub = await self.store.get_subscription(row.channel)
         if sub is None:
-            # An admin notice cut short, or the subscription is gone: nothing to finish.
-            await self.store.complete_delivery(row.id, None, self.clock.now(), status="skipped")
+            # The channel has unsubscribed: nothing to finish.
+            gone = Subscription(row.channel, "", "UTC", id=row.subscription_id)
+            await self.sender.locked(gone, row, partial(self._skip, gone))
             return None
         if not sub.enabled:
             return Outcome(sub.channel, row.digest_key, "paused", error=sub.paused_reason)
@@ -86,15 +89,19 @@ class Reconciler:
         )
 
     async def _replay(self, sub: Subscription, row: Delivery) -> Digest | None:
-        """The digest ``row`` was for, if the provider can still build it: by key, or else
-        as its next digest at the instant the row was claimed."""
-        d = await self.digests.digest_for(sub, row.digest_key)
-        if d is not None and d.key == row.digest_key:
+        """The digest ``row`` was for, if the provider can still build it: by key (or the same
+        curated week by its papers), or else as its next digest at the instant the row was
+        claimed."""
+        d = await self.digests.digest_for(sub, row.digest_key, row.paper_ids)
+        if d is not None:
             return d
-        assert sub.id is not None
-        sent = await self.store.sent_digest_keys(sub.id)
+        sent = await self.store.sent_digest_keys(row.channel)
         d = await self.digests.next_digest(sub, sent, row.created_at)
         return d if d is not None and d.key == row.digest_key else None
+
+    async def _skip(self, sub: Subscription, row: Delivery) -> Outcome:
+        await self.sender.skip(sub, row)
+        return Outcome(row.channel, row.digest_key, "skipped", attempts=row.attempts)
 
     async def _settle_stale(self, sub: Subscription, poster: Poster, row: Delivery) -> Outcome:
         """A pending row whose digest cannot be rebuilt: complete it if it reached the
@@ -107,7 +114,7 @@ class Reconciler:
             if found is not None:
                 await self.sender.complete(sub, row, None, found)
                 return Outcome(sub.channel, row.digest_key, "reconciled", found, row.attempts)
-        await self.store.complete_delivery(row.id, None, self.clock.now(), status="skipped")
+        await self.sender.skip(sub, row)
         log.warning("stale in-flight digest skipped", extra=log_fields(sub, row))
         return Outcome(sub.channel, row.digest_key, "skipped", attempts=row.attempts)
 

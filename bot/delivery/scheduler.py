@@ -14,7 +14,8 @@ a fire whose local wall time equals the last one it handled, and the delivery le
 second delivery of the same digest anyway.
 
 The ``Scheduler`` runs one loop that sleeps until the earliest due subscription (woken early by
-``wake()`` when subscriptions change), only on the replica that holds scheduler leadership.
+``wake()`` when subscriptions change, and at least every ``leader_poll`` to renew the
+leadership lease), and fires only while this process leads (``bot.delivery.leadership``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from bot.core.clock import Clock
-from bot.delivery.outcome import Outcome
+from bot.delivery.leadership import Leadership
+from bot.delivery.outcome import NOWHERE, Outcome
 from bot.storage.base import Store
 from bot.storage.records import Subscription
 
@@ -92,8 +94,8 @@ def _wall(instant: datetime, tz: str) -> datetime:
 
 class Firer(Protocol):
     """What the scheduler needs from the delivery engine (``DeliveryEngine``; tests use fakes):
-    fire the subscriptions due at an instant, and retry the deliveries that came back
-    ``failed`` (their ledger rows stay pending) later."""
+    fire the subscriptions due at an instant, retry the deliveries that came back ``failed``
+    or ``in_progress`` (their ledger rows stay pending) later, and the leader's chores."""
 
     async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> Sequence[Outcome]:
         """Deliver to each of ``subs`` the digest due at ``fire_time``."""
@@ -101,9 +103,12 @@ class Firer(Protocol):
     async def reconcile_pending(self) -> Sequence[Outcome]:
         """Finish or settle every ledger row still pending."""
 
+    async def flush(self) -> None:
+        """Post what standbys queued and the admin notices that are due (every leader poll)."""
+
 
 def _failed(outcomes: Sequence[Outcome]) -> int:
-    return sum(1 for o in outcomes if o.status == "failed")
+    return sum(1 for o in outcomes if o.status in ("failed", "in_progress"))
 
 
 ErrorHook = Callable[[BaseException, str], None]
@@ -123,9 +128,12 @@ class Scheduler:
     * Catch-up: an instant missed while nothing ran (down, suspended) is fired late if it lies
       within ``grace`` of now (only the latest missed one); an older one is skipped and logged.
       A subscription the scheduler has never handled (``last_fire_at`` None) starts from now.
-    * After a fire, ``store.set_last_fire(sub.id, instant)`` records it as handled.
-    * Leadership: only the replica holding ``store.try_acquire_leader(leader_name)`` fires; the
-      others retry every ``leader_retry``.
+    * After a fire, ``store.set_last_fire(sub.id, instant)`` records it as handled (not for a
+      subscription the fire left to another leader: it came back ``standby``).
+    * Leadership: only the process holding ``leadership`` fires. The loop renews the lease (or
+      tries to take it) at least every ``leader_poll``; on taking it over it first finishes
+      what the previous leader left pending (``engine.reconcile_pending``), and while leading
+      it runs ``engine.flush`` every poll.
     * ``refresh`` caps a sleep so subscriptions changed on another replica are picked up
       (None: sleep until the next fire or ``wake()``).
     * Fires run in their own tasks: cancelling ``run()`` does not cancel them; ``stop()`` waits
@@ -133,7 +141,7 @@ class Scheduler:
       rows pending, and the next start reconciles them).
     * Deliveries that come back ``failed`` (their ledger rows stay pending) are retried through
       ``engine.reconcile_pending()`` after ``retry_failed``, doubling up to 4 hours while they
-      keep failing.
+      keep failing; ``in_progress`` ones (another process holds the row) after the lease ttl.
     * Errors (bad cron, store down, a failing fire) go to ``on_error`` and never end the loop.
     """
 
@@ -144,8 +152,8 @@ class Scheduler:
         clock: Clock,
         *,
         grace: timedelta = timedelta(hours=12),
-        leader_name: str = "scheduler",
-        leader_retry: timedelta = timedelta(seconds=30),
+        leadership: Leadership | None = None,
+        leader_poll: timedelta = timedelta(seconds=5),
         refresh: timedelta | None = timedelta(hours=1),
         error_backoff: timedelta = timedelta(seconds=5),
         stop_timeout: float = 6.0,
@@ -156,8 +164,8 @@ class Scheduler:
         self.engine = engine
         self.clock = clock
         self.grace = grace
-        self.leader_name = leader_name
-        self.leader_retry = leader_retry
+        self.leadership = leadership or Leadership(store)
+        self.leader_poll = leader_poll
         self.refresh = refresh
         self.error_backoff = error_backoff
         self.stop_timeout = stop_timeout
@@ -165,7 +173,8 @@ class Scheduler:
         self._retry_at: datetime | None = None
         self._retry_delay = retry_failed
         self.on_error: ErrorHook = on_error or log_error
-        self.is_leader = False
+        self.is_leader = False  # as of the loop's last look at the lease
+        self._chores: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._inflight: dict[int, datetime] = {}
@@ -193,12 +202,13 @@ class Scheduler:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
-        if self.is_leader:
-            self.is_leader = False
-            try:
-                await self.store.release_leader(self.leader_name)
-            except Exception as exc:
-                self.on_error(exc, "release_leader")
+        self.is_leader = False
+        await self.leadership.release()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a fire or a retry is running (the leader's chores aside)."""
+        return any(t is not self._chores for t in self._tasks)
 
     async def drain(self) -> None:
         """Wait until no fire is in flight (tests, ``post now`` style callers)."""
@@ -208,21 +218,15 @@ class Scheduler:
     # --- the loop --------------------------------------------------------------------------------
     async def run(self) -> None:
         self._run_task = asyncio.current_task()
+        self.is_leader = self.leadership.held  # taken by the app at start-up: settled there
         failures = 0
         while not self._stop.is_set():
             self._wake.clear()
+            poll = self.clock.now() + self.leader_poll
             until: datetime | None
             try:
-                # Asked every time: cheap when held, and notices a lost lock (dead session).
-                was_leader = self.is_leader
-                self.is_leader = await self.store.try_acquire_leader(self.leader_name)
-                if self.is_leader != was_leader:
-                    log.info(
-                        "scheduler leadership " + ("acquired" if self.is_leader else "lost"),
-                        extra={"leader": self.leader_name},
-                    )
-                if not self.is_leader:
-                    await self.clock.sleep_until(self.clock.now() + self.leader_retry, self._wake)
+                if not await self._lead():
+                    await self.clock.sleep_until(poll, self._wake)
                     continue
                 until = await self.tick()
                 failures = 0
@@ -235,7 +239,29 @@ class Scheduler:
             now = self.clock.now()
             cap = now + (self.refresh if self.refresh is not None else _IDLE)
             self.next_wake = cap if until is None else min(until, cap)
-            await self.clock.sleep_until(self.next_wake, self._wake)
+            await self.clock.sleep_until(min(self.next_wake, poll), self._wake)
+
+    async def _lead(self) -> bool:
+        """Renew (or try to take) the lease; on taking it, finish what the previous leader
+        left; while leading, start the engine's chores if they are not running."""
+        was = self.is_leader
+        self.is_leader = await self.leadership.acquire()
+        if not self.is_leader:
+            return False
+        if not was:
+            self._track(asyncio.create_task(self._retry(), name="take over pending deliveries"))
+        elif self._chores is None or self._chores.done():
+            self._chores = asyncio.create_task(self._flush(), name="leader chores")
+            self._track(self._chores)
+        return True
+
+    async def _flush(self) -> None:
+        try:
+            await self.engine.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.on_error(exc, "leader chores")
 
     async def tick(self) -> datetime | None:
         """Fire every subscription that is due, and return the next instant one will be (None
@@ -270,12 +296,17 @@ class Scheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _after(self, failed: int) -> None:
-        """Plan a retry if ``failed`` deliveries failed (or reset the back-off if none did)."""
+    def _after(self, outcomes: Sequence[Outcome]) -> None:
+        """Plan a retry if deliveries failed or another process held them (or reset the
+        back-off if none did)."""
+        failed = _failed(outcomes)
         if not failed:
             self._retry_delay = self.retry_failed
             return
-        at = self.clock.now() + self._retry_delay
+        delay = self._retry_delay
+        if all(o.status != "failed" for o in outcomes):  # only held elsewhere: until it lapses
+            delay = min(delay, timedelta(seconds=self.leadership.ttl) + self.leader_poll)
+        at = self.clock.now() + delay
         self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
         log.warning(
             "deliveries failed; retrying later", extra={"failed": failed, "at": at.isoformat()}
@@ -284,12 +315,12 @@ class Scheduler:
 
     async def _retry(self) -> None:
         try:
-            self._after(_failed(await self.engine.reconcile_pending()))
+            self._after(await self.engine.reconcile_pending())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self.on_error(exc, "retry failed deliveries")
-            self._after(1)
+            self._after([Outcome(NOWHERE, None, "failed")])
         self._wake.set()
 
     async def _plan(
@@ -346,14 +377,21 @@ class Scheduler:
     async def _fire(self, instant: datetime, subs: list[Subscription]) -> None:
         log.info("firing", extra={"at": instant.isoformat(), "subscriptions": len(subs)})
         try:
+            left: set[int] = set()  # subscriptions this fire left to another leader
             try:
-                self._after(_failed(await self.engine.fire(subs, instant)))
+                outcomes = await self.engine.fire(subs, instant)
+                self._after(outcomes)
+                left = {
+                    s.id or 0 for s, o in zip(subs, outcomes, strict=False) if o.status == "standby"
+                }
             except asyncio.CancelledError:
                 raise  # not handled: last_fire_at stays, so the next start catches up
             except Exception as exc:
                 self.on_error(exc, f"fire at {instant.isoformat()}")
             for sub in subs:
                 assert sub.id is not None
+                if sub.id in left:
+                    continue
                 try:
                     await self.store.set_last_fire(sub.id, instant)
                 except Exception as exc:

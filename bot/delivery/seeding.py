@@ -22,8 +22,9 @@ The ``Seeder`` works the jobs:
   that platform waiting or in flight (``SendActivity``);
 * failures: ``PermanentError`` (the message or channel is gone, no permission) drops the job;
   anything else backs off exponentially and is retried, up to ``max_attempts`` in a row;
-* on one replica: the one holding ``store.try_acquire_leader("seeder")``. Jobs written by
-  another replica are found by polling every ``poll`` seconds (at once when written here).
+* on one replica: the leader (``leading()``, the scheduler's lease: the one that posts). Jobs
+  written by another replica are found by polling every ``poll`` seconds (at once when written
+  here).
 
 Back-offs and polls are real time (``sleep``), not the app ``Clock``: they are pauses, not
 schedules, and tests make them short.
@@ -49,8 +50,6 @@ from bot.storage.base import Store
 from bot.storage.records import PostedDigest, SeedJob
 
 log = logging.getLogger("paperboy.seeding")
-
-LEADER = "seeder"
 
 
 class SendActivity:
@@ -134,9 +133,11 @@ class Seeder:
         poll: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         metrics: Metrics | None = None,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
+        self._leading = leading or (lambda: True)
         self.clock = clock
         self.activity = activity or SendActivity()
         self.targets: dict[str, SeedTarget] = {}
@@ -185,8 +186,6 @@ class Seeder:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
-        with contextlib.suppress(Exception):
-            await self.store.release_leader(LEADER)
 
     async def settled(self) -> None:
         """Return once no job for a known platform is left (tests, benchmarks)."""
@@ -198,7 +197,7 @@ class Seeder:
         while True:
             self._wake.clear()
             try:
-                if await self.store.try_acquire_leader(LEADER):  # else another replica seeds
+                if self._leading():  # else the leading replica seeds
                     self._dispatch(await self.store.seed_jobs())
                 pause = self.poll
             except Exception as exc:
@@ -294,4 +293,4 @@ def _fields(job: SeedJob, **more: object) -> dict[str, object]:
     return {"channel": str(job.channel), "message_id": job.message_id, **more}
 
 
-__all__ = ["LEADER", "SeedTarget", "Seeder", "SendActivity"]
+__all__ = ["SeedTarget", "Seeder", "SendActivity"]

@@ -1,5 +1,13 @@
-"""The locked send loop: one ledger row settled under its locks, posted with rate limits,
-retries and back-off (steps 2-4 of the ledger protocol in ``bot.delivery.engine``)."""
+"""The send loop: one ledger row settled while this process holds it, posted with rate limits,
+retries and back-off (steps 2-4 of the ledger protocol in ``bot.delivery.engine``).
+
+Holding a row: ``Store.take_delivery`` under the leadership lease (``Fence``), and an asyncio
+lock per row within the process. Right before each post, after any wait in the rate limiter,
+``Store.begin_attempt`` checks again, in one statement, that the row is still pending, still
+ours and the lease still valid; if that check itself took longer than ``RECHECK_WITHIN`` (the
+process was paused, say), it is made again. A failed check ends the loop: the row is settled
+(``already_sent``), held by another process (``in_progress``) or this one no longer leads
+(``standby``). Completion only settles a row this process still holds."""
 
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ from bot.core.clock import Clock
 from bot.core.errors import PermanentError, RateLimited, TransientError
 from bot.core.messages import ChannelRef
 from bot.delivery.digest import Digest
+from bot.delivery.leadership import Leadership
 from bot.delivery.notices import AdminNotices
 from bot.delivery.outcome import Outcome, already_sent, error_text, log_fields
 from bot.delivery.ratelimit import PlatformLimiters, RateLimiter
@@ -28,6 +37,9 @@ if TYPE_CHECKING:
     from bot.delivery.engine import Poster
 
 log = logging.getLogger("paperboy.delivery")
+
+# A check that the row is still ours older than this (seconds) is made again before a send.
+RECHECK_WITHIN = 2.0
 
 
 @dataclass(slots=True)
@@ -45,8 +57,16 @@ class _Tries:
         self.unknown = unknown
 
 
+class _Lost(Exception):
+    """The row is not ours to send any more; ``outcome`` says why."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.status)
+        self.outcome = outcome
+
+
 class Sender:
-    """Settles ledger rows: under their locks, posting with rate limits, retries and back-off;
+    """Settles ledger rows while holding them, posting with rate limits, retries and back-off;
     a permanent error pauses the subscription and tells the admin channel."""
 
     def __init__(
@@ -55,6 +75,7 @@ class Sender:
         notices: AdminNotices,
         limiters: PlatformLimiters,
         metrics: Metrics,
+        leadership: Leadership,
         *,
         clock: Clock,
         max_attempts: int,
@@ -72,6 +93,7 @@ class Sender:
         self.notices = notices
         self.limiters = limiters
         self.metrics = metrics
+        self.leadership = leadership
         self.clock = clock
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
@@ -79,37 +101,59 @@ class Sender:
         self.send_timeout = send_timeout
         self.max_rate_limited = max_rate_limited
         self._rng = rng
-        self._locks: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def locked(
         self, sub: Subscription, row: Delivery, settle: Callable[[Delivery], Awaitable[Outcome]]
     ) -> Outcome:
-        """``settle`` the row, fresh from the store, holding its locks (in process and across
-        replicas); a row no longer pending is ``already_sent``, one locked elsewhere
-        ``in_progress``."""
+        """``settle`` the row, fresh from the store, while this process holds it (an asyncio
+        lock per row, and ``take_delivery`` under the leadership lease). A row no longer
+        pending is ``already_sent``, one another process holds ``in_progress``, and without
+        the lead it is ``standby``."""
         if row.status != "pending":
             return already_sent(sub, row)
-        assert sub.id is not None
-        lock = self._locks.get((sub.id, row.digest_key))
+        lock = self._locks.get(row.id)
         if lock is None:
-            lock = self._locks[(sub.id, row.digest_key)] = asyncio.Lock()
+            lock = self._locks[row.id] = asyncio.Lock()
         async with lock:
-            name = f"delivery:{row.id}"
-            if not await self.store.try_acquire_leader(name):
-                return Outcome(sub.channel, row.digest_key, "in_progress", attempts=row.attempts)
             try:
-                fresh = await self.store.get_delivery(sub.id, row.digest_key)
-                row = fresh or row
-                if row.status != "pending":
-                    return already_sent(sub, row)
-                return await settle(row)
-            finally:
-                try:
-                    await self.store.release_leader(name)
-                except Exception as exc:
-                    log.warning("could not release delivery lock", extra={"error": error_text(exc)})
+                taken = await self._hold(sub, row, attempt=False)
+                return await settle(taken)
+            except _Lost as lost:
+                return lost.outcome
+
+    async def _hold(self, sub: Subscription, row: Delivery, *, attempt: bool) -> Delivery:
+        """Take the row (``attempt``: and count an attempt), checked within ``RECHECK_WITHIN``
+        of returning; raises ``_Lost`` when it is not ours to send."""
+        loop = asyncio.get_running_loop()
+        while True:
+            fence = await self.leadership.ensure()
+            if fence is None:
+                raise _Lost(self._standby(sub, row))
+            started = loop.time()
+            mark = self.store.begin_attempt if attempt else self.store.take_delivery
+            taken = await mark(row.id, fence, self.clock.now())
+            if taken is None:
+                raise _Lost(await self._not_ours(sub, row))
+            if loop.time() - started <= RECHECK_WITHIN and self.leadership.held:
+                return taken
+            log.warning(
+                "checking a row took too long; checking again", extra=log_fields(sub, taken)
+            )
+            row, attempt = taken, False  # the attempt is counted already
+
+    async def _not_ours(self, sub: Subscription, row: Delivery) -> Outcome:
+        """Why a row could not be taken: settled, held by another process, or no lead."""
+        fresh = await self.store.get_delivery_by_id(row.id) or row
+        if fresh.status != "pending":
+            return already_sent(sub, fresh)
+        if not await self.leadership.acquire():  # the lease, not the row, was the problem
+            return self._standby(sub, fresh)
+        log.info("row held by another process", extra=log_fields(sub, fresh, owner=fresh.owner))
+        return Outcome(sub.channel, fresh.digest_key, "in_progress", attempts=fresh.attempts)
+
+    def _standby(self, sub: Subscription, row: Delivery) -> Outcome:
+        return Outcome(sub.channel, row.digest_key, "standby", attempts=row.attempts)
 
     async def send(
         self, sub: Subscription, poster: Poster, row: Delivery, digest: Digest
@@ -135,7 +179,7 @@ class Sender:
                 return self._failed(sub, row, tries.error)
             if limiter is not None:
                 await limiter.acquire(str(sub.channel))
-            row = await self.store.begin_attempt(row.id, self.clock.now())
+            row = await self._hold(sub, row, attempt=True)  # right before the post
             done = await self._post(sub, poster, row, digest, limiter, tries)
             if done is not None:
                 return done
@@ -223,17 +267,18 @@ class Sender:
         return None
 
     async def find(self, poster: Poster, ch: ChannelRef, row: Delivery) -> str | None:
-        """The id of the message an earlier attempt of ``row`` posted, or None."""
-        since = row.created_at - timedelta(minutes=1)  # allow for clock skew
+        """The id of the message an earlier attempt of ``row`` posted, or None. The search is
+        bounded by what the ledger recorded (``row.search_after``, a message posted before any
+        attempt of the row), never by this process's clock."""
         return await asyncio.wait_for(
-            poster.find_posted(ch, row.idempotency_key, since), self.send_timeout
+            poster.find_posted(ch, row.idempotency_key, row.search_after), self.send_timeout
         )
 
     async def complete(
         self, sub: Subscription, row: Delivery, digest: Digest | None, message_id: str
     ) -> None:
         """Mark ``row`` sent as ``message_id`` (recording the digest's papers, and what comes
-        after a post (``on_posted``: its seed job), first)."""
+        after a post (``on_posted``: its seed job), first), if this process still holds it."""
         now = self.clock.now()
         if digest is not None and digest.paper_ids:
             # Before completion: a crash in between reconciles (find_posted) and records again.
@@ -241,14 +286,24 @@ class Sender:
             await self.store.record_posted(posted)
             if self.on_posted is not None:
                 await self.on_posted(posted)
-        await self.store.complete_delivery(row.id, message_id, now)
+        if not await self.store.complete_delivery(row.id, self.leadership.owner, message_id, now):
+            log.error(
+                "another process settled this row while we posted; ours may be a duplicate",
+                extra=log_fields(sub, row, message_id),
+            )
+
+    async def skip(self, sub: Subscription, row: Delivery) -> None:
+        """Close a row that will not be sent (its digest is gone), if this process holds it."""
+        await self.store.complete_delivery(
+            row.id, self.leadership.owner, None, self.clock.now(), status="skipped"
+        )
 
     async def _pause(self, sub: Subscription, row: Delivery, exc: PermanentError) -> Outcome:
         assert sub.id is not None
         await self.store.set_paused(sub.id, exc.reason)
         log.warning("subscription paused", extra=log_fields(sub, row, error=exc.reason))
         await self.notices.notify(
-            f"paused:{sub.id}:{row.digest_key}",
+            f"paused:{sub.channel}:{row.digest_key}",
             f"Paused the digest for {sub.channel}: {exc.reason} ({exc}). "
             "Fix the channel or the bot's access, then resume the subscription.",
         )

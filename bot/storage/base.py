@@ -4,11 +4,12 @@
 run the same SQL, written once in ``bot.storage.queries`` (which says how to add a query).
 
 The catalog of papers is *not* here: it is rebuilt from the sources at start-up. The store keeps
-what cannot be rebuilt: subscriptions, the delivery ledger, posted digests (message -> papers),
-votes, the vote reactions still to seed, answers kept for sharing, processed event ids,
-scheduler leadership, and the private per-channel web link tokens. A message id is unique only
-within its channel (a Slack ``ts``), so posted digests and votes are keyed by (channel, message
-id).
+what cannot be rebuilt: subscriptions (and which config entry was last applied to each
+channel), the delivery ledger, posted digests (message -> papers), votes, the vote
+reactions still to seed, answers kept for sharing, processed event ids, the admin-notice
+outbox, leadership leases, and the private per-channel web link tokens. A message id is
+unique only within its channel (a Slack ``ts``), so posted digests and votes are keyed by
+(channel, message id).
 
 All datetimes passed in and returned are timezone-aware UTC.
 """
@@ -22,7 +23,10 @@ from typing import Protocol
 from bot.core.messages import ChannelRef
 from bot.storage.records import (
     Delivery,
+    Fence,
     LeaderboardEntry,
+    Notice,
+    NoticeStatus,
     PostedDigest,
     SeedJob,
     Share,
@@ -43,7 +47,8 @@ class Store(Protocol):
     # --- subscriptions -------------------------------------------------------------------------
     async def upsert_subscription(self, sub: Subscription) -> Subscription:
         """Insert or update by channel (platform, workspace, channel); returns it with ``id``.
-        Updating keeps ``last_fire_at`` unless the cron or timezone changed."""
+        Updating keeps ``last_fire_at`` unless the cron or timezone changed (then it takes the
+        given one: a schedule change passes "now", so the next fire is computed from now)."""
 
     async def get_subscription(self, channel: ChannelRef) -> Subscription | None: ...
 
@@ -52,7 +57,7 @@ class Store(Protocol):
     async def list_subscriptions(self, *, enabled_only: bool = False) -> list[Subscription]: ...
 
     async def delete_subscription(self, channel: ChannelRef) -> bool:
-        """True if one was deleted. Its ledger rows stay (history)."""
+        """True if one was deleted. The channel's ledger rows stay (its history)."""
 
     async def set_paused(self, sub_id: int, reason: str | None) -> None:
         """Pause with a reason (``enabled`` false), or resume when ``reason`` is None."""
@@ -60,28 +65,65 @@ class Store(Protocol):
     async def set_last_fire(self, sub_id: int, fired_at: datetime) -> None:
         """Record the scheduled instant the scheduler last handled (fired or skipped)."""
 
+    async def config_applied(self, channel: ChannelRef) -> str | None:
+        """The hash of the config file entry last applied to ``channel`` (None: never)."""
+
+    async def set_config_applied(
+        self, channel: ChannelRef, entry_hash: str, now: datetime
+    ) -> None: ...
+
     # --- delivery ledger -------------------------------------------------------------------------
     async def claim_delivery(
-        self, sub_id: int, digest_key: str, idempotency_key: str, now: datetime
+        self,
+        channel: ChannelRef,
+        digest_key: str,
+        idempotency_key: str,
+        now: datetime,
+        *,
+        subscription_id: int | None = None,
+        paper_ids: tuple[str, ...] = (),
     ) -> tuple[Delivery, bool]:
-        """Insert the ledger row for (subscription, digest) if absent, status ``pending``.
-        Returns (row, created). Atomic: of two concurrent claims exactly one gets created=True."""
+        """Insert the ledger row for (channel, digest) if absent, status ``pending``, with the
+        newest message already sent to the channel as its ``search_after``. Returns (row,
+        created). Atomic: of two concurrent claims exactly one gets created=True."""
 
-    async def begin_attempt(self, delivery_id: int, now: datetime) -> Delivery:
-        """Increment ``attempts`` before a send (so a crash leaves evidence of an attempt)."""
+    async def take_delivery(self, delivery_id: int, fence: Fence, now: datetime) -> Delivery | None:
+        """Hold the row for ``fence.owner`` for ``fence.ttl`` seconds: only if it is pending,
+        held by nobody else (or their hold expired), and ``fence`` is still the valid holder of
+        its leadership lease, in one statement. None when any of that fails."""
+
+    async def begin_attempt(self, delivery_id: int, fence: Fence, now: datetime) -> Delivery | None:
+        """``take_delivery`` that also counts an attempt, right before a send (so a crash leaves
+        evidence of it). None: do not send."""
 
     async def complete_delivery(
-        self, delivery_id: int, message_id: str | None, now: datetime, *, status: str = "sent"
-    ) -> None:
-        """Mark ``sent`` (with the platform message id) or ``skipped``."""
+        self,
+        delivery_id: int,
+        owner: str,
+        message_id: str | None,
+        now: datetime,
+        *,
+        status: str = "sent",
+    ) -> bool:
+        """Mark ``sent`` (with the platform message id) or ``skipped``, only if ``owner`` still
+        holds the pending row. False when it does not (another owner's result stands)."""
 
-    async def get_delivery(self, sub_id: int, digest_key: str) -> Delivery | None: ...
+    async def release_deliveries(self, owner: str, *, others: bool = False) -> int:
+        """Let go of the pending rows ``owner`` holds (``others``: those everyone else holds,
+        once they are known to be gone). The number of rows."""
 
-    async def pending_deliveries(self) -> list[Delivery]:
-        """Rows still ``pending`` (in flight when a previous process stopped)."""
+    async def get_delivery(self, channel: ChannelRef, digest_key: str) -> Delivery | None: ...
 
-    async def sent_digest_keys(self, sub_id: int) -> set[str]:
-        """Digest keys already ``sent`` (or ``skipped``) to this subscription."""
+    async def get_delivery_by_id(self, delivery_id: int) -> Delivery | None: ...
+
+    async def pending_deliveries(self, *, unowned: bool = False) -> list[Delivery]:
+        """Rows still ``pending`` (``unowned``: only those nobody holds)."""
+
+    async def channel_deliveries(self, channel: ChannelRef) -> list[Delivery]:
+        """Every ledger row of ``channel``, oldest first: its history."""
+
+    async def sent_digest_keys(self, channel: ChannelRef) -> set[str]:
+        """Digest keys already ``sent`` (or ``skipped``) to this channel."""
 
     # --- posted digests and votes ----------------------------------------------------------------
     async def record_posted(self, posted: PostedDigest) -> None:
@@ -170,16 +212,42 @@ class Store(Protocol):
     async def get_share(self, share_id: str) -> Share | None:
         """The answer kept under ``share_id`` (maybe expired: check ``expires_at``), or None."""
 
-    # --- events and leadership -------------------------------------------------------------------
+    # --- events ---------------------------------------------------------------------------------
     async def mark_event(self, event_id: str, now: datetime) -> bool:
         """Remember a platform event id; False if already seen (a retried delivery)."""
 
-    async def try_acquire_leader(self, name: str = "scheduler") -> bool:
-        """Become the one replica that runs the scheduler. SQLite: always True (one process per
-        file). PostgreSQL: a session-level ``pg_try_advisory_lock`` held on a dedicated
-        connection until ``release_leader`` or ``close``."""
+    # --- leadership ------------------------------------------------------------------------------
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, steal: bool = False
+    ) -> int | None:
+        """Take or renew the lease ``name`` for ``owner`` for ``ttl`` seconds of the database's
+        clock; its fencing token, or None while another owner holds it unexpired. The token
+        changes whenever the lease changes hands. SQLite first takes an OS lock beside the file
+        (one writer per file); PostgreSQL needs nothing more."""
 
-    async def release_leader(self, name: str = "scheduler") -> None: ...
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up now (if ``owner`` holds it), so a standby takes over at once."""
+
+    async def lease_holder(self, name: str) -> tuple[str, int] | None:
+        """(owner, token) while lease ``name`` is held, else None."""
+
+    # --- admin notices ---------------------------------------------------------------------------
+    async def add_notice(self, key: str, text: str, now: datetime) -> bool:
+        """Queue a notice, due now; False if one with this key exists (said once, ever)."""
+
+    async def due_notices(self, now: datetime) -> list[Notice]: ...
+
+    async def next_notice_at(self) -> datetime | None:
+        """When the earliest pending notice is due (None: none pending)."""
+
+    async def claim_notice(self, key: str, now: datetime, retry_at: datetime) -> Notice | None:
+        """Count an attempt at a due notice, its next one at ``retry_at``; None if not due."""
+
+    async def finish_notice(
+        self, key: str, status: NoticeStatus, message_id: str | None, now: datetime
+    ) -> None: ...
+
+    async def get_notice(self, key: str) -> Notice | None: ...
 
 
 __all__ = ["Store"]

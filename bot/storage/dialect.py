@@ -1,13 +1,18 @@
-"""The dialect half of the shared SQL: what ``SqliteStore`` and ``PostgresStore`` each provide,
-declared once for the queries in ``bot.storage.queries`` and ``bot.storage.chat_queries`` (whose
-docstrings say how to write a query)."""
+"""What a SQL store provides to the queries written once (``bot.storage.queries``,
+``bot.storage.ledger``, ``bot.storage.chat_queries``, ``bot.storage.webqueries``): the statement
+primitives, the value codecs and the SQL fragments where
+the dialects differ. ``SqliteStore`` and ``PostgresStore`` implement it; the module docstring of
+``bot.storage.queries`` says how."""
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol
+
+log = logging.getLogger("paperboy.store")
 
 PRUNE_EVERY = timedelta(minutes=10)  # how often expired rows (events, shares) are deleted
 
@@ -25,13 +30,16 @@ def as_utc(dt: datetime) -> datetime:
 
 class SqlDialect(ABC):
     """The primitives and codecs a store provides, and the SQL fragments where dialects differ:
-    ``HAS_PAPERS`` (a ``posted`` row has paper ids) and ``NEWEST_TIEBREAK`` (orders ``posted``
-    rows with the same ``posted_at``)."""
+    ``HAS_PAPERS`` (a ``posted`` row has paper ids), ``NEWEST_TIEBREAK`` (orders ``posted`` rows
+    with the same ``posted_at``), ``NOW`` / ``NOW_PLUS`` (the database's clock)."""
 
     url: str
     HAS_PAPERS: ClassVar[str]
     NEWEST_TIEBREAK: ClassVar[str]
+    NOW: ClassVar[str]
+    NOW_PLUS: ClassVar[str]
 
+    # --- the dialect -----------------------------------------------------------------------------
     @abstractmethod
     async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
@@ -60,6 +68,13 @@ class SqlDialect(ABC):
 
     def _opt_time(self, dt: datetime | None) -> Any:
         return None if dt is None else self._time(dt)
+
+    def _log_opened(self, before: int, after: int) -> None:
+        """One line when the store opens: its schema version, and what migrating changed."""
+        log.info(
+            "store opened",
+            extra={"store": self.url, "schema_version": after, "migrated_from": before},
+        )
 
 
 __all__ = ["PRUNE_EVERY", "Row", "SqlDialect", "as_utc"]

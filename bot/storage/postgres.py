@@ -1,12 +1,13 @@
 """The PostgreSQL Store, via an asyncpg pool; for several replicas sharing one database.
 
 The queries are ``SqlStore``'s (``bot.storage.queries``); this module is the dialect: the pool,
-migrations, leadership, error translation and the codecs (asyncpg speaks ``TIMESTAMPTZ``,
-``TEXT[]`` and ``BOOLEAN`` natively, so they are close to the identity).
+migrations, error translation and the codecs (asyncpg speaks ``TIMESTAMPTZ``, ``TEXT[]`` and
+``BOOLEAN`` natively, so they are close to the identity).
 
 ``open()`` migrates under ``pg_advisory_xact_lock`` so replicas starting together take turns.
-Scheduler leadership is a session-level advisory lock held on a dedicated connection (outside the
-pool), so it lasts until ``release_leader``/``close`` or until that connection dies.
+Scheduler leadership is a lease row timed by the server's clock (``bot.storage.ledger``): it
+does not depend on any one connection staying up, and it expires when its holder stops
+renewing it, hung or dead.
 
 The URL may carry ``?schema=NAME`` (letters, digits, ``_``): the store then works in that schema
 (created if missing) by setting ``search_path``; tests use it for isolation. Other query
@@ -51,6 +52,8 @@ class PostgresStore(SqlStore):
 
     HAS_PAPERS: ClassVar[str] = "cardinality(paper_ids) > 0"
     NEWEST_TIEBREAK: ClassVar[str] = "message_id DESC"
+    NOW: ClassVar[str] = "now()"
+    NOW_PLUS: ClassVar[str] = "(now() + make_interval(secs => {}))"
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -61,9 +64,6 @@ class PostgresStore(SqlStore):
         if self._schema is not None:
             self._settings["search_path"] = self._schema
         self._pool: Any = None
-        self._leader_conn: Any = None
-        self._leaders: set[str] = set()
-        self._leader_mutex = asyncio.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------------
     def _fail(self, what: str, exc: BaseException) -> StoreError:
@@ -126,8 +126,6 @@ class PostgresStore(SqlStore):
         return before, after
 
     async def close(self) -> None:
-        async with self._leader_mutex:
-            await self._drop_leader_conn()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -174,52 +172,6 @@ class PostgresStore(SqlStore):
 
     def _flag(self, value: bool) -> bool:
         return value
-
-    # --- leadership ------------------------------------------------------------------------------
-    async def try_acquire_leader(self, name: str = "scheduler") -> bool:
-        async with self._leader_mutex:
-            if name in self._leaders:
-                try:  # still ours as long as the session that holds it is alive
-                    await self._leader_conn.fetchval("SELECT 1")
-                    return True
-                except _DRIVER_ERRORS:
-                    await self._drop_leader_conn()
-            try:
-                if self._leader_conn is None or self._leader_conn.is_closed():
-                    self._leaders.clear()
-                    self._leader_conn = await asyncpg.connect(
-                        self._dsn, timeout=CONNECT_TIMEOUT, server_settings=self._settings
-                    )
-                got = await self._leader_conn.fetchval(
-                    "SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key(name)
-                )
-            except _DRIVER_ERRORS as exc:
-                await self._drop_leader_conn()
-                raise self._fail("leader lock failed on", exc) from exc
-            if got:
-                self._leaders.add(name)
-            return bool(got)
-
-    async def release_leader(self, name: str = "scheduler") -> None:
-        async with self._leader_mutex:
-            if name not in self._leaders:
-                return
-            self._leaders.discard(name)
-            try:
-                await self._leader_conn.execute(
-                    "SELECT pg_advisory_unlock(hashtext($1))", self._lock_key(name)
-                )
-            except _DRIVER_ERRORS:
-                await self._drop_leader_conn()  # closing the session releases it anyway
-
-    async def _drop_leader_conn(self) -> None:
-        conn, self._leader_conn = self._leader_conn, None
-        self._leaders.clear()
-        if conn is not None and not conn.is_closed():
-            try:
-                await conn.close(timeout=5)
-            except _DRIVER_ERRORS:
-                conn.terminate()
 
 
 if TYPE_CHECKING:  # mypy checks that the class satisfies the protocol

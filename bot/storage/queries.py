@@ -1,32 +1,36 @@
 """The SQL both stores share: ``SqlStore`` implements the ``Store`` methods once, on top of a few
-per-dialect primitives that ``SqliteStore`` and ``PostgresStore`` provide (declared in
-``bot.storage.dialect``). The queries for chat (posted digests, votes, seed jobs, shares) are in
-``bot.storage.chat_queries``, which ``SqlStore`` inherits; everything below applies there too.
+per-dialect primitives that ``SqliteStore`` and ``PostgresStore`` provide. The delivery ledger,
+leases and admin notices are its base ``LedgerQueries`` (``bot.storage.ledger``); the queries for
+chat (posted digests, votes, seed jobs, shares) ``ChatQueries`` (``bot.storage.chat_queries``);
+everything below applies there too.
 
-What a store provides (its dialect):
+What a store provides (its dialect, declared by ``SqlDialect`` in ``bot.storage.dialect``):
 
 - ``_exec(sql, params) -> int`` (rows changed), ``_all(sql, params) -> list[Row]`` and, if it
   has a faster way than ``_all``, ``_one(sql, params) -> Row | None``. They run one statement
   and turn driver errors into ``StoreError`` with the store's own message.
 - Value codecs: ``_time(dt)`` / ``_from_time(value)`` for datetimes, ``_ids(ids)`` /
   ``_from_ids(value)`` for a paper-id array, ``_flag(bool)`` for booleans.
-- SQL fragments where the dialects differ: ``HAS_PAPERS`` (a ``posted`` row has paper ids) and
-  ``NEWEST_TIEBREAK`` (orders ``posted`` rows with the same ``posted_at``).
+- SQL fragments where the dialects differ: ``HAS_PAPERS`` (a ``posted`` row has paper ids),
+  ``NEWEST_TIEBREAK`` (orders ``posted`` rows with the same ``posted_at``), ``NOW`` (the
+  database's current time, as the dialect stores times) and ``NOW_PLUS`` (that plus a number of
+  seconds given as a placeholder: ``NOW_PLUS.format("$3")``). Leases are timed by the database's
+  clock, the one clock every replica shares, never by a process's own.
 
-What stays in each store: connecting, pooling, running migrations, WAL, leadership (advisory
-locks), and error translation.
+What stays in each store: connecting, pooling, running migrations, WAL, what leadership needs
+beyond the lease row (SQLite: an OS lock on a file beside the database), and error translation.
 
 Adding a query for both stores at once:
 
-1. Write a method on ``SqlStore`` (or ``ChatQueries``). Write the SQL once, with PostgreSQL's
-   numbered placeholders ``$1..$n`` (a number may be used twice); the SQLite store rewrites
-   them to ``?1..?n``. Keep ``$`` out of string literals. Use SQL both dialects accept (``ON
-   CONFLICT``, ``RETURNING``, an alias on every subquery); select columns by name, since rows
-   are read as ``row["col"]``.
+1. Write a method on ``SqlStore`` (or ``LedgerQueries``, ``ChatQueries``). Write the SQL once,
+   with PostgreSQL's numbered placeholders ``$1..$n`` (a number may be used twice); the SQLite
+   store rewrites them to ``?1..?n``. Keep ``$`` out of string literals. Use SQL both dialects
+   accept (``ON CONFLICT``, ``RETURNING``, an alias on every subquery); select columns by name,
+   since rows are read as ``row["col"]``.
 2. Pass datetimes through ``self._time``, paper-id tuples through ``self._ids`` and booleans
    through ``self._flag``; strings, ints and ``None`` go as they are.
 3. Turn rows into records (``bot.storage.records``) with the mappers at the end of the class
-   (``_subscription``, ``_delivery``; ``_posted`` in ``ChatQueries``), which decode with
+   (``_subscription``; ``LedgerQueries._delivery``, ``ChatQueries._posted``), which decode with
    ``_from_time``/``_from_ids``.
 4. Where the dialects truly differ, add a fragment as a ``ClassVar`` on ``SqlDialect`` and set
    it in both stores (as ``HAS_PAPERS``), rather than a second copy of the query.
@@ -38,38 +42,29 @@ A schema change is a migration, not a query: see ``bot.storage.migrations``.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from bot.core.errors import StoreError
 from bot.core.messages import ChannelRef
 from bot.storage.chat_queries import ChatQueries
 from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
-from bot.storage.records import Delivery, DeliveryStatus, Subscription, SubscriptionKind
+from bot.storage.ledger import LedgerQueries
+from bot.storage.records import ScheduleOrigin, Subscription, SubscriptionKind
 from bot.storage.webqueries import WebQueries
 
 EVENT_TTL = timedelta(days=1)
 
-log = logging.getLogger("paperboy.store")
 
-
-class SqlStore(ChatQueries, WebQueries):
+class SqlStore(LedgerQueries, ChatQueries, WebQueries):
     """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
-    Subscriptions, the delivery ledger and events are here; what chat needs (posted digests,
-    votes, seed jobs, shares) is inherited from ``ChatQueries``, the web archive's queries from
+    Subscriptions and events are here; the delivery ledger, leases and admin notices are
+    ``LedgerQueries`` (``bot.storage.ledger``), what chat needs (posted digests, votes, seed jobs,
+    shares) ``ChatQueries`` (``bot.storage.chat_queries``), the web archive's queries
     ``WebQueries`` (``bot.storage.webqueries``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._last_prune: datetime | None = None
-
-    def _log_opened(self, before: int, after: int) -> None:
-        """One line when the store opens: its schema version, and what migrating changed."""
-        log.info(
-            "store opened",
-            extra={"store": self.url, "schema_version": after, "migrated_from": before},
-        )
 
     # --- subscriptions ---------------------------------------------------------------------------
     async def upsert_subscription(self, sub: Subscription) -> Subscription:
@@ -77,14 +72,16 @@ class SqlStore(ChatQueries, WebQueries):
         row = await self._one(
             """
             INSERT INTO subscriptions (platform, workspace, channel, cron, timezone, kind,
-                                       enabled, paused_reason, last_fire_at, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                                       enabled, paused_reason, last_fire_at, created_at, updated_at,
+                                       origin)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)
             ON CONFLICT (platform, workspace, channel) DO UPDATE SET
                 cron = excluded.cron,
                 timezone = excluded.timezone,
                 kind = excluded.kind,
                 enabled = excluded.enabled,
                 paused_reason = excluded.paused_reason,
+                origin = excluded.origin,
                 last_fire_at = CASE
                     WHEN subscriptions.cron = excluded.cron
                      AND subscriptions.timezone = excluded.timezone
@@ -104,6 +101,7 @@ class SqlStore(ChatQueries, WebQueries):
                 sub.paused_reason,
                 self._opt_time(sub.last_fire_at),
                 self._time(datetime.now(UTC)),
+                sub.origin,
             ),
         )
         assert row is not None  # an upsert with RETURNING always returns its row
@@ -145,65 +143,24 @@ class SqlStore(ChatQueries, WebQueries):
             (sub_id, self._time(fired_at), self._time(datetime.now(UTC))),
         )
 
-    # --- delivery ledger -------------------------------------------------------------------------
-    async def claim_delivery(
-        self, sub_id: int, digest_key: str, idempotency_key: str, now: datetime
-    ) -> tuple[Delivery, bool]:
+    async def config_applied(self, channel: ChannelRef) -> str | None:
         row = await self._one(
-            """
-            INSERT INTO deliveries (subscription_id, digest_key, idempotency_key, status,
-                                    message_id, attempts, created_at, updated_at)
-            VALUES ($1, $2, $3, 'pending', NULL, 0, $4, $4)
-            ON CONFLICT (subscription_id, digest_key) DO NOTHING
-            RETURNING *
-            """,
-            (sub_id, digest_key, idempotency_key, self._time(now)),
+            "SELECT entry_hash FROM config_applied"
+            " WHERE platform = $1 AND workspace = $2 AND channel = $3",
+            (channel.platform, channel.workspace, channel.channel),
         )
-        if row is not None:
-            return self._delivery(row), True
-        existing = await self.get_delivery(sub_id, digest_key)
-        if existing is None:  # only if deleted in between; not something Paperboy does
-            raise StoreError(f"delivery ({sub_id}, {digest_key}) vanished while claiming it")
-        return existing, False
+        return None if row is None else str(row["entry_hash"])
 
-    async def begin_attempt(self, delivery_id: int, now: datetime) -> Delivery:
-        row = await self._one(
-            "UPDATE deliveries SET attempts = attempts + 1, updated_at = $2 WHERE id = $1"
-            " RETURNING *",
-            (delivery_id, self._time(now)),
-        )
-        if row is None:
-            raise StoreError(f"no delivery with id {delivery_id}")
-        return self._delivery(row)
-
-    async def complete_delivery(
-        self, delivery_id: int, message_id: str | None, now: datetime, *, status: str = "sent"
-    ) -> None:
-        if status not in ("sent", "skipped"):
-            raise ValueError(f"complete_delivery: status must be sent or skipped, not {status!r}")
+    async def set_config_applied(self, channel: ChannelRef, entry_hash: str, now: datetime) -> None:
         await self._exec(
-            "UPDATE deliveries SET status = $2, message_id = $3, updated_at = $4 WHERE id = $1",
-            (delivery_id, status, message_id, self._time(now)),
+            """
+            INSERT INTO config_applied (platform, workspace, channel, entry_hash, applied_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (platform, workspace, channel) DO UPDATE SET
+                entry_hash = excluded.entry_hash, applied_at = excluded.applied_at
+            """,
+            (channel.platform, channel.workspace, channel.channel, entry_hash, self._time(now)),
         )
-
-    async def get_delivery(self, sub_id: int, digest_key: str) -> Delivery | None:
-        row = await self._one(
-            "SELECT * FROM deliveries WHERE subscription_id = $1 AND digest_key = $2",
-            (sub_id, digest_key),
-        )
-        return None if row is None else self._delivery(row)
-
-    async def pending_deliveries(self) -> list[Delivery]:
-        rows = await self._all("SELECT * FROM deliveries WHERE status = 'pending' ORDER BY id")
-        return [self._delivery(r) for r in rows]
-
-    async def sent_digest_keys(self, sub_id: int) -> set[str]:
-        rows = await self._all(
-            "SELECT digest_key FROM deliveries"
-            " WHERE subscription_id = $1 AND status IN ('sent', 'skipped')",
-            (sub_id,),
-        )
-        return {str(r["digest_key"]) for r in rows}
 
     # --- events ----------------------------------------------------------------------------------
     async def mark_event(self, event_id: str, now: datetime) -> bool:
@@ -231,19 +188,7 @@ class SqlStore(ChatQueries, WebQueries):
             paused_reason=row["paused_reason"],
             last_fire_at=None if last_fire is None else self._from_time(last_fire),
             id=int(row["id"]),
-        )
-
-    def _delivery(self, row: Row) -> Delivery:
-        return Delivery(
-            id=int(row["id"]),
-            subscription_id=int(row["subscription_id"]),
-            digest_key=row["digest_key"],
-            idempotency_key=row["idempotency_key"],
-            status=cast(DeliveryStatus, row["status"]),
-            message_id=row["message_id"],
-            attempts=int(row["attempts"]),
-            created_at=self._from_time(row["created_at"]),
-            updated_at=self._from_time(row["updated_at"]),
+            origin=cast(ScheduleOrigin, row["origin"]),
         )
 
 

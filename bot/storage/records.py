@@ -11,6 +11,8 @@ from typing import Literal
 from bot.core.messages import ChannelRef, Reply
 
 SubscriptionKind = Literal["curated", "community"]
+# Where a subscription's schedule was last set: the config file, or a command in chat.
+ScheduleOrigin = Literal["config", "chat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,7 @@ class Subscription:
     # The last scheduled instant (UTC) the scheduler has handled (fired or skipped).
     last_fire_at: datetime | None = None
     id: int | None = None
+    origin: ScheduleOrigin = "chat"
 
 
 DeliveryStatus = Literal["pending", "sent", "skipped"]
@@ -31,10 +34,16 @@ DeliveryStatus = Literal["pending", "sent", "skipped"]
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A ledger row: one per (subscription, digest), written before the send."""
+    """A ledger row: one per (channel, digest), written before the send.
+
+    ``subscription_id`` is the subscription that claimed it (for reference: the row outlives
+    it). ``paper_ids`` are the digest's papers, so an edited week is recognised as the same
+    week. ``search_after`` is a message the bot had already posted in the channel when the row
+    was claimed: a look for this row's post on the platform starts after it. ``owner`` is the
+    process that last took the row (see ``Fence``)."""
 
     id: int
-    subscription_id: int
+    channel: ChannelRef
     digest_key: str
     idempotency_key: str
     status: DeliveryStatus
@@ -42,6 +51,38 @@ class Delivery:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    subscription_id: int | None = None
+    paper_ids: tuple[str, ...] = ()
+    search_after: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """Proof that a process may still send: it holds the leadership lease ``lease`` with
+    fencing token ``token`` as ``owner``. A ledger row is taken for ``ttl`` seconds (by the
+    database's clock) under it; see ``Store.take_delivery``."""
+
+    owner: str
+    lease: str
+    token: int
+    ttl: float
+
+
+NoticeStatus = Literal["pending", "posted", "dropped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An admin notice in the outbox: said once per ``key``, retried until posted."""
+
+    key: str
+    text: str
+    status: NoticeStatus
+    attempts: int
+    next_at: datetime
+    message_id: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,21 @@ One connection per store, in autocommit mode: every method is a single statement
 instances (processes) can share the file, waiting on each other through ``busy_timeout``.
 Datetimes are stored as fixed-width ISO-8601 UTC text and come back timezone-aware UTC; the
 paper ids of a posted digest as a JSON array; booleans as 0/1.
+
+One writer per file: leadership (``acquire_lease``) first takes an OS lock, ``fcntl.flock`` on
+``<database>.<lease name>.lock`` beside the file, without waiting. Only the process holding it
+may hold the lease row; a second process on the same file stays on standby until the lock is
+free, which the OS guarantees once the holder has exited, however it died. So the new holder
+takes the lease at once and frees every ledger row the old one held.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -57,6 +66,11 @@ _SCHEMA_MIGRATIONS = (
 )
 
 
+# What ``to_db_time`` writes, as SQLite's ``strftime`` spells it (``%f`` is seconds with
+# milliseconds): the database's own clock in the same fixed-width text.
+_DB_TIME_FORMAT = "%Y-%m-%dT%H:%M:%f000+00:00"
+
+
 def to_db_time(dt: datetime) -> str:
     """Fixed-width ISO text in UTC (a naive datetime is taken to be UTC already)."""
     return as_utc(dt).isoformat(timespec="microseconds")
@@ -89,6 +103,8 @@ class SqliteStore(SqlStore):
 
     HAS_PAPERS: ClassVar[str] = "paper_ids != '[]'"
     NEWEST_TIEBREAK: ClassVar[str] = "rowid DESC"  # the row inserted last
+    NOW: ClassVar[str] = f"strftime('{_DB_TIME_FORMAT}', 'now')"
+    NOW_PLUS: ClassVar[str] = f"strftime('{_DB_TIME_FORMAT}', julianday('now') + {{}} / 86400.0)"
 
     def __init__(self, path: str, *, create_dir: bool = False) -> None:
         super().__init__()
@@ -96,17 +112,19 @@ class SqliteStore(SqlStore):
         self.create_dir = create_dir  # make the file's directory if missing (else an error)
         self.url = f"sqlite:///{path}"
         self._db: aiosqlite.Connection | None = None
+        self._in_memory = path == ":memory:" or path.startswith("file:")
+        self._locks: dict[str, int] = {}  # lease name -> fd of its flock'ed lock file
+        self._lease_mutex = asyncio.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def open(self) -> None:
         if self._db is not None:
             return
-        in_memory = self.path == ":memory:" or self.path.startswith("file:")
         try:
             folder = Path(self.path).parent
-            if not in_memory and self.create_dir:
+            if not self._in_memory and self.create_dir:
                 folder.mkdir(parents=True, exist_ok=True)
-            elif not in_memory and not folder.is_dir():
+            elif not self._in_memory and not folder.is_dir():
                 raise StoreError(
                     f"cannot open SQLite database {self.path}: the directory {folder} does not "
                     "exist (create it, or correct store.url)"
@@ -160,6 +178,8 @@ class SqliteStore(SqlStore):
         return before, after
 
     async def close(self) -> None:
+        for name in list(self._locks):
+            self._unlock(name)
         db, self._db = self._db, None
         if db is not None:
             await db.close()
@@ -202,12 +222,55 @@ class SqliteStore(SqlStore):
     def _flag(self, value: bool) -> int:
         return int(value)
 
-    # --- leadership: one process per file, so always the leader ---------------------------------
-    async def try_acquire_leader(self, name: str = "scheduler") -> bool:
-        return True
+    # --- leadership: an OS lock beside the file, then the lease row -----------------------------
+    def lock_path(self, name: str) -> str:
+        return f"{self.path}.{name}.lock"
 
-    async def release_leader(self, name: str = "scheduler") -> None:
-        return None
+    def _try_lock(self, name: str) -> int | None:
+        """Take the OS lock for lease ``name`` without waiting: the locked file's descriptor, or
+        None if another process holds it."""
+        try:
+            fd = os.open(self.lock_path(name), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open the lock file {self.lock_path(name)}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+
+    def _unlock(self, name: str) -> None:
+        fd = self._locks.pop(name, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl: float, *, steal: bool = False
+    ) -> int | None:
+        async with self._lease_mutex:  # one first acquisition at a time in this process
+            if self._in_memory or name in self._locks:
+                return await super().acquire_lease(name, owner, ttl, steal=steal)
+            fd = self._try_lock(name)
+            if fd is None:
+                return None
+            self._locks[name] = fd
+            try:
+                # Whoever held the lock has exited: its lease and its ledger rows are free.
+                await self.release_deliveries(owner, others=True)
+                return await super().acquire_lease(name, owner, ttl, steal=True)
+            except BaseException:
+                self._unlock(name)
+                raise
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        async with self._lease_mutex:
+            try:
+                await super().release_lease(name, owner)
+            finally:
+                self._unlock(name)
 
 
 if TYPE_CHECKING:  # mypy checks that the class satisfies the protocol

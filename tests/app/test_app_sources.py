@@ -42,6 +42,7 @@ async def test_a_held_back_source_is_told_to_the_admin_channel_once(tmp_path: Pa
             app.engine = DeliveryEngine(
                 app.store, {"fake": poster}, app.digests, clock=clock, admin_channel=ADMIN
             )
+            assert await app.engine.leadership.acquire()  # the leader posts the notice outbox
             await app.archive.refresh(session)
             st.put("/a.md", weekly_file(WEEKS[6:]))
             await app.archive.refresh(session)

@@ -234,3 +234,32 @@ async def test_unreachable_database_exits_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in text
     assert text.strip().splitlines()[-1].startswith("paperboy: ")
     assert "127.0.0.1:1" in text
+
+
+async def test_terminal_unsubscribe_subscribe_and_restart_never_repost(tmp_path: Path) -> None:
+    """The terminal's own subscription (made at the first start): unsubscribing and
+    subscribing again, then a restart, keep the channel's history: one post, ever."""
+    (tmp_path / "picks.md").write_text(WEEKLY, encoding="utf-8")
+    config = tmp_path / "paperboy.yaml"
+    config.write_text(
+        f"sources:\n  paths: [picks.md]\nstore:\n  url: sqlite:///{tmp_path / 'bot.db'}\n"
+        "http:\n  enabled: false\n",
+        encoding="utf-8",
+    )
+    bot = await _start(tmp_path, config, "--now")
+    await bot.expect("vote with `react <rank>`")
+    await bot.send("/papers unsubscribe")
+    await bot.expect("Unsubscribed")
+    await bot.send("/papers subscribe")
+    await bot.expect("Subscribed")
+    await bot.send("/papers post")
+    await bot.expect("already posted here")
+    code, err = await bot.stop()
+    assert code == 0, err
+    again = await _start(tmp_path, config, "--now")
+    await again.expect("already posted here")
+    await again.expect("vote with `react <rank>`")  # shown again, not posted
+    code, err = await again.stop()
+    assert code == 0, err
+    assert "".join(bot.out).count("[message ") == 1
+    assert "[message " not in "".join(again.out)

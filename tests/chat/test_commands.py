@@ -67,7 +67,10 @@ class RecordingPoster:
         self.posts.append((channel, idempotency_key))
         return f"m{len(self.posts)}"
 
-    async def find_posted(self, channel: ChannelRef, key: str, since: datetime) -> str | None:
+    async def find_posted(self, channel: ChannelRef, key: str, after: str | None) -> str | None:
+        return None
+
+    async def prepare(self, channel: ChannelRef) -> None:
         return None
 
 

@@ -105,6 +105,10 @@ def test_a_complete_file() -> None:
     assert s.store.url == "sqlite:///t.db"
     assert s.admin_channel == ChannelRef("slack", "T0001", "C0ADMIN")
     assert s.scheduler.grace == timedelta(hours=2)
+    assert (s.scheduler.leader_poll, s.scheduler.lease_ttl) == (
+        timedelta(seconds=2),
+        timedelta(seconds=20),
+    )
     assert s.digest.links == ("Paper", "Code") and s.digest.max_papers == 5
     assert s.slack is not None
     assert s.slack.api_base_url == "http://127.0.0.1:9999/api/"  # slack_sdk wants the slash
@@ -320,6 +324,23 @@ scheduler:
     assert error_of(text) == (
         "scheduler.grace: 'half a day' is not a valid duration: use seconds or units like "
         "'90s', '30m', '12h', '2d', '1h30m' (line 2)"
+    )
+
+
+def test_a_lease_must_outlast_two_polls() -> None:
+    text = """
+scheduler:
+  leader_poll: 10s
+  lease_ttl: 15s
+"""
+    assert error_of(text) == (
+        "scheduler.lease_ttl: must be at least twice scheduler.leader_poll, so the leader "
+        "renews it in time (line 3)"
+    )
+    defaults = parse_config("", source="t.yaml", env={}).scheduler
+    assert (defaults.leader_poll, defaults.lease_ttl) == (
+        timedelta(seconds=5),
+        timedelta(seconds=30),
     )
 
 

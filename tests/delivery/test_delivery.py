@@ -4,6 +4,7 @@ retries, reconciliation, pausing, admin notices, fan-out; plus the rate limiter 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -15,11 +16,12 @@ from support.fakeplatform import FakePoster
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.digest import Digest
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.leadership import Leadership
 from bot.delivery.outcome import Outcome, idempotency_key
 from bot.delivery.ratelimit import RateLimiter
 from bot.ops.metrics import Metrics
 from bot.storage import Store
-from bot.storage.records import Subscription
+from bot.storage.records import Delivery, Subscription
 
 T0 = datetime(2025, 6, 30, 9, tzinfo=UTC)
 ADMIN = ChannelRef("fake", "w", "admin")
@@ -46,7 +48,9 @@ class Digests:
             return None
         return self.current
 
-    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+    async def digest_for(
+        self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+    ) -> Digest | None:
         return None
 
 
@@ -58,6 +62,11 @@ async def subs(store: Store, n: int, platform: str = "fake") -> list[Subscriptio
     return out
 
 
+# One leadership per store: the engines a test makes on one store are this process, started
+# again (a second process on the same database would be on standby).
+_LEADS: weakref.WeakKeyDictionary[Store, Leadership] = weakref.WeakKeyDictionary()
+
+
 def engine(
     store: Store,
     poster: FakePoster,
@@ -67,6 +76,8 @@ def engine(
 ) -> DeliveryEngine:
     kw.setdefault("base_backoff", 1.0)
     kw.setdefault("send_timeout", 0.05)
+    if "leadership" not in kw:
+        kw["leadership"] = _LEADS.setdefault(store, Leadership(store))
     return DeliveryEngine(
         store,
         {poster.platform: poster},
@@ -79,6 +90,24 @@ def engine(
 
 def statuses(outcomes: Sequence[Outcome]) -> list[str]:
     return [o.status for o in outcomes]
+
+
+async def claim(store: Store, sub: Subscription, d: Digest, *, attempted: bool = False) -> Delivery:
+    """The ledger row a process left behind for ``d``: claimed, and with ``attempted`` an
+    attempt counted (the process may have posted, then stopped without settling it)."""
+    key = idempotency_key(d.key, sub.channel)
+    row, _ = await store.claim_delivery(
+        sub.channel, d.key, key, T0, subscription_id=sub.id, paper_ids=d.paper_ids
+    )
+    if attempted:
+        other = Leadership(store)
+        fence = await other.ensure()
+        assert fence is not None
+        marked = await store.begin_attempt(row.id, fence, T0)
+        assert marked is not None
+        row = marked
+        await other.release()
+    return row
 
 
 # --- keys ------------------------------------------------------------------------------------------
@@ -168,7 +197,7 @@ async def test_lost_reply_is_reconciled_not_reposted(store: Store) -> None:
     assert poster.count(sub.channel) == 1
     posted = await store.get_posted(sub.channel, out.message_id or "")
     assert posted is not None and len(posted.paper_ids) == 3  # reactions on it still count
-    row = await store.get_delivery(sub.id or 0, "week:2025-06-23")
+    row = await store.get_delivery(sub.channel, "week:2025-06-23")
     assert row is not None and row.status == "sent" and row.message_id == out.message_id
 
 
@@ -210,7 +239,7 @@ async def test_permanent_error_pauses_and_tells_admin_once(store: Store) -> None
     # Paused: nothing is sent, and the admin is not told again (not even by a new engine).
     assert (await eng.deliver(stored)).status == "paused"
     await engine(store, poster, Digests(None)).notify_admin(
-        f"paused:{sub.id}:week:2025-06-23", "again"
+        f"paused:{sub.channel}:week:2025-06-23", "again"
     )
     assert poster.count(ADMIN) == 1 and poster.count(sub.channel) == 0
     # Resumed: the pending row is reconciled (nothing there) and sent.
@@ -241,10 +270,8 @@ async def test_crash_after_platform_stored_reconciles_on_restart(store: Store) -
     (sub,) = await subs(store, 1)
     poster = FakePoster()
     d = digest("week:2025-06-23")
-    key = idempotency_key(d.key, sub.channel)
-    row, _created = await store.claim_delivery(sub.id or 0, d.key, key, T0)
-    await store.begin_attempt(row.id, T0)
-    mid = poster.store(sub.channel, key, d.key)  # what the platform kept
+    row = await claim(store, sub, d, attempted=True)
+    mid = poster.store(sub.channel, row.idempotency_key, d.key)  # what the platform kept
     outcomes = await engine(store, poster, Digests(d)).reconcile_pending()
     assert statuses(outcomes) == ["reconciled"] and outcomes[0].message_id == mid
     assert poster.count(sub.channel) == 1
@@ -256,7 +283,7 @@ async def test_crash_before_any_attempt_sends_on_restart(store: Store) -> None:
     (sub,) = await subs(store, 1)
     poster = FakePoster()
     d = digest("week:2025-06-23")
-    await store.claim_delivery(sub.id or 0, d.key, idempotency_key(d.key, sub.channel), T0)
+    await claim(store, sub, d)
     outcomes = await engine(store, poster, Digests(d)).reconcile_pending()
     assert statuses(outcomes) == ["sent"] and poster.find_calls == 0
 
@@ -266,10 +293,7 @@ async def test_stale_pending_row_is_completed_or_skipped(store: Store) -> None:
     poster = FakePoster()
     old = digest("week:2025-06-16")
     for sub in (a, b):
-        row, _ = await store.claim_delivery(
-            sub.id or 0, old.key, idempotency_key(old.key, sub.channel), T0
-        )
-        await store.begin_attempt(row.id, T0)
+        await claim(store, sub, old, attempted=True)
     mid = poster.store(a.channel, idempotency_key(old.key, a.channel), old.key)  # a got it
     # The provider has moved on to a newer week and cannot rebuild the old one.
     outcomes = await engine(store, poster, Digests(digest("week:2025-06-23"))).reconcile_pending()
@@ -285,7 +309,9 @@ class ReplayDigests(Digests):
         super().__init__(current)
         self.known = {d.key: d for d in (current, *older)}
 
-    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+    async def digest_for(
+        self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+    ) -> Digest | None:
         return self.known.get(key)
 
 
@@ -293,7 +319,7 @@ async def test_provider_that_can_replay_finishes_a_stale_row(store: Store) -> No
     (sub,) = await subs(store, 1)
     poster = FakePoster()
     old = digest("week:2025-06-16")
-    await store.claim_delivery(sub.id or 0, old.key, idempotency_key(old.key, sub.channel), T0)
+    await claim(store, sub, old)
     eng = engine(store, poster, ReplayDigests(digest("week:2025-06-23"), old))
     assert statuses(await eng.reconcile_pending()) == ["sent"]
     assert poster.count(sub.channel, "week:2025-06-16") == 1
@@ -513,31 +539,34 @@ async def test_limiter_counts_a_request_from_when_it_completed() -> None:
 
 
 async def test_two_replicas_post_once_and_one_leads(store_url: str, store_factory) -> None:
-    if not store_url.startswith("postgres"):
-        pytest.skip("replicas share a PostgreSQL database (SQLite is one process per file)")
+    """Two processes on one database (PostgreSQL replicas, or two on one SQLite file): one
+    leads and sends, the other stays on standby; when the leader stops, the other takes over
+    within one leader poll."""
     a, b = await store_factory(), await store_factory()
     channels = await subs(a, 20)
-    poster = FakePoster(latency=0.002)  # one platform, seen by both replicas
+    poster = FakePoster(latency=0.002)  # one platform, seen by both processes
     d = Digests(digest("week:2025-06-23"))
-    e1, e2 = engine(a, poster, d), engine(b, poster, d)
+    e1, e2 = engine(a, poster, d), engine(b, poster, d)  # two stores: two processes
     o1, o2 = await asyncio.gather(e1.fire(channels, T0), e2.fire(channels, T0))
     assert poster.per_channel_header() == {(str(s.channel), "week:2025-06-23"): 1 for s in channels}
-    done = [o for o in (*o1, *o2) if o.status in ("sent", "reconciled")]
-    assert len(done) == 20
-    assert set(statuses([*o1, *o2])) <= {"sent", "already_sent", "in_progress", "nothing_new"}
+    assert {frozenset(statuses(o1)), frozenset(statuses(o2))} == {
+        frozenset({"sent"}),
+        frozenset({"standby"}),
+    }
     assert await a.pending_deliveries() == []
 
     from bot.delivery.scheduler import Scheduler
 
     clock = FakeClock(T0)
-    s1 = Scheduler(a, e1, clock, refresh=None)
-    s2 = Scheduler(b, e2, clock, refresh=None)
+    poll = timedelta(seconds=5)
+    s1 = Scheduler(a, e1, clock, refresh=None, leadership=e1.leadership, leader_poll=poll)
+    s2 = Scheduler(b, e2, clock, refresh=None, leadership=e2.leadership, leader_poll=poll)
     t1, t2 = asyncio.create_task(s1.run()), asyncio.create_task(s2.run())
     await clock.wait_for_sleepers(2)
     assert sorted([s1.is_leader, s2.is_leader]) == [False, True]
     leader, follower = (s1, s2) if s1.is_leader else (s2, s1)
     await leader.stop()
-    await clock.advance(timedelta(seconds=30))  # the follower retries and takes over
+    await clock.advance(poll)  # the follower looks again, and takes over
     await clock.wait_for_sleepers(1)
     assert follower.is_leader
     await follower.stop()
@@ -562,4 +591,165 @@ async def test_admin_notice_without_admin_channel_is_logged_once(store: Store, c
         await eng.notify_admin("hello", "second")
     notices = [r for r in caplog.records if r.getMessage() == "admin notice"]
     assert [r.notice for r in notices] == ["first"]
+    notice = await store.get_notice("hello")
+    assert notice is not None and notice.status == "dropped" and notice.text == "first"
+
+
+# --- fencing: a send goes ahead only while this process holds the lease and the row ------------
+
+
+async def steal_the_lease(store: Store) -> None:
+    """Another process takes the leadership lease (ours lapsed while we were not looking)."""
+    assert await store.acquire_lease("scheduler", "intruder", 30.0, steal=True) is not None
+
+
+async def test_a_lease_lost_while_waiting_out_a_429_stops_the_send(store: Store) -> None:
+    (sub,) = await subs(store, 1)
+    poster = FakePoster(retry_after=5.0)
+    poster.fail_next("429")
+    eng = engine(store, poster, Digests(digest("week:2025-06-23")), leadership=Leadership(store))
+    waited = eng.sender._sleep
+
+    async def sleep(seconds: float) -> None:
+        await steal_the_lease(store)  # while we wait, another process leads
+        await waited(seconds)
+
+    eng.sender._sleep = sleep  # type: ignore[method-assign]
+    out = await eng.deliver(sub)
+    assert out.status == "standby"
+    assert poster.calls["429"] == 1 and poster.count(sub.channel) == 0  # checked again: not sent
+    row = await store.get_delivery(sub.channel, "week:2025-06-23")
+    assert row is not None and row.status == "pending"  # the new leader's to finish
+
+
+class StealingPoster(FakePoster):
+    """Posts, then another process takes the lease (after the first post)."""
+
+    def __init__(self, db: Store) -> None:
+        super().__init__()
+        self.db = db
+
+    async def post(self, channel: ChannelRef, message: Message, idempotency_key: str) -> str:
+        mid = await super().post(channel, message, idempotency_key)
+        if len(self.posts) == 1:
+            await steal_the_lease(self.db)
+        return mid
+
+
+async def test_a_fire_stops_delivering_as_soon_as_leadership_is_lost(store: Store) -> None:
+    channels = await subs(store, 5)
+    poster = StealingPoster(store)
+    eng = engine(store, poster, Digests(digest("week:2025-06-23")), concurrency=1)
+    outcomes = await eng.fire(channels, T0)
+    assert statuses(outcomes) == ["sent", "standby", "standby", "standby", "standby"]
+    assert len(poster.posts) == 1
+
+
+async def test_a_standby_queues_an_admins_post_for_the_leader(store: Store, store_factory) -> None:
+    (sub,) = await subs(store, 1)
+    standby_store = await store_factory()  # another process on the same database
+    poster = FakePoster()
+    d = Digests(digest("week:2025-06-23"))
+    leader = engine(store, poster, d)
+    assert await leader.leadership.acquire()
+    standby = engine(standby_store, poster, d)
+    assert (await standby.deliver(sub)).status == "standby"  # a scheduled fire: not here
+    queued = await standby.deliver(sub, queue=True)  # an admin's "post now"
+    assert queued.status == "queued" and poster.count(sub.channel) == 0
+    await leader.flush()  # the leader's next poll
+    assert poster.count(sub.channel) == 1
+    assert (await standby.deliver(sub, queue=True)).status == "nothing_new"  # posted now
+
+
+# --- the same curated week, edited ------------------------------------------------------------------
+
+
+def week_digest(key: str, papers: list[str]) -> Digest:
+    return Digest(key, Message(header=key, kind="digest", ephemeral=False), tuple(papers))
+
+
+async def test_an_edited_week_is_the_week_already_sent(store: Store) -> None:
+    (sub,) = await subs(store, 1)
+    poster = FakePoster()
+    papers = [f"p{i}" for i in range(10)]
+    eng = engine(store, poster, Digests(None))
+    first = await eng.deliver(sub, week_digest("week:2025-01-01", papers))
+    assert first.status == "sent"
+    # Re-dated, one row replaced, reordered: the same week.
+    edited = week_digest("week:2024-12-30", [*reversed(papers[1:]), "new"])
+    again = await eng.deliver(sub, edited)
+    assert again.status == "already_sent" and again.message_id == first.message_id
+    # Another week that shares a few papers is a new week.
+    other = week_digest("week:2025-01-06", [*papers[:4], *(f"q{i}" for i in range(6))])
+    assert (await eng.deliver(sub, other)).status == "sent"
+    assert [p.header for p in poster.posts] == ["week:2025-01-01", "week:2025-01-06"]
+    # Community digests are never matched by their papers (the same papers win every week).
+    community = week_digest("community:2025-01-13", papers)
+    assert (await eng.deliver(sub, community)).status == "sent"
+
+
+async def test_a_pending_week_re_dated_is_finished_under_its_first_key(store: Store) -> None:
+    (sub,) = await subs(store, 1)
+    poster = FakePoster()
+    papers = [f"p{i}" for i in range(10)]
+    await claim(store, sub, week_digest("week:2025-01-01", papers), attempted=True)
+    eng = engine(store, poster, Digests(None))
+    out = await eng.deliver(sub, week_digest("week:2024-12-30", papers))
+    assert out.status == "sent" and out.digest_key == "week:2025-01-01"
     assert await store.pending_deliveries() == []
+    assert poster.find_calls == 1  # it had been attempted: looked first
+
+
+# --- admin notices: an outbox ---------------------------------------------------------------------
+
+
+async def test_an_admin_notice_is_retried_with_back_off_until_posted(store: Store) -> None:
+    poster = FakePoster()
+    clock = FakeClock(T0)
+    eng = engine(store, poster, Digests(None), clock)
+    assert await eng.leadership.acquire()
+    poster.fail_next("500", "auth", channel=ADMIN)
+    await eng.notify_admin("paused:x", "Paused x")  # 500: not posted
+    assert poster.count(ADMIN) == 0
+    await eng.flush()
+    assert poster.count(ADMIN) == 0  # not due yet
+    await clock.advance(timedelta(seconds=31))
+    await eng.flush()  # a refused token: waits, not dropped
+    notice = await store.get_notice("paused:x")
+    assert notice is not None and notice.status == "pending" and notice.attempts == 2
+    await clock.advance(timedelta(seconds=59))
+    await eng.flush()
+    assert poster.count(ADMIN) == 0  # the second wait is twice as long
+    await clock.advance(timedelta(seconds=2))
+    await eng.flush()
+    assert poster.count(ADMIN) == 1 and poster.posts[0].text == "Paused x"
+    await clock.advance(timedelta(hours=2))
+    await eng.flush()
+    await eng.notify_admin("paused:x", "Paused x")  # said once, ever
+    assert poster.count(ADMIN) == 1
+
+
+async def test_a_gone_admin_channel_drops_notices_and_says_so_once(store: Store, caplog) -> None:
+    poster = FakePoster()
+    eng = engine(store, poster, Digests(None))
+    assert await eng.leadership.acquire()
+    poster.fail_next("permanent", "permanent", channel=ADMIN)
+    with caplog.at_level("ERROR", logger="paperboy.delivery"):
+        await eng.notify_admin("a", "first")
+        await eng.notify_admin("b", "second")
+    gone = [r for r in caplog.records if "admin channel cannot be posted" in r.getMessage()]
+    assert len(gone) == 1
+    for key in ("a", "b"):
+        notice = await store.get_notice(key)
+        assert notice is not None and notice.status == "dropped"
+
+
+async def test_a_standby_leaves_notices_to_the_leader(store: Store, store_factory) -> None:
+    poster = FakePoster()
+    leader = engine(store, poster, Digests(None))
+    assert await leader.leadership.acquire()
+    standby = engine(await store_factory(), poster, Digests(None))
+    await standby.notify_admin("k", "from the standby")
+    assert poster.count(ADMIN) == 0
+    await leader.flush()
+    assert poster.count(ADMIN) == 1

@@ -13,6 +13,7 @@ import pytest
 from support.clock import FakeClock
 
 from bot.core.messages import ChannelRef
+from bot.delivery.leadership import Leadership
 from bot.delivery.outcome import Outcome
 from bot.delivery.scheduler import Scheduler, next_fire, prev_fire
 from bot.storage import Store
@@ -115,18 +116,34 @@ class FakeEngine:
         self.fired: list[tuple[datetime, list[int]]] = []
         self.fail_next = False
         self.block: asyncio.Event | None = None
+        self.entered = asyncio.Event()  # a fire has started
+        self.flushes = 0
+        self.reconciles = 0
+        self.lose_lead: Store | None = None  # another process takes the lease during a fire
 
     async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[Outcome]:
+        self.entered.set()
         if self.block is not None:
             await self.block.wait()
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("boom")
         self.fired.append((fire_time, sorted(s.id or 0 for s in subs)))
+        if self.lose_lead is not None:
+            await self.lose_lead.acquire_lease("scheduler", "intruder", 30.0, steal=True)
+            return [Outcome(s.channel, None, "standby") for s in subs]
         return []
 
     async def reconcile_pending(self) -> list[Outcome]:
+        self.reconciles += 1
         return []
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
+# Most tests watch the loop sleep straight to the next fire: no lease renewals in between.
+NO_POLL = timedelta(days=3650)
 
 
 def channel(n: int) -> ChannelRef:
@@ -147,6 +164,8 @@ async def loop_parts(store: Store) -> AsyncIterator[tuple[Store, FakeClock, Fake
 
 
 async def start(sched: Scheduler, clock: FakeClock) -> asyncio.Task[None]:
+    """Run the loop as the app does: after taking the lead (and settling what was pending)."""
+    await sched.leadership.acquire()
     task = asyncio.create_task(sched.run())
     await clock.wait_for_sleepers(1)
     return task
@@ -168,7 +187,7 @@ async def finish(sched: Scheduler, task: asyncio.Task[None]) -> None:
 async def test_fires_at_the_instant_without_polling(loop_parts) -> None:
     store, clock, engine = loop_parts
     sid = await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 23, 9))
-    sched = Scheduler(store, engine, clock, refresh=None)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
     task = await start(sched, clock)
     assert clock.sleepers == [utc(2025, 6, 30, 9)]  # one sleep, straight to the due instant
     await step(sched, clock, utc(2025, 6, 30, 9))
@@ -183,7 +202,7 @@ async def test_fires_at_the_instant_without_polling(loop_parts) -> None:
 async def test_refresh_caps_a_long_sleep(loop_parts) -> None:
     store, clock, engine = loop_parts
     await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 30, 9))
-    sched = Scheduler(store, engine, clock, refresh=timedelta(hours=1))
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=timedelta(hours=1))
     task = await start(sched, clock)
     assert clock.sleepers == [utc(2025, 6, 30, 9)]  # within the hour: no cap needed
     await step(sched, clock, utc(2025, 6, 30, 9, 0, 1))
@@ -194,7 +213,7 @@ async def test_refresh_caps_a_long_sleep(loop_parts) -> None:
 
 async def test_new_subscription_starts_from_now_and_wake_recomputes(loop_parts) -> None:
     store, clock, engine = loop_parts
-    sched = Scheduler(store, engine, clock, refresh=None)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
     task = await start(sched, clock)
     assert clock.sleepers[0] > utc(2030, 1, 1)  # nothing scheduled: asleep until woken
     sid = await add(store, 2, "30 8 * * *")  # today 08:30, 30 minutes from now
@@ -211,7 +230,9 @@ async def test_catch_up_within_grace_fires_at_start(loop_parts) -> None:
     await clock.set(utc(2025, 6, 30, 15))  # six hours after Monday 09:00
     sid = await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 23, 9))
     other = await add(store, 2, "0 9 * * MON", last=utc(2025, 6, 30, 9))  # already handled
-    sched = Scheduler(store, engine, clock, grace=timedelta(hours=12), refresh=None)
+    sched = Scheduler(
+        store, engine, clock, leader_poll=NO_POLL, grace=timedelta(hours=12), refresh=None
+    )
     task = await start(sched, clock)
     await sched.drain()
     assert engine.fired == [(utc(2025, 6, 30, 9), [sid])]
@@ -224,7 +245,7 @@ async def test_catch_up_within_grace_fires_at_start(loop_parts) -> None:
 async def test_catch_up_fires_only_the_latest_missed(loop_parts) -> None:
     store, clock, engine = loop_parts
     sid = await add(store, 1, "0 * * * *", last=utc(2025, 6, 30, 4))
-    sched = Scheduler(store, engine, clock, refresh=None)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
     task = await start(sched, clock)  # now 08:00: 05:00, 06:00, 07:00 and 08:00 were due
     await sched.drain()
     assert engine.fired == [(utc(2025, 6, 30, 8), [sid])]
@@ -235,7 +256,9 @@ async def test_missed_beyond_grace_is_skipped_and_logged(loop_parts, caplog) -> 
     store, clock, engine = loop_parts
     await clock.set(utc(2025, 6, 30, 22))  # 13 hours late
     sid = await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 23, 9))
-    sched = Scheduler(store, engine, clock, grace=timedelta(hours=12), refresh=None)
+    sched = Scheduler(
+        store, engine, clock, leader_poll=NO_POLL, grace=timedelta(hours=12), refresh=None
+    )
     with caplog.at_level(logging.WARNING, logger="paperboy.scheduler"):
         task = await start(sched, clock)
     assert engine.fired == []
@@ -250,7 +273,7 @@ async def test_dst_fall_back_daily_fires_once_in_repeated_hour(store: Store) -> 
     clock = FakeClock(utc(2025, 11, 1, 16))
     engine = FakeEngine()
     sid = await add(store, 1, "30 1 * * *", "America/New_York", last=utc(2025, 11, 1, 5, 30))
-    sched = Scheduler(store, engine, clock, refresh=None)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
     task = await start(sched, clock)
     for _ in range(3):
         await step(sched, clock, clock.sleepers[0])
@@ -268,7 +291,7 @@ async def test_dst_guard_skips_same_wall_time_as_last_fire(store: Store) -> None
     clock = FakeClock(utc(2025, 11, 2, 6, 45))  # 01:45 EST
     engine = FakeEngine()
     await add(store, 1, "30 1 * * *", "America/New_York", last=utc(2025, 11, 2, 5, 30))
-    sched = Scheduler(store, engine, clock, refresh=None)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
     task = await start(sched, clock)
     assert engine.fired == []
     assert clock.sleepers == [utc(2025, 11, 3, 6, 30)]
@@ -279,7 +302,7 @@ async def test_dst_spring_forward_daily_fires_once(store: Store) -> None:
     clock = FakeClock(utc(2025, 3, 8, 12))
     engine = FakeEngine()
     await add(store, 1, "30 2 * * *", "America/New_York", last=utc(2025, 3, 8, 7, 30))
-    sched = Scheduler(store, engine, clock, refresh=None)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
     task = await start(sched, clock)
     for _ in range(2):
         await step(sched, clock, clock.sleepers[0])
@@ -292,7 +315,14 @@ async def test_errors_go_to_the_hook_and_the_loop_goes_on(loop_parts) -> None:
     errors: list[str] = []
     await add(store, 1, "0 9 * * *", last=utc(2025, 6, 29, 9))
     await add(store, 2, "not a cron", last=utc(2025, 6, 29, 9))
-    sched = Scheduler(store, engine, clock, refresh=None, on_error=lambda e, w: errors.append(w))
+    sched = Scheduler(
+        store,
+        engine,
+        clock,
+        leader_poll=NO_POLL,
+        refresh=None,
+        on_error=lambda e, w: errors.append(w),
+    )
     task = await start(sched, clock)
     assert errors and "subscription 2" in errors[0]
     engine.fail_next = True
@@ -303,35 +333,39 @@ async def test_errors_go_to_the_hook_and_the_loop_goes_on(loop_parts) -> None:
     await finish(sched, task)
 
 
-class Follower:
-    """A store wrapper that is not the leader until told."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.leader = False
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
-
-    async def try_acquire_leader(self, name: str = "scheduler") -> bool:
-        return self.leader
-
-    async def release_leader(self, name: str = "scheduler") -> None:
-        return None
-
-
-async def test_only_the_leader_fires_and_followers_retry(loop_parts) -> None:
+async def test_only_the_leader_fires_and_a_standby_takes_over_within_a_poll(
+    loop_parts, store_factory
+) -> None:
     store, clock, engine = loop_parts
     await add(store, 1, "0 8 * * *", last=utc(2025, 6, 29, 8))  # due right now
-    follower = Follower(store)
-    sched = Scheduler(follower, engine, clock, refresh=None)  # type: ignore[arg-type]
+    other = Leadership(await store_factory())  # another process on the same database
+    assert await other.acquire()
+    poll = timedelta(seconds=5)
+    sched = Scheduler(store, engine, clock, refresh=None, leader_poll=poll)
     task = await start(sched, clock)
     assert engine.fired == [] and not sched.is_leader
-    assert clock.sleepers == [utc(2025, 6, 30, 8, 0, 30)]  # retries leadership in 30 s
-    follower.leader = True
-    await step(sched, clock, utc(2025, 6, 30, 8, 0, 30))
+    assert clock.sleepers == [utc(2025, 6, 30, 8, 0, 5)]  # looks at the lease again in 5 s
+    await other.release()
+    await step(sched, clock, utc(2025, 6, 30, 8, 0, 5))
     assert sched.is_leader
+    assert engine.reconciles == 1  # first it finishes what the old leader left pending
     assert [t for t, _ in engine.fired] == [utc(2025, 6, 30, 8)]  # caught up, within grace
+    await step(sched, clock, utc(2025, 6, 30, 8, 0, 10))
+    assert engine.flushes >= 1  # the leader's chores, every poll
+    await finish(sched, task)
+
+
+async def test_a_fire_cut_short_by_a_lost_lead_is_left_to_the_next_leader(loop_parts) -> None:
+    store, clock, engine = loop_parts
+    sid = await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 23, 9))
+    engine.lose_lead = store
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None)
+    task = await start(sched, clock)
+    await step(sched, clock, utc(2025, 6, 30, 9))
+    assert engine.fired == [(utc(2025, 6, 30, 9), [sid])]
+    sub = await store.get_subscription_by_id(sid)
+    assert sub is not None and sub.last_fire_at == utc(2025, 6, 23, 9)  # not marked handled
+    assert not sched.is_leader
     await finish(sched, task)
 
 
@@ -339,10 +373,9 @@ async def test_stop_lets_an_in_flight_fire_finish(loop_parts) -> None:
     store, clock, engine = loop_parts
     sid = await add(store, 1, "0 8 * * *", last=utc(2025, 6, 29, 8))
     engine.block = asyncio.Event()
-    sched = Scheduler(store, engine, clock, refresh=None, stop_timeout=5)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None, stop_timeout=5)
     task = asyncio.create_task(sched.run())
-    while not sched._tasks:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(engine.entered.wait(), 5)
     stopping = asyncio.create_task(sched.stop())
     await asyncio.sleep(0)
     task.cancel()  # the app cancels the loop task; the fire is shielded from that
@@ -359,10 +392,9 @@ async def test_stop_gives_up_after_timeout_without_marking_the_fire(loop_parts) 
     store, clock, engine = loop_parts
     sid = await add(store, 1, "0 8 * * *", last=utc(2025, 6, 29, 8))
     engine.block = asyncio.Event()  # never set
-    sched = Scheduler(store, engine, clock, refresh=None, stop_timeout=0.05)
+    sched = Scheduler(store, engine, clock, leader_poll=NO_POLL, refresh=None, stop_timeout=0.05)
     task = asyncio.create_task(sched.run())
-    while not sched._tasks:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(engine.entered.wait(), 5)
     await sched.stop()
     await asyncio.wait_for(task, 5)
     assert engine.fired == []
@@ -399,7 +431,9 @@ async def test_failed_deliveries_are_retried_with_back_off(loop_parts) -> None:
     engine = FailingEngine(still_failing=1)
     engine.clock = clock
     await add(store, 1, "0 9 * * MON", last=utc(2025, 6, 23, 9))
-    sched = Scheduler(store, engine, clock, refresh=None, retry_failed=timedelta(minutes=10))
+    sched = Scheduler(
+        store, engine, clock, leader_poll=NO_POLL, refresh=None, retry_failed=timedelta(minutes=10)
+    )
     task = await start(sched, clock)
     await step(sched, clock, utc(2025, 6, 30, 9))
     assert clock.sleepers == [utc(2025, 6, 30, 9, 10)]  # retry in ten minutes

@@ -258,7 +258,7 @@ async def test_the_digest_and_its_seed_job_are_recorded_before_the_ledger_comple
 
     async def on_posted(posted: PostedDigest) -> None:
         assert sub.id is not None
-        row = await store.get_delivery(sub.id, posted.digest_key)
+        row = await store.get_delivery(sub.channel, posted.digest_key)
         seen.append(
             (
                 row.status if row else None,
@@ -281,7 +281,7 @@ async def test_the_digest_and_its_seed_job_are_recorded_before_the_ledger_comple
     assert seen == [("pending", True)]  # recorded, then the job, then the ledger row done
     [job] = await store.seed_jobs()
     assert (job.message_id, job.emoji) == (outcome.message_id, ("k1", "k2"))
-    row = await store.get_delivery(sub.id or 0, "week:2025-06-23")
+    row = await store.get_delivery(sub.channel, "week:2025-06-23")
     assert row is not None and row.status == "sent"
 
 

@@ -350,18 +350,36 @@ async def test_same_nonce_twice_is_one_message(fake: FakeDiscord, adapter: Disco
 async def test_find_posted_matches_the_key_in_the_footer(
     fake: FakeDiscord, adapter: DiscordAdapter
 ) -> None:
-    assert await adapter.find_posted(CHANNEL, KEY, SINCE) is None
+    assert await adapter.find_posted(CHANNEL, KEY, None) is None
     # Someone else's message quoting the same footer is not ours.
     fake.add_message(CHANNEL_ID, embeds=[{"title": "x", "footer": {"text": f"ref {KEY}"}}])
-    assert await adapter.find_posted(CHANNEL, KEY, SINCE) is None
+    assert await adapter.find_posted(CHANNEL, KEY, None) is None
+    before = await adapter.post(CHANNEL, digest(), "pb" + "b" * 23)  # an earlier digest
     mid = await adapter.post(CHANNEL, digest(), KEY)
     for i in range(3):
         fake.add_message(CHANNEL_ID, content=f"chatter {i}")
-    assert await adapter.find_posted(CHANNEL, KEY, SINCE) == mid
-    assert await adapter.find_posted(CHANNEL, "pb" + "q" * 23, SINCE) is None
-    later = datetime.now(UTC) + timedelta(minutes=1)
-    assert await adapter.find_posted(CHANNEL, KEY, later) is None
-    assert "after" in fake.calls("get_messages")[-1].query
+    assert await adapter.find_posted(CHANNEL, KEY, None) == mid
+    assert await adapter.find_posted(CHANNEL, KEY, before) == mid
+    assert await adapter.find_posted(CHANNEL, "pb" + "q" * 23, before) is None
+    assert await adapter.find_posted(CHANNEL, KEY, mid) is None  # nothing after it is ours
+    assert "after" not in fake.calls("get_messages")[-1].query  # newest first, by ids
+
+
+async def test_find_posted_reads_newest_first_and_stops_at_the_bound(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    """The search never depends on the bot's clock: it pages back from the newest message
+    until the message the ledger recorded before the send."""
+    bound = await adapter.post(CHANNEL, digest(), "pb" + "b" * 23)
+    mid = await adapter.post(CHANNEL, digest(), KEY)
+    for i in range(250):
+        fake.add_message(CHANNEL_ID, content=f"chatter {i}")
+    calls = len(fake.calls("get_messages"))
+    assert await adapter.find_posted(CHANNEL, KEY, bound) == mid
+    assert len(fake.calls("get_messages")) - calls == 3  # 100 + 100 + the page with it
+    calls = len(fake.calls("get_messages"))
+    assert await adapter.find_posted(CHANNEL, "pb" + "q" * 23, bound) is None
+    assert len(fake.calls("get_messages")) - calls == 3  # stopped at the bound
 
 
 async def test_a_429_is_waited_out_and_posts_once(
@@ -785,7 +803,7 @@ async def test_votes_on_a_digest_posted_before_a_restart(
             (mid, "7️⃣"),
             ("1300000000000000777", "2️⃣"),
         ]
-        assert await second.find_posted(CHANNEL, KEY, SINCE) == mid
+        assert await second.find_posted(CHANNEL, KEY, None) == mid
     finally:
         await second.stop()
 

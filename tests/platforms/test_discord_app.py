@@ -100,7 +100,7 @@ async def test_digest_commands_votes_admin_post_and_restart(
         assert posted.digest_key == WEEK_KEY and posted.paper_ids == (ATTENTION, RESIDUAL, ADAM)
         sub = await app.store.get_subscription(CHANNEL)
         assert sub is not None and sub.id is not None and sub.last_fire_at == FIRE
-        row = await app.store.get_delivery(sub.id, WEEK_KEY)
+        row = await app.store.get_delivery(CHANNEL, WEEK_KEY)
         assert row is not None and row.status == "sent" and row.message_id == mid
 
         # Lookups through the real Commands, acknowledged before they are answered.

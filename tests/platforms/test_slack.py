@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -307,28 +307,70 @@ async def test_lost_reply_is_outcome_unknown_and_found_by_metadata(
     assert info.value.outcome_unknown is True
     assert len(fake.calls("chat.postMessage")) == 1  # no automatic retry
     stored = fake.messages("C0DIGEST")[-1]
-    found = await bot.find_posted(CHANNEL, "week:2023-01-02", SINCE)
+    earlier = fake.messages("C0DIGEST")[0]["ts"]
+    found = await bot.find_posted(CHANNEL, "week:2023-01-02", earlier)
     assert found == stored["ts"]
     history = fake.calls("conversations.history")[-1].args
     assert history["include_all_metadata"] in ("1", "true", True)
-    assert float(history["oldest"]) == SINCE.timestamp()
+    assert history["oldest"] == earlier  # bounded by a message, not by the bot's clock
     assert len(fake.calls("chat.postMessage")) == 1
-    assert await bot.find_posted(CHANNEL, "week:2023-01-09", SINCE) is None
+    assert await bot.find_posted(CHANNEL, "week:2023-01-09", earlier) is None
+    assert await bot.find_posted(CHANNEL, "week:2023-01-02", stored["ts"]) is None
 
 
 async def test_find_posted_paginates_and_ignores_foreign_messages(
     fake: FakeSlack, bot: SlackAdapter
 ) -> None:
-    since = datetime.now(UTC) - timedelta(minutes=1)
+    fake.add_channel("C0DIGEST", member=True)
     ts = await bot.post(CHANNEL, Message(header="old digest"), "key-1")
     meta = {"event_type": "paperboy_digest", "event_payload": {"key": "key-2"}}
     fake.add_message("C0DIGEST", text="impostor", bot_id="B0OTHER", user="U0OTHER", metadata=meta)
     for i in range(450):
         fake.add_message("C0DIGEST", text=f"chatter {i}", user="U0MEMBER")
-    assert await bot.find_posted(CHANNEL, "key-1", since.replace(tzinfo=None)) == ts
+    assert await bot.find_posted(CHANNEL, "key-1", None) == ts
     assert len(fake.calls("conversations.history")) == 3  # 200 + 200 + 51
-    assert await bot.find_posted(CHANNEL, "key-2", since) is None
-    assert await bot.find_posted(CHANNEL, "key-1", datetime.now(UTC) + timedelta(minutes=1)) is None
+    assert "oldest" not in fake.calls("conversations.history")[-1].args
+    assert await bot.find_posted(CHANNEL, "key-2", None) is None
+    assert await bot.find_posted(CHANNEL, "key-1", ts) is None
+    assert fake.calls("conversations.join") == []  # a member already
+
+
+async def test_find_posted_joins_a_public_channel_it_never_joined(
+    fake: FakeSlack, bot: SlackAdapter
+) -> None:
+    """chat:write.public posts without membership; reading history needs it: the adapter joins
+    (channels:join) and reads again, instead of taking not_in_channel as permanent."""
+    fake.add_channel("C0DIGEST")
+    ts = await bot.post(CHANNEL, digest(), "key-1")
+    assert not fake.is_member("C0DIGEST")
+    assert await bot.find_posted(CHANNEL, "key-1", None) == ts
+    assert fake.is_member("C0DIGEST") and len(fake.calls("conversations.join")) == 1
+    assert [c.args["channel"] for c in fake.calls("conversations.history")] == ["C0DIGEST"] * 2
+
+
+@pytest.mark.parametrize(
+    ("private", "archived", "code"),
+    [(True, False, "channel_not_found"), (False, True, "is_archived")],
+)
+async def test_find_posted_in_a_channel_it_cannot_join_is_permanent(
+    fake: FakeSlack, bot: SlackAdapter, private: bool, archived: bool, code: str
+) -> None:
+    fake.add_channel("C0SECRET", private=private, archived=archived)
+    if archived:
+        fake.add_message("C0SECRET", text="before it was archived")
+    with pytest.raises(PermanentError) as info:
+        await bot.find_posted(ChannelRef("slack", TEAM_ID, "C0SECRET"), "key-1", None)
+    assert info.value.reason == code and not info.value.whole_platform
+
+
+async def test_prepare_joins_public_channels_and_lets_private_ones_be(
+    fake: FakeSlack, bot: SlackAdapter
+) -> None:
+    fake.add_channel("C0PUBLIC")
+    fake.add_channel("C0INVITED", private=True, member=True)
+    await bot.prepare(ChannelRef("slack", TEAM_ID, "C0PUBLIC"))
+    await bot.prepare(ChannelRef("slack", TEAM_ID, "C0INVITED"))  # cannot join: no error
+    assert fake.is_member("C0PUBLIC") and fake.is_member("C0INVITED")
 
 
 @pytest.mark.parametrize(
@@ -348,6 +390,9 @@ async def test_permanent_errors(fake: FakeSlack, bot: SlackAdapter, code: str) -
     with pytest.raises(PermanentError) as info:
         await bot.post(CHANNEL, digest(), "k")
     assert info.value.reason == code
+    # A refused token refuses every channel alike: what waits for it waits, not drops.
+    auth = code in ("missing_scope", "invalid_auth", "account_inactive", "token_revoked")
+    assert info.value.whole_platform is auth
     assert fake.messages("C0DIGEST") == []
 
 
@@ -361,7 +406,7 @@ async def test_server_error_and_unreachable_slack(
     assert not isinstance(info.value, RateLimited)
     fake.error_next("conversations.history", "channel_not_found")
     with pytest.raises(PermanentError):
-        await bot.find_posted(CHANNEL, "k", SINCE)
+        await bot.find_posted(CHANNEL, "k", None)
     # Nothing listening: the request never left, so the outcome is known.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -787,6 +832,7 @@ def test_manifest() -> None:
     scopes = set(socket_manifest["oauth_config"]["scopes"]["bot"])
     assert {"chat:write", "commands", "reactions:read", "reactions:write", "users:read"} <= scopes
     assert {"chat:write.public", "channels:history", "groups:history", "usergroups:read"} <= scopes
+    assert "channels:join" in scopes  # to verify posts in public channels it never joined
     [command] = socket_manifest["features"]["slash_commands"]
     assert command["command"] == "/papers" and command["usage_hint"]
     assert socket_manifest["settings"]["event_subscriptions"]["bot_events"] == [

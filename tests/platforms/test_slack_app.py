@@ -101,7 +101,7 @@ async def test_socket_mode_digest_commands_votes_and_restart(
         assert posted.paper_ids == (ATTENTION, RESIDUAL, ADAM)
         sub = await app.store.get_subscription(CHANNEL)
         assert sub is not None and sub.id is not None
-        row = await app.store.get_delivery(sub.id, WEEK_KEY)
+        row = await app.store.get_delivery(CHANNEL, WEEK_KEY)
         assert row is not None and row.status == "sent" and row.message_id == ts
         assert sub.last_fire_at == FIRE
 

@@ -261,8 +261,18 @@ async def test_a_database_created_before_opens_and_keeps_its_rows(store_url: str
             GENERAL, sub["cron"], sub["timezone"], "community", False, sub["paused_reason"], T0, 1
         )
         d = OLD_ROWS["deliveries"]
-        assert await store.get_delivery(1, "week:2024-05-06") == Delivery(
-            1, 1, d["digest_key"], "pb-1-abc", "sent", d["message_id"], 2, T0, d["updated_at"]
+        assert await store.get_delivery(GENERAL, "week:2024-05-06") == Delivery(
+            1,
+            GENERAL,
+            d["digest_key"],
+            "pb-1-abc",
+            "sent",
+            d["message_id"],
+            2,
+            T0,
+            d["updated_at"],
+            subscription_id=1,
+            paper_ids=OLD_ROWS["posted"]["paper_ids"],  # from the message it posted
         )
         p = OLD_ROWS["posted"]
         expected = PostedDigest(
@@ -276,8 +286,9 @@ async def test_a_database_created_before_opens_and_keeps_its_rows(store_url: str
         fresh = await store.upsert_subscription(
             Subscription(ChannelRef("slack", "T1", "C2"), "0 9 * * *", "UTC")
         )
-        row, created = await store.claim_delivery(1, "week:2024-05-13", "pb-1-def", T0)
+        row, created = await store.claim_delivery(GENERAL, "week:2024-05-13", "pb-1-def", T0)
         assert created and fresh.id == 2 and row.id == 2
+        assert row.search_after == d["message_id"]
     finally:
         await store.close()
 
@@ -340,6 +351,130 @@ async def test_upgrading_keys_posted_digests_and_votes_by_channel(store_url: str
         assert [(e.paper_id, e.votes) for e in await store.leaderboard()] == [("2405.00002", 1)]
     finally:
         await store.close()
+
+
+async def insert_old(url: str, table: str, rows: list[dict[str, Any]]) -> None:
+    """Rows into a database made by the old files (values as the old stores wrote them)."""
+    if dialect_of(url) == "sqlite":
+        con = sqlite3.connect(url)
+        for row in rows:
+            marks = ", ".join("?" * len(row))
+            values = [as_old_sqlite(v) for v in row.values()]
+            con.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", values)
+        con.commit()
+        con.close()
+        return
+    dsn, schema = pg_parts(url)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        for row in rows:
+            marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+            values = [list(v) if isinstance(v, tuple) else v for v in row.values()]
+            await conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", *values)
+    finally:
+        await conn.close()
+
+
+async def delete_old(url: str, sql: str) -> None:
+    if dialect_of(url) == "sqlite":
+        con = sqlite3.connect(url)
+        con.execute(sql)
+        con.commit()
+        con.close()
+        return
+    dsn, schema = pg_parts(url)
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def old_delivery(sub_id: int, key: str, status: str, message_id: str | None) -> dict[str, Any]:
+    return {
+        **OLD_ROWS["deliveries"],
+        "subscription_id": sub_id,
+        "digest_key": key,
+        "idempotency_key": f"pb-{sub_id}-{key}",
+        "status": status,
+        "message_id": message_id,
+    }
+
+
+async def test_upgrading_the_ledger_to_channels_keeps_every_row(store_url: str) -> None:
+    """Rows of a re-subscribed channel (a week it got twice), of a subscription that is gone
+    (with and without a posted message) and of admin notices all survive the upgrade."""
+    await create_old_database(store_url)  # subscription 1 is GENERAL, with one sent row
+    gone_posted = {**OLD_ROWS["posted"], "message_id": "1715000000.0009", "channel": "C-gone"}
+    await insert_old(store_url, "posted", [gone_posted])
+    await insert_old(
+        store_url,
+        "deliveries",
+        [
+            old_delivery(3, "week:2024-05-06", "sent", "1715000000.0002"),  # GENERAL again
+            old_delivery(3, "week:2024-05-13", "pending", None),
+            old_delivery(7, "week:2024-05-06", "sent", "1715000000.0009"),  # gone, but posted
+            old_delivery(8, "week:2024-05-06", "skipped", None),  # gone without a trace
+            old_delivery(0, "admin:paused:1:week:2024-05-06", "skipped", "1715000000.0005"),
+            old_delivery(0, "admin:stalled:1:never", "skipped", None),
+        ],
+    )
+    # GENERAL unsubscribed (subscription 1 deleted) and subscribed again (subscription 3).
+    await delete_old(store_url, "DELETE FROM subscriptions WHERE id = 1")
+    await insert_old(store_url, "subscriptions", [{**OLD_ROWS["subscriptions"], "id": 3}])
+    store = open_store(store_url)
+    await store.open()
+    try:
+        history = await store.channel_deliveries(GENERAL)
+        # Subscription 1 is gone, but its sent row had a posted message in GENERAL.
+        assert [(r.digest_key, r.status, r.subscription_id) for r in history] == [
+            ("week:2024-05-06", "sent", 1),
+            ("week:2024-05-06#duplicate-2", "sent", 3),
+            ("week:2024-05-13", "pending", 3),
+        ]
+        assert history[0].message_id == "1715000000.0001"  # the first post keeps the key
+        assert history[1].message_id == "1715000000.0002"
+        gone = await store.channel_deliveries(ChannelRef("slack", "T1", "C-gone"))
+        assert [(r.digest_key, r.message_id) for r in gone] == [
+            ("week:2024-05-06", "1715000000.0009")
+        ]
+        trace = await store.channel_deliveries(ChannelRef("", "", "subscription:8"))
+        assert [(r.digest_key, r.status) for r in trace] == [("week:2024-05-06", "skipped")]
+        assert [r.id for r in await store.pending_deliveries()] == [history[2].id]
+        posted = await store.get_notice("paused:1:week:2024-05-06")
+        never = await store.get_notice("stalled:1:never")
+        assert posted is not None and posted.status == "posted"
+        assert never is not None and never.status == "dropped"
+        assert await store.due_notices(T0 + timedelta(days=365)) == []
+    finally:
+        await store.close()
+
+
+async def test_an_upgraded_database_has_the_schema_of_a_new_one(store_url: str) -> None:
+    """All migrations on a database made by the old 0001 files, and on an empty one: the
+    same tables, columns, constraints and indexes (so a later renumbering only renames)."""
+    await create_old_database(store_url)
+    store = open_store(store_url)
+    await store.open()
+    await store.close()
+    if dialect_of(store_url) == "sqlite":
+        fresh = f"{store_url}.fresh"
+        new = open_store(fresh)
+        await new.open()
+        await new.close()
+        assert sqlite_catalog(store_url) == sqlite_catalog(fresh)
+        return
+    dsn, schema = pg_parts(store_url)
+    fresh = f"{schema}_fresh"
+    conn = await asyncpg.connect(dsn)
+    try:
+        new = open_store(f"{dsn}?schema={fresh}")
+        await new.open()
+        await new.close()
+        assert await postgres_catalog(conn, schema) == await postgres_catalog(conn, fresh)
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{fresh}" CASCADE')
+        await conn.close()
 
 
 # --- the loader: macros and dialect overrides --------------------------------------------------

@@ -21,6 +21,8 @@ from bot.storage import Store, open_store
 from bot.storage.migrations import latest_version, split_statements
 from bot.storage.postgres import PostgresStore
 from bot.storage.records import (
+    Delivery,
+    Fence,
     LeaderboardEntry,
     PostedDigest,
     SeedJob,
@@ -310,7 +312,7 @@ async def test_datetimes_round_trip_as_utc(store: Store) -> None:
     assert got is not None and got.last_fire_at == local + timedelta(days=7)
     assert is_utc(got.last_fire_at)
 
-    delivery, _ = await store.claim_delivery(sub.id, "week:2024-05-06", "k", local)
+    delivery, _ = await store.claim_delivery(GENERAL, "week:2024-05-06", "k", local)
     assert delivery.created_at == local and is_utc(delivery.created_at)
     await store.record_posted(PostedDigest(GENERAL, "m", "week:2024-05-06", ("p1",), local))
     posted = await store.get_posted(GENERAL, "m")
@@ -320,23 +322,66 @@ async def test_datetimes_round_trip_as_utc(store: Store) -> None:
 # --- delivery ledger ---------------------------------------------------------------------------
 
 
+async def claim(
+    store: Store, key: str, channel: ChannelRef = GENERAL, *, sub_id: int | None = 1, idem: str = ""
+) -> tuple[Delivery, bool]:
+    return await store.claim_delivery(
+        channel, key, idem or f"k-{key}", T0, subscription_id=sub_id, paper_ids=("p1", "p2")
+    )
+
+
+async def leader(store: Store, owner: str = "me", ttl: float = 30.0) -> Fence:
+    token = await store.acquire_lease("scheduler", owner, ttl)
+    assert token is not None
+    return Fence(owner, "scheduler", token, ttl)
+
+
 async def test_claim_twice_returns_the_same_row(store: Store) -> None:
-    first, created = await store.claim_delivery(1, "week:2024-05-06", "pb-1-abc", T0)
+    first, created = await claim(store, "week:2024-05-06", idem="pb-1-abc")
     assert created
-    assert (first.subscription_id, first.digest_key) == (1, "week:2024-05-06")
-    assert (first.status, first.attempts, first.message_id) == ("pending", 0, None)
-    assert first.idempotency_key == "pb-1-abc"
+    assert (first.channel, first.digest_key, first.subscription_id) == (
+        GENERAL,
+        "week:2024-05-06",
+        1,
+    )
+    assert (first.status, first.attempts, first.message_id, first.owner) == (
+        "pending",
+        0,
+        None,
+        None,
+    )
+    assert first.idempotency_key == "pb-1-abc" and first.paper_ids == ("p1", "p2")
     assert first.created_at == first.updated_at == T0
 
     second, created_again = await store.claim_delivery(
-        1, "week:2024-05-06", "pb-1-other", T0 + timedelta(minutes=1)
+        GENERAL, "week:2024-05-06", "pb-1-other", T0 + timedelta(minutes=1), subscription_id=2
     )
     assert not created_again
-    assert second == first  # the original key and timestamps are kept
+    assert second == first  # the original key, subscription and timestamps are kept
 
-    _, other_digest = await store.claim_delivery(1, "week:2024-05-13", "pb-1-def", T0)
-    _, other_sub = await store.claim_delivery(2, "week:2024-05-06", "pb-2-abc", T0)
-    assert other_digest and other_sub
+    _, other_digest = await claim(store, "week:2024-05-13")
+    _, other_channel = await claim(store, "week:2024-05-06", RANDOM)
+    assert other_digest and other_channel
+
+
+async def test_the_ledger_is_the_channels_across_subscriptions(store: Store) -> None:
+    sub = await store.upsert_subscription(weekly())
+    row, _ = await claim(store, "week:a", sub_id=sub.id)
+    fence = await leader(store)
+    assert await store.take_delivery(row.id, fence, T0) is not None
+    assert await store.complete_delivery(row.id, "me", "msg", T0)
+
+    assert await store.delete_subscription(GENERAL)
+    kept = await store.get_delivery(GENERAL, "week:a")
+    assert kept is not None and kept.subscription_id == sub.id and kept.status == "sent"
+
+    fresh = await store.upsert_subscription(weekly())
+    assert fresh.id != sub.id  # ids are never reused
+    assert await store.sent_digest_keys(GENERAL) == {"week:a"}  # but the history is the channel's
+    again, created = await claim(store, "week:a", sub_id=fresh.id)
+    assert not created and again.id == row.id and again.status == "sent"
+    assert [r.id for r in await store.channel_deliveries(GENERAL)] == [row.id]
+    assert await store.channel_deliveries(RANDOM) == []
 
 
 async def test_concurrent_claims_from_two_instances_create_exactly_one(
@@ -346,82 +391,178 @@ async def test_concurrent_claims_from_two_instances_create_exactly_one(
     for n in range(10):
         key = f"week:2024-{n + 1:02d}-01"
         results = await asyncio.gather(
-            store.claim_delivery(7, key, f"a{n}", T0),
-            replica.claim_delivery(7, key, f"b{n}", T0),
-            store.claim_delivery(7, key, f"c{n}", T0),
-            replica.claim_delivery(7, key, f"d{n}", T0),
+            claim(store, key, idem=f"a{n}"),
+            claim(replica, key, idem=f"b{n}"),
+            claim(store, key, idem=f"c{n}"),
+            claim(replica, key, idem=f"d{n}"),
         )
         assert sum(created for _, created in results) == 1
         assert len({row.id for row, _ in results}) == 1
         assert len({row.idempotency_key for row, _ in results}) == 1
 
 
+async def test_search_after_is_a_message_already_sent_to_the_channel(store: Store) -> None:
+    fence = await leader(store)
+    first, _ = await claim(store, "week:a")
+    assert first.search_after is None  # nothing posted here yet
+    await store.take_delivery(first.id, fence, T0)
+    await store.complete_delivery(first.id, "me", "1715000000.000100", T0)
+    elsewhere, _ = await claim(store, "week:b", RANDOM)
+    second, _ = await claim(store, "week:b")
+    assert elsewhere.search_after is None and second.search_after == "1715000000.000100"
+
+
 async def test_attempts_completion_and_pending(store: Store) -> None:
-    row, _ = await store.claim_delivery(1, "week:a", "ka", T0)
-    other, _ = await store.claim_delivery(1, "week:b", "kb", T0)
+    fence = await leader(store)
+    row, _ = await claim(store, "week:a")
+    other, _ = await claim(store, "week:b")
     assert [d.id for d in await store.pending_deliveries()] == [row.id, other.id]
 
-    attempt = await store.begin_attempt(row.id, T0 + timedelta(seconds=1))
-    assert attempt.attempts == 1 and attempt.updated_at == T0 + timedelta(seconds=1)
-    assert (await store.begin_attempt(row.id, T0 + timedelta(seconds=2))).attempts == 2
+    attempt = await store.begin_attempt(row.id, fence, T0 + timedelta(seconds=1))
+    assert attempt is not None and attempt.attempts == 1 and attempt.owner == "me"
+    assert attempt.updated_at == T0 + timedelta(seconds=1)
+    again = await store.begin_attempt(row.id, fence, T0 + timedelta(seconds=2))
+    assert again is not None and again.attempts == 2
+    assert [d.id for d in await store.pending_deliveries(unowned=True)] == [other.id]
 
-    await store.complete_delivery(row.id, "1715000000.000100", T0 + timedelta(seconds=3))
-    done = await store.get_delivery(1, "week:a")
+    assert await store.complete_delivery(
+        row.id, "me", "1715000000.000100", T0 + timedelta(seconds=3)
+    )
+    done = await store.get_delivery(GENERAL, "week:a")
     assert done is not None
     assert (done.status, done.message_id, done.attempts) == ("sent", "1715000000.000100", 2)
     assert done.updated_at == T0 + timedelta(seconds=3) and done.created_at == T0
     assert [d.id for d in await store.pending_deliveries()] == [other.id]
+    assert await store.get_delivery_by_id(row.id) == done
 
-    await store.complete_delivery(other.id, None, T0, status="skipped")
-    skipped = await store.get_delivery(1, "week:b")
+    await store.take_delivery(other.id, fence, T0)
+    assert await store.complete_delivery(other.id, "me", None, T0, status="skipped")
+    skipped = await store.get_delivery(GENERAL, "week:b")
     assert skipped is not None and skipped.status == "skipped" and skipped.message_id is None
     assert await store.pending_deliveries() == []
-    assert await store.get_delivery(1, "week:zzz") is None
+    assert await store.get_delivery(GENERAL, "week:zzz") is None
+    assert await store.begin_attempt(row.id, fence, T0) is None  # settled: never again
 
 
-async def test_begin_attempt_on_unknown_delivery_and_bad_status(store: Store) -> None:
-    with pytest.raises(StoreError):
-        await store.begin_attempt(12345, T0)
-    row, _ = await store.claim_delivery(1, "week:a", "ka", T0)
+async def test_a_row_is_sent_only_under_a_valid_lease_by_its_holder(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    """Fencing: marking an attempt checks, in one statement, that the row is pending, nobody
+    else holds it, and the marker still holds the leadership lease with the same token;
+    completing checks that the completer still holds the row."""
+    if isinstance(store, SqliteStore):
+        pytest.skip("on SQLite the lease changes hands only when its holder has exited")
+    other_process = await store_factory()
+    a = await leader(store, "a")
+    row, _ = await claim(store, "week:a")
+    assert await store.begin_attempt(row.id, a, T0) is not None
+    # b cannot lead while a does, and cannot take a's row even with a lease of its own.
+    assert await other_process.acquire_lease("scheduler", "b", 30.0) is None
+    await store.release_lease("scheduler", "a")
+    b = await leader(other_process, "b")
+    assert b.token == a.token + 1  # the lease changed hands: a new fencing token
+    assert await other_process.begin_attempt(row.id, b, T0) is None  # a still holds the row
+    # a lost the lead: its next attempt is refused, although it still holds the row.
+    assert await store.begin_attempt(row.id, a, T0) is None
+    assert await store.take_delivery(row.id, replace(a, token=b.token), T0) is None  # not a's
+    # Once a lets go (or its hold lapses), b takes the row; a can no longer settle it.
+    assert await store.release_deliveries("a") == 1
+    taken = await other_process.begin_attempt(row.id, b, T0)
+    assert taken is not None and taken.owner == "b" and taken.attempts == 2
+    assert not await store.complete_delivery(row.id, "a", "a's post", T0)
+    assert await other_process.complete_delivery(row.id, "b", "b's post", T0)
+    done = await store.get_delivery(GENERAL, "week:a")
+    assert done is not None and done.message_id == "b's post"
+
+
+async def test_a_lapsed_hold_can_be_taken_over(store: Store) -> None:
+    a = Fence("a", "scheduler", 0, 0.0)  # a hold that lapses at once (the database's clock)
+    b = await leader(store, "b")
+    row, _ = await claim(store, "week:a")
+    a = replace(a, token=b.token)
+    await store.release_lease("scheduler", "b")
+    a_token = await store.acquire_lease("scheduler", "a", 30.0)
+    assert a_token is not None
+    assert await store.take_delivery(row.id, replace(a, token=a_token), T0) is not None
+    await store.release_lease("scheduler", "a")
+    b = await leader(store, "b")
+    taken = await store.take_delivery(row.id, b, T0)
+    assert taken is not None and taken.owner == "b"
+
+
+async def test_release_deliveries_of_others(store: Store) -> None:
+    a = await leader(store, "a")
+    rows = [(await claim(store, f"week:{n}"))[0] for n in "ab"]
+    for row in rows:
+        await store.take_delivery(row.id, a, T0)
+    assert await store.release_deliveries("b", others=True) == 2
+    assert [r.owner for r in await store.pending_deliveries()] == [None, None]
+
+
+async def test_complete_with_a_bad_status_is_refused(store: Store) -> None:
+    row, _ = await claim(store, "week:a")
     with pytest.raises(ValueError):
-        await store.complete_delivery(row.id, None, T0, status="pending")
+        await store.complete_delivery(row.id, "me", None, T0, status="pending")
 
 
 async def test_sent_digest_keys_and_count_sent(store: Store) -> None:
-    for sub_id, key, status in [
-        (1, "week:a", "sent"),
-        (1, "week:b", "skipped"),
-        (1, "week:c", None),
-        (2, "week:a", "sent"),
-        (2, "week:b", "sent"),
+    fence = await leader(store)
+    for channel, key, status in [
+        (GENERAL, "week:a", "sent"),
+        (GENERAL, "week:b", "skipped"),
+        (GENERAL, "week:c", None),
+        (RANDOM, "week:a", "sent"),
+        (RANDOM, "week:b", "sent"),
     ]:
-        row, _ = await store.claim_delivery(sub_id, key, f"{sub_id}-{key}", T0)
+        row, _ = await claim(store, key, channel)
         if status is not None:
-            await store.complete_delivery(row.id, f"msg-{sub_id}-{key}", T0, status=status)
+            await store.take_delivery(row.id, fence, T0)
+            await store.complete_delivery(row.id, "me", f"msg-{channel}-{key}", T0, status=status)
 
-    assert await store.sent_digest_keys(1) == {"week:a", "week:b"}
-    assert await store.sent_digest_keys(2) == {"week:a", "week:b"}
-    assert await store.sent_digest_keys(3) == set()
+    assert await store.sent_digest_keys(GENERAL) == {"week:a", "week:b"}
+    assert await store.sent_digest_keys(RANDOM) == {"week:a", "week:b"}
+    assert await store.sent_digest_keys(GUILD) == set()
     assert await count_sent(store) == 3
-    assert await count_sent(store, 1) == 1
-    assert await count_sent(store, 2) == 2
-    assert await count_sent(store, 3) == 0
+    assert await count_sent(store, GENERAL) == 1
+    assert await count_sent(store, RANDOM) == 2
+    assert await count_sent(store, GUILD) == 0
 
 
-async def test_deleting_a_subscription_keeps_its_ledger(store: Store) -> None:
-    sub = await store.upsert_subscription(weekly())
-    assert sub.id is not None
-    row, _ = await store.claim_delivery(sub.id, "week:a", "k", T0)
-    await store.complete_delivery(row.id, "msg", T0)
+async def test_config_applied_per_channel(store: Store) -> None:
+    assert await store.config_applied(GENERAL) is None
+    await store.set_config_applied(GENERAL, "h1", T0)
+    await store.set_config_applied(GENERAL, "h2", T0)
+    assert await store.config_applied(GENERAL) == "h2"
+    assert await store.config_applied(RANDOM) is None
+    sub = await store.upsert_subscription(weekly(origin="config"))
+    assert sub.origin == "config"
+    assert (await store.upsert_subscription(weekly())).origin == "chat"
 
-    assert await store.delete_subscription(GENERAL)
-    kept = await store.get_delivery(sub.id, "week:a")
-    assert kept is not None and kept.subscription_id == sub.id and kept.status == "sent"
-    assert await count_sent(store, sub.id) == 1
 
-    fresh = await store.upsert_subscription(weekly())
-    assert fresh.id != sub.id  # ids are never reused, so old history never leaks in
-    assert fresh.id is not None and await store.sent_digest_keys(fresh.id) == set()
+# --- the admin-notice outbox ---------------------------------------------------------------------
+
+
+async def test_notices_are_queued_once_and_retried_until_finished(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    replica = await store_factory()
+    assert await store.add_notice("paused:x", "Paused x", T0)
+    assert not await replica.add_notice("paused:x", "Paused x again", T0)  # once, ever
+    assert await store.next_notice_at() == T0
+    [due] = await store.due_notices(T0)
+    assert (due.key, due.text, due.status, due.attempts) == ("paused:x", "Paused x", "pending", 0)
+    later = T0 + timedelta(seconds=30)
+    claims = await asyncio.gather(
+        store.claim_notice("paused:x", T0, later), replica.claim_notice("paused:x", T0, later)
+    )
+    assert sum(c is not None for c in claims) == 1  # one replica tries it
+    assert await store.due_notices(T0) == [] and await store.next_notice_at() == later
+    [again] = await store.due_notices(later)
+    assert again.attempts == 1
+    await store.finish_notice("paused:x", "posted", "m1", later)
+    done = await store.get_notice("paused:x")
+    assert done is not None and done.status == "posted" and done.message_id == "m1"
+    assert await store.next_notice_at() is None and await store.due_notices(later) == []
 
 
 # --- posted digests ------------------------------------------------------------------------------
@@ -643,35 +784,52 @@ async def test_old_events_are_pruned(store: Store) -> None:
     assert await store.mark_event("Ev1", later + timedelta(seconds=1))
 
 
-async def test_leader_lock(store: Store, store_factory: StoreFactory) -> None:
-    replica = await store_factory()
-    assert await store.try_acquire_leader()
-    assert await store.try_acquire_leader()  # asking again while leader stays true
-    if isinstance(store, SqliteStore):
-        assert await replica.try_acquire_leader()  # one process per file: always leader
-        await store.release_leader()
-        return
-
-    assert not await replica.try_acquire_leader()
-    assert await replica.try_acquire_leader("digest-janitor")  # another name, another lock
-
-    await store.release_leader()
-    await store.release_leader()  # releasing what is not held is harmless
-    assert await replica.try_acquire_leader()
-    assert not await store.try_acquire_leader()
-
-    await replica.close()  # closing the session gives the lock up
-    assert await store.try_acquire_leader()
-
-
-async def test_leader_survives_across_pool_activity(
+async def test_leases_renew_change_hands_and_expire(
     store: Store, store_factory: StoreFactory
 ) -> None:
-    if isinstance(store, SqliteStore):
-        pytest.skip("PostgreSQL only")
     replica = await store_factory()
-    assert await store.try_acquire_leader()
-    # The lock lives on a dedicated connection: pool traffic does not disturb it.
-    await asyncio.gather(*(store.add_vote(vote(f"U{i}", "p")) for i in range(20)))
-    assert not await replica.try_acquire_leader()
-    assert await store.try_acquire_leader()
+    token = await store.acquire_lease("scheduler", "a", 30.0)
+    assert token is not None
+    assert await store.acquire_lease("scheduler", "a", 30.0) == token  # renewing keeps it
+    assert await store.lease_holder("scheduler") == ("a", token)
+    assert await replica.acquire_lease("scheduler", "b", 30.0) is None
+    assert await replica.acquire_lease("janitor", "b", 30.0) is not None  # another lease
+
+    await store.release_lease("scheduler", "a")
+    await store.release_lease("scheduler", "a")  # releasing what is not held is harmless
+    assert await store.lease_holder("scheduler") is None
+    if isinstance(store, SqliteStore):  # no expiry: the OS lock stays with its process
+        assert await replica.acquire_lease("scheduler", "b", 0.0) == token + 1
+        assert await store.acquire_lease("scheduler", "a", 30.0) is None
+        return
+    b = await replica.acquire_lease("scheduler", "b", 0.0)  # expires at once
+    assert b == token + 1
+    a_again = await store.acquire_lease("scheduler", "a", 30.0)  # expired: anyone may take it
+    assert a_again == token + 2
+
+
+async def test_sqlite_one_writer_per_file(tmp_path: Path) -> None:
+    """Two processes on one SQLite file: the second cannot lead while the first holds the OS
+    lock beside the file, however long ago the lease was renewed; once the first has gone, the
+    second leads at once and holds every row the first held."""
+    path = str(tmp_path / "one.sqlite3")
+    first, second = SqliteStore(path), SqliteStore(path)
+    await first.open()
+    await second.open()
+    try:
+        token = await first.acquire_lease("scheduler", "first", 0.0)  # lapsed at once...
+        assert token is not None and Path(first.lock_path("scheduler")).exists()
+        assert await second.acquire_lease("scheduler", "second", 30.0) is None  # ...still first's
+        fence = Fence("first", "scheduler", token, 30.0)
+        await first.acquire_lease("scheduler", "first", 30.0)
+        row, _ = await claim(first, "week:a")
+        assert await first.begin_attempt(row.id, fence, T0) is not None
+        await first.close()  # the process exits (however it dies, the OS frees its lock)
+        taken = await second.acquire_lease("scheduler", "second", 30.0)
+        assert taken == token + 1
+        fence2 = Fence("second", "scheduler", taken, 30.0)
+        held = await second.begin_attempt(row.id, fence2, T0)
+        assert held is not None and held.owner == "second" and held.attempts == 2
+    finally:
+        await first.close()
+        await second.close()

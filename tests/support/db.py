@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.core.messages import ChannelRef
 from bot.storage import Store
 from bot.storage.queries import SqlStore
 
@@ -24,14 +25,15 @@ async def schema_version(store: Store) -> int:
     return await _count(store, "SELECT COALESCE(MAX(version), 0) AS n FROM schema_migrations")
 
 
-async def count_sent(store: Store, sub_id: int | None = None) -> int:
-    """Ledger rows marked ``sent`` (skipped ones are not), for one subscription or all."""
-    if sub_id is None:
+async def count_sent(store: Store, channel: ChannelRef | None = None) -> int:
+    """Ledger rows marked ``sent`` (skipped ones are not), for one channel or all."""
+    if channel is None:
         return await _count(store, "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sent'")
     return await _count(
         store,
-        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sent' AND subscription_id = $1",
-        (sub_id,),
+        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'sent'"
+        " AND platform = $1 AND workspace = $2 AND channel = $3",
+        (channel.platform, channel.workspace, channel.channel),
     )
 
 

@@ -52,8 +52,11 @@ class HttpPoster:
         except aiohttp.ClientError as exc:
             raise TransientError(str(exc), outcome_unknown=True) from exc
 
+    async def prepare(self, channel: ChannelRef) -> None:
+        return None
+
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
         params = {"channel": str(channel), "key": idempotency_key}
         try:
@@ -66,14 +69,17 @@ class HttpPoster:
 
 class OneWeek:
     def __init__(self, key: str) -> None:
-        self.digest = Digest(key, Message(header=key, kind="digest", ephemeral=False), ("p1",))
+        papers = tuple(f"{key}:p{i}" for i in range(1, 4))  # each week its own papers
+        self.digest = Digest(key, Message(header=key, kind="digest", ephemeral=False), papers)
 
     async def next_digest(
         self, sub: Subscription, sent_keys: set[str], now: datetime
     ) -> Digest | None:
         return None if self.digest.key in sent_keys else self.digest
 
-    async def digest_for(self, sub: Subscription, key: str) -> Digest | None:
+    async def digest_for(
+        self, sub: Subscription, key: str, paper_ids: tuple[str, ...] = ()
+    ) -> Digest | None:
         return self.digest if key == self.digest.key else None
 
 

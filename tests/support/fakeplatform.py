@@ -9,7 +9,8 @@ records, like a platform's channel history. Failure modes:
 * ``timeout``: never answers (the engine's send timeout fires), nothing stored;
 * ``timeout_stored``: stores, then never answers;
 * ``lost``: stores, then the reply is lost (``TransientError(outcome_unknown=True)``);
-* ``permanent``: ``PermanentError("channel_not_found")``.
+* ``permanent``: ``PermanentError("channel_not_found")``;
+* ``auth``: ``PermanentError("invalid_auth", whole_platform=True)`` (a refused token).
 
 ``FakePlatformServer`` is the same idea over HTTP (aiohttp, 127.0.0.1), for engines running in
 another process: its records survive when that process is killed.
@@ -31,7 +32,7 @@ from aiohttp import web
 from bot.core.errors import PermanentError, RateLimited, TransientError
 from bot.core.messages import ChannelRef, Message
 
-MODES = ("429", "429g", "500", "timeout", "timeout_stored", "lost", "permanent")
+MODES = ("429", "429g", "500", "timeout", "timeout_stored", "lost", "permanent", "auth")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class FakePoster:
         self.posts: list[FakePost] = []
         self.calls: Counter[str] = Counter()  # what happened: "ok", "429", "lost", ...
         self.find_calls = 0
+        self.find_after: list[str | None] = []  # the ``after`` of every find_posted call
+        self.prepared: list[ChannelRef] = []
         self._script: dict[str, deque[str]] = {}
         self._find_script: deque[str] = deque()
         self._ids = itertools.count(1)
@@ -116,6 +119,8 @@ class FakePoster:
                 raise TransientError("HTTP 500")
             if mode == "permanent":
                 raise PermanentError("channel_not_found", "no such channel")
+            if mode == "auth":
+                raise PermanentError("invalid_auth", "token refused", whole_platform=True)
             if mode in ("timeout_stored", "lost"):
                 self.store(channel, idempotency_key, message.header, message.text)
             if mode == "lost":
@@ -125,10 +130,14 @@ class FakePoster:
         finally:
             self.in_flight -= 1
 
+    async def prepare(self, channel: ChannelRef) -> None:
+        self.prepared.append(channel)
+
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
         self.find_calls += 1
+        self.find_after.append(after)
         await asyncio.sleep(0)
         if self._find_script:
             mode = self._find_script.popleft()

@@ -16,6 +16,12 @@ the bot adds its own with ``reactions.add``, people react through ``react`` (whi
 the event to a connected bot, unless told the bot is away), and ``reactions.get`` reads them.
 ``hold`` makes calls of a method wait until the test releases them.
 
+Channels have members, as on Slack: with ``chat:write.public`` the bot posts to a public
+channel it never joined, but reading that channel's history answers ``not_in_channel`` until it
+joins (``conversations.join``). A private channel is invisible to a bot that is not a member
+(``channel_not_found``) and cannot be joined; an archived one refuses posts and joins
+(``is_archived``). A channel first named by a post is public, without the bot.
+
 Payload shapes come from the recorded examples in ``tests/fixtures/slack``.
 """
 
@@ -92,6 +98,9 @@ class _Envelope:
 @dataclass
 class _Channel:
     messages: list[dict[str, Any]] = field(default_factory=list)
+    private: bool = False
+    archived: bool = False
+    members: set[str] = field(default_factory=set)
 
 
 # --- Block Kit validation (Slack's documented limits) -------------------------------------------
@@ -202,6 +211,13 @@ class FakeSlack:
         self._session: ClientSession | None = None
         self._last_ts = 0.0
         self._ids = itertools.count(1)
+        # Slow Slack down: every stored post waits ``reply_delay`` seconds before its reply, and
+        # once ``limit_posts_after`` posts are stored, further posts get a 429 (Retry-After
+        # ``limit_retry_after``) until the test sets it back to None.
+        self.posts_stored = 0
+        self.reply_delay = 0.0
+        self.limit_posts_after: int | None = None
+        self.limit_retry_after = 30
         self.port = 0
         self.add_user(BOT_USER_ID, name="paperboy", is_bot=True)
 
@@ -317,6 +333,19 @@ class FakeSlack:
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Messages stored in ``channel``, oldest first (with metadata)."""
         return list(self._channels.get(channel, _Channel()).messages)
+
+    def add_channel(
+        self, channel: str, *, private: bool = False, archived: bool = False, member: bool = False
+    ) -> None:
+        """Create ``channel`` (the bot a member of it if ``member``)."""
+        chan = self._channels.setdefault(channel, _Channel())
+        chan.private, chan.archived = private, archived
+        if member:
+            chan.members.add(BOT_USER_ID)
+
+    def is_member(self, channel: str) -> bool:
+        chan = self._channels.get(channel)
+        return chan is not None and BOT_USER_ID in chan.members
 
     def add_message(self, channel: str, **fields: Any) -> dict[str, Any]:
         """Store a message as if someone else had posted it."""
@@ -434,9 +463,18 @@ class FakeSlack:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return self._json({"ok": False, "error": "invalid_auth"})
+        posting = method == "chat.postMessage"
+        limit = self.limit_posts_after
+        if posting and limit is not None and self.posts_stored >= limit:
+            hdrs = {"Retry-After": str(self.limit_retry_after)}
+            return self._json({"ok": False, "error": "ratelimited"}, 429, hdrs)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        if posting and body.get("ok"):
+            self.posts_stored += 1
         await self._notify()
+        if posting and self.reply_delay:
+            await asyncio.sleep(self.reply_delay)  # stored; the reply is on its way
         if fault is not None and fault.drop:
             assert request.transport is not None
             request.transport.close()
@@ -507,6 +545,11 @@ class FakeSlack:
             error = validate_blocks(blocks)
             if error:
                 return {"ok": False, "error": error}
+        chan = self._channels.setdefault(channel, _Channel())
+        if chan.private and BOT_USER_ID not in chan.members:
+            return {"ok": False, "error": "channel_not_found"}
+        if chan.archived:
+            return {"ok": False, "error": "is_archived"}
         msg: dict[str, Any] = {
             "type": "message",
             "ts": self._next_ts(),
@@ -519,7 +562,7 @@ class FakeSlack:
         }
         if args.get("metadata"):
             msg["metadata"] = args["metadata"]
-        self._channels.setdefault(channel, _Channel()).messages.append(msg)
+        chan.messages.append(msg)
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
 
     def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -532,8 +575,10 @@ class FakeSlack:
 
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         chan = self._channels.get(args.get("channel", ""))
-        if chan is None:
+        if chan is None or (chan.private and BOT_USER_ID not in chan.members):
             return {"ok": False, "error": "channel_not_found"}
+        if BOT_USER_ID not in chan.members:
+            return {"ok": False, "error": "not_in_channel"}
         oldest = float(args.get("oldest") or 0)
         with_meta = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
         limit = max(1, min(int(args.get("limit") or 100), 999))
@@ -553,6 +598,18 @@ class FakeSlack:
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
+
+    def _m_conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel", "")
+        chan = self._channels.get(channel)
+        if chan is None or (chan.private and BOT_USER_ID not in chan.members):
+            return {"ok": False, "error": "channel_not_found"}
+        if chan.private:
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        if chan.archived:
+            return {"ok": False, "error": "is_archived"}
+        chan.members.add(BOT_USER_ID)
+        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_member": True}}
 
     def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         msg = self.message(args.get("channel", ""), args.get("timestamp", ""))

@@ -11,7 +11,8 @@
   ``enforce_nonce``, so a retried send within Discord's window returns the message already
   stored instead of posting twice. Discord does not return the nonce when reading history, so
   the key is also written at the end of the embed footer (``… · ref <key>``) and
-  ``find_posted`` matches on that, among the bot's own messages posted after ``since``.
+  ``find_posted`` matches on that, among the bot's own messages, newest first, back to the
+  message the ledger says was posted before the send (Discord's ids, never the local clock).
 * Votes come from the raw reaction events, which fire for messages not in the cache (digests
   posted before a restart); one user's events on one message are applied in arrival order.
 * ``api_base_url`` / ``gateway_url`` other than Discord's own switch discord.py's process-wide
@@ -25,7 +26,6 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -47,8 +47,7 @@ log = logging.getLogger("paperboy.discord")
 
 NONCE_MAX = 25
 HISTORY_PAGE = 100
-HISTORY_PAGES_MAX = 5
-SINCE_SLACK = timedelta(seconds=5)  # clocks differ; look a little before ``since``
+HISTORY_PAGES_MAX = 10
 REACTION_PAGE = 100
 REACTION_SPACING = 0.25  # Discord: about one reaction added per 0.25 s per channel
 
@@ -269,29 +268,34 @@ class DiscordAdapter:
         return str(sent.id)
 
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
-        """The id of the bot's message posted after ``since`` whose footer carries the key."""
+        """The id of the bot's message whose footer carries the key, among the messages newer
+        than the message ``after`` (newest first; ``HISTORY_PAGES_MAX`` pages when None)."""
         client = self._require()
         channel_id = _snowflake(channel.channel, "channel")
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        after = discord.utils.time_snowflake(since - SINCE_SLACK)
+        bound = int(after) if after and after.isdigit() else 0
         key = nonce_for(idempotency_key)
         me = self.bot_user_id
+        before: int | None = None
         for _ in range(HISTORY_PAGES_MAX):
             try:
-                page = await client.http.logs_from(channel_id, HISTORY_PAGE, after=after)
+                page = await client.http.logs_from(channel_id, HISTORY_PAGE, before=before)
             except Exception as exc:
                 raise to_delivery_error(exc, may_have_sent=False) from exc
             for msg in page:
+                if int(msg["id"]) <= bound:
+                    return None  # back at what was posted before the send
                 if _is_ours(msg, key, me):
                     return str(msg["id"])
             if len(page) < HISTORY_PAGE:
                 return None
-            after = max(int(m["id"]) for m in page)
+            before = min(int(m["id"]) for m in page)
         log.warning("find_posted gave up after %d pages of %s", HISTORY_PAGES_MAX, channel)
         return None
+
+    async def prepare(self, channel: ChannelRef) -> None:
+        """Nothing to do: the invite's permissions cover posting and reading history."""
 
     # --- reactions: the seeder's and the backfill's side ----------------------------------------
 

@@ -56,7 +56,9 @@ def to_delivery_error(exc: BaseException, *, may_have_sent: bool) -> DeliveryErr
         if code in PERMANENT_CODES:
             return PermanentError(PERMANENT_CODES[code], f"discord refused: {exc.text or code}")
         if status == 401:
-            return PermanentError("unauthorized", "discord rejected the bot token")
+            return PermanentError(
+                "unauthorized", "discord rejected the bot token", whole_platform=True
+            )
         if status == 403:
             return PermanentError("forbidden", f"discord refused: {exc.text or code}")
         if status == 404:

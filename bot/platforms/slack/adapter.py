@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -161,10 +160,19 @@ class SlackAdapter:
         return await self._posting.post(channel, message, idempotency_key)
 
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
-        """The ts of a bot message since ``since`` whose metadata carries ``idempotency_key``."""
-        return await self._posting.find_posted(channel, idempotency_key, since)
+        """The ts of a bot message after the message ``after`` whose metadata carries
+        ``idempotency_key`` (joining a public channel first if need be)."""
+        return await self._posting.find_posted(channel, idempotency_key, after)
+
+    async def prepare(self, channel: ChannelRef) -> None:
+        """Join a public channel, so the bot can verify its posts there; a private channel
+        the bot was invited to needs nothing (and cannot be joined)."""
+        try:
+            await self._posting.join(channel)
+        except Exception as exc:
+            log.info("did not join %s: %s", channel, exc)
 
     # --- reactions: the seeder's and the backfill's side ----------------------------------------
 

@@ -15,6 +15,7 @@ PERMANENT_ERRORS = frozenset(
         "channel_not_found",
         "not_in_channel",
         "is_archived",
+        "method_not_supported_for_channel_type",
         "missing_scope",
         "invalid_auth",
         "not_authed",
@@ -31,6 +32,21 @@ PERMANENT_ERRORS = frozenset(
         "not_allowed_token_type",
         "access_denied",
         "org_login_required",
+    }
+)
+# Refusals of the bot itself, whatever the channel: its token or its installation.
+AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "team_access_not_granted",
+        "org_login_required",
+        "not_allowed_token_type",
+        "ekm_access_denied",
     }
 )
 # Slack-side trouble: worth retrying; the message may have been stored.
@@ -79,5 +95,9 @@ def to_delivery_error(exc: BaseException, *, may_have_sent: bool) -> DeliveryErr
             return TransientError(
                 f"slack {code or f'HTTP {status}'}", outcome_unknown=may_have_sent
             )
-        return PermanentError(code or f"http_{status}", f"slack refused the call: {code or status}")
+        return PermanentError(
+            code or f"http_{status}",
+            f"slack refused the call: {code or status}",
+            whole_platform=code in AUTH_ERRORS,
+        )
     return shared.call_error("slack", exc, may_have_sent=may_have_sent)

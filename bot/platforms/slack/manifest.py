@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
+    "channels:join",
     "commands",
     "reactions:read",
     "reactions:write",

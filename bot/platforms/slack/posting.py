@@ -5,12 +5,17 @@ Posting never retries by itself: a 429 becomes ``RateLimited``, a lost reply
 metadata (the idempotency key) before anything is sent again. ``post`` returns as soon as the
 message exists: the vote keycaps under a digest are added later, by the seeder
 (``bot.platforms.slack.reactions``).
+
+With ``chat:write.public`` the bot posts to public channels it never joined, but reading their
+history needs membership: ``find_posted`` joins a public channel (``conversations.join``,
+scope ``channels:join``) when history answers ``not_in_channel``, then reads it; ``join`` is
+also what subscribing a channel does. Only a channel the bot cannot see or join (private,
+archived, gone) is a permanent error.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -70,31 +75,56 @@ class SlackPosting:
         return str(resp["ts"])
 
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
-        """The ts of a bot message since ``since`` whose metadata carries ``idempotency_key``."""
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        """The ts of a bot message whose metadata carries ``idempotency_key``, among those
+        posted after the message ``after`` (newest first; all pages up to
+        ``HISTORY_PAGES_MAX`` when None). Joins a public channel first if need be."""
+        try:
+            return await self._find(channel, idempotency_key, after)
+        except SlackApiError as exc:
+            if error_code(exc) != "not_in_channel":
+                raise to_delivery_error(exc, may_have_sent=False) from exc
+        await self.join(channel)
+        try:
+            return await self._find(channel, idempotency_key, after)
+        except CALL_ERRORS as exc:
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+
+    async def _find(self, channel: ChannelRef, key: str, after: str | None) -> str | None:
+        """One search; Slack's own errors are raised as they are."""
         cursor: str | None = None
         for _ in range(HISTORY_PAGES_MAX):
+            kwargs: dict[str, Any] = {"oldest": after} if after else {}
             try:
                 resp = await self._conn.client.conversations_history(
                     channel=channel.channel,
-                    oldest=f"{since.timestamp():.6f}",
                     include_all_metadata=True,
                     limit=200,
                     cursor=cursor,
+                    **kwargs,
                 )
+            except SlackApiError:
+                raise
             except CALL_ERRORS as exc:
                 raise to_delivery_error(exc, may_have_sent=False) from exc
             for msg in resp.get("messages") or []:
-                if self._is_ours(msg, idempotency_key):
+                if self._is_ours(msg, key):
                     return str(msg["ts"])
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return None
         log.warning("find_posted gave up after %d pages of %s", HISTORY_PAGES_MAX, channel)
         return None
+
+    async def join(self, channel: ChannelRef) -> None:
+        """``conversations.join``: a public channel's history is readable from now on.
+        Raises ``PermanentError`` for a channel the bot cannot join (private, archived)."""
+        try:
+            await self._conn.client.conversations_join(channel=channel.channel)
+        except CALL_ERRORS as exc:
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        log.info("joined %s to read its history", channel)
 
     def _is_ours(self, msg: dict[str, Any], key: str) -> bool:
         meta = msg.get("metadata") or {}

@@ -130,10 +130,13 @@ class TerminalAdapter:
         return message_id
 
     async def find_posted(
-        self, channel: ChannelRef, idempotency_key: str, since: datetime
+        self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:
         # Printed text cannot be looked up after a restart; within a run we remember it.
         return self._sent.get(idempotency_key)
+
+    async def prepare(self, channel: ChannelRef) -> None:
+        return None
 
     def render(self, message: Message, message_id: str | None = None) -> str:
         return render_message(
