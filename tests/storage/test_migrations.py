@@ -538,3 +538,32 @@ def test_an_unknown_macro_is_an_error() -> None:
         expand("CREATE TABLE t (at {{TIMESTAMP}})", "sqlite")
     with pytest.raises(RuntimeError, match="unknown migration macro"):
         expand("CREATE TABLE t (at {{ time }})", "sqlite")
+
+
+async def test_a_version_of_comments_only_applies_on_both_stores(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration file with nothing but comments (a version one dialect needs nothing for)
+    is recorded as applied, on PostgreSQL too (asyncpg refuses an empty statement)."""
+    import bot.storage.postgres
+    import bot.storage.sqlite
+
+    folder = write(
+        tmp_path,
+        {
+            "0001_initial.sql": "CREATE TABLE t (id {{ID}});\n",
+            "0002_nothing.sql": "-- nothing to change in this version\n",
+        },
+    )
+
+    def pending(dialect: Any, current: int) -> list[Any]:
+        return [m for m in load_migrations(dialect, folder) if m.version > current]
+
+    for module in (bot.storage.postgres, bot.storage.sqlite):
+        monkeypatch.setattr(module, "pending_migrations", pending)
+    store = open_store(store_url)
+    await store.open()
+    try:
+        assert await schema_version(store) == 2
+    finally:
+        await store.close()
