@@ -28,6 +28,7 @@ from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
 from bot.ops.http import HttpServer
 from bot.ops.metrics import Metrics
 from bot.papers.archive import Archive
+from bot.papers.arxiv import ArxivClient, ArxivIndex, ArxivRefresher
 from bot.papers.model import Week
 from bot.platforms.base import Adapter
 from bot.storage import Store, open_store
@@ -56,6 +57,9 @@ class App:
     commands: Commands | None = None
     digests: DigestBuilder | None = None
     http: HttpServer | None = None
+    # arXiv metadata: read by commands, the web and search; filled in the background.
+    arxiv: ArxivIndex = field(default_factory=ArxivIndex)
+    arxiv_refresher: ArxivRefresher | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
@@ -274,6 +278,28 @@ class App:
             await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
+        self._start_arxiv()
+
+    def _start_arxiv(self) -> None:
+        """arXiv metadata in the background: first what the store kept, then what is missing or
+        stale from arXiv. Nothing waits for it; without it papers simply show no authors."""
+        s = self.settings.arxiv
+        if not s.enabled or self.store is None or self.archive is None:
+            return
+        archive = self.archive
+
+        def arxiv_ids() -> list[str]:
+            return [aid for p in archive.catalog.papers if (aid := p.arxiv_id)]
+
+        self.arxiv_refresher = ArxivRefresher(
+            ArxivClient(s.api_base_url, clock=self.clock),
+            self.store,
+            self.arxiv,
+            arxiv_ids,
+            clock=self.clock,
+            stale_after=s.refresh_after,
+        )
+        self._tasks.append(asyncio.create_task(self.arxiv_refresher.run(), name="arxiv"))
 
     def _start_reactions(self) -> None:
         """Seeding resumes the reactions an earlier run left to add; each platform's votes are
@@ -315,6 +341,8 @@ class App:
         log.info("new curated weeks", extra={"weeks": ",".join(w.start.isoformat() for w in weeks)})
         if self.scheduler is not None:
             self.scheduler.wake()
+        if self.arxiv_refresher is not None:
+            self.arxiv_refresher.wake()
 
     # -- http --------------------------------------------------------------------------------------
 
@@ -424,6 +452,8 @@ class App:
         self._stopping.set()
         if self.archive is not None:
             self.archive.stop()
+        if self.arxiv_refresher is not None:
+            self.arxiv_refresher.stop()
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.scheduler.stop(), timeout=STOP_TIMEOUT)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.arxivmeta import ArxivMeta
 from bot.core.messages import ChannelRef
 from bot.storage.records import (
     Delivery,
@@ -248,6 +249,14 @@ class Store(Protocol):
     ) -> None: ...
 
     async def get_notice(self, key: str) -> Notice | None: ...
+
+    # --- arXiv metadata (bot.storage.arxiv_queries) ----------------------------------------------
+    async def arxiv_meta(self, arxiv_ids: Sequence[str] | None = None) -> list[ArxivMeta]:
+        """The stored metadata of these ids (``arxiv_key`` form; None: all); unknown ones are
+        absent."""
+
+    async def save_arxiv_meta(self, metas: Sequence[ArxivMeta]) -> None:
+        """Insert or replace the metadata of each id."""
 
 
 __all__ = ["Store"]

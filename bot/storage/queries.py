@@ -46,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from bot.core.messages import ChannelRef
+from bot.storage.arxiv_queries import ArxivQueries
 from bot.storage.chat_queries import ChatQueries
 from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
 from bot.storage.ledger import LedgerQueries
@@ -55,7 +56,7 @@ from bot.storage.webqueries import WebQueries
 EVENT_TTL = timedelta(days=1)
 
 
-class SqlStore(LedgerQueries, ChatQueries, WebQueries):
+class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries):
     """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
     Subscriptions and events are here; the delivery ledger, leases and admin notices are
     ``LedgerQueries`` (``bot.storage.ledger``), what chat needs (posted digests, votes, seed jobs,
