@@ -261,6 +261,7 @@ class App:
                 votes=self.votes,
                 share_ttl=s.votes.share_ttl,
                 web_base_url=s.web_base_url,
+                arxiv=self.arxiv,
             )
         )
         self._install_web()
@@ -356,7 +357,12 @@ class App:
 
         options = WebOptions(base_url=s.web.base_url, cache_seconds=s.web.cache_seconds)
         ctx = WebContext(
-            self.archive.current, self.store, self.votes, clock=self.clock, options=options
+            self.archive.current,
+            self.store,
+            self.votes,
+            clock=self.clock,
+            options=options,
+            arxiv=self.arxiv,
         )
         WebSite(ctx).install(self.http.app)
 

@@ -36,17 +36,22 @@ MAX_COMMAND_CHARS = 500
 SHARE_LABEL = "Share to channel"
 SHARE_ACTION = "share"
 ADMIN_SUBCOMMANDS = tuple(admin.HANDLERS)
-LOOKUP_SUBCOMMANDS = ("search", "week", "show", "top", "random", "help")
+LOOKUP_SUBCOMMANDS = ("search", "week", "show", "cite", "top", "random", "help")
 KNOWN_SUBCOMMANDS = frozenset((*LOOKUP_SUBCOMMANDS, *ADMIN_SUBCOMMANDS, "find"))
 
 HELP_LINES = (
     (
         "search <words>",
         "ranked search over titles and summaries; filters: year:2024, "
-        "week:2025-06-23, has:code, arxiv:2301.04104; page:2 for more",
+        "week:2025-06-23, has:code, arxiv:2301.04104, author:Vaswani, cat:cs.CL; "
+        "page:2 for more",
     ),
     ("week [date|latest]", "the curated top ten of a week (any date inside it)"),
-    ("show <paper id | arXiv id | title>", "one paper with its links and weeks"),
+    ("show <paper id | arXiv id | title>", "one paper with its links, authors and weeks"),
+    (
+        "cite <paper id | arXiv id | title>",
+        "BibTeX for the paper, for a reference manager",
+    ),
     ("top [week|month|year|all] [here|workspace]", "the community leaderboard from votes"),
     ("random", "a random paper from the archive"),
     ("help", "this list"),
@@ -93,6 +98,7 @@ LOOKUPS: dict[str, Handler] = {
     "find": lookups.search,
     "week": lookups.week,
     "show": lookups.show,
+    "cite": lookups.cite,
     "top": top,
     "random": lookups.random_paper,
     "help": help_reply,
