@@ -41,9 +41,7 @@ ATTENTION = paper(1, "Attention Is All You Need", "https://arxiv.org/abs/1706.03
 BERT = paper(2, "BERT: Pre-training of Deep Transformers", "https://arxiv.org/abs/1810.04805")
 DIFFUSION = paper(3, "Denoising Diffusion Models", "https://arxiv.org/abs/2006.11239")
 BLOG = paper(4, "A Blog Post on 100% {Braces} & Co_", "https://example.org/post_1?a=1&b=2")
-WEEK = Week(
-    date(2025, 6, 23), date(2025, 6, 29), "Top", "w.md", (ATTENTION, BERT, DIFFUSION, BLOG)
-)
+WEEK = Week(date(2025, 6, 23), date(2025, 6, 29), "Top", "w.md", (ATTENTION, BERT, DIFFUSION, BLOG))
 
 META = [
     ArxivMeta(
@@ -248,7 +246,10 @@ def test_paperboy_export_reads_authors_from_the_database(
     assert main(["export", "--config", str(config), "--source", str(source)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["authors"] == list(META[0].authors) and rows[1]["authors"] == []
-    assert main(["export", "--config", str(config), "--source", str(source), "--format", "bibtex"]) == 0
+    assert (
+        main(["export", "--config", str(config), "--source", str(source), "--format", "bibtex"])
+        == 0
+    )
     entries = bibtexparser.loads(capsys.readouterr().out).entries
     assert [e["ID"] for e in entries] == ["vaswani2017attention", "blog"]
     assert entries[0]["author"].startswith("Ashish Vaswani and")

@@ -82,7 +82,7 @@ def feed(entries: list[str]) -> bytes:
         '<feed xmlns="http://www.w3.org/2005/Atom" '
         'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
         'xmlns:arxiv="http://arxiv.org/schemas/atom">'
-        '<id>https://arxiv.org/api/query</id><title>arXiv Query</title>'
+        "<id>https://arxiv.org/api/query</id><title>arXiv Query</title>"
         "<updated>2025-01-01T00:00:00Z</updated>"
         f"<opensearch:totalResults>{len(entries)}</opensearch:totalResults>"
         + "".join(entries)
