@@ -4,8 +4,10 @@ bibtexparser (v1's ``BibDatabase`` and ``BibTexWriter``).
 A paper with an arXiv id is an arXiv-style ``@misc``: ``eprint``, ``archivePrefix = {arXiv}``,
 ``primaryClass`` (from arXiv metadata, when known), ``author``, ``year`` (of the first version,
 else of the id), ``title`` and ``url``. A paper without one is a plain ``@misc`` with its title
-and url. Field values are escaped for LaTeX (``\\&``, ``\\%``, ``\\{``, ...), so every entry
-parses back to what was written and no title can break out of its braces. Text stays UTF-8.
+and url. Field values are escaped for LaTeX (``\\&``, ``\\%``, ``\\textbraceleft{}``, ...:
+BibTeX counts braces even after a backslash, so braces are never written as ``\\{``), so
+every entry parses back to what was written and no title can break out of its braces. Text
+stays UTF-8.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ FIELD_ORDER = ("title", "author", "year", "eprint", "archivePrefix", "primaryCla
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
+    # BibTeX counts braces even after a backslash, so ``\{`` could unbalance a field.
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
     "&": r"\&",
     "%": r"\%",
     "$": r"\$",

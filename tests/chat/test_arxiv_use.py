@@ -184,7 +184,7 @@ async def test_cite_a_paper_without_arxiv_id_is_a_plain_misc_with_its_url(
     (entry,) = bibtexparser.loads(m.code).entries
     assert set(entry) == {"ENTRYTYPE", "ID", "title", "url"}
     # LaTeX's specials escaped, so the braces in the title cannot end the field early.
-    assert entry["title"] == r"A Blog Post on 100\% \{Braces\} \& Co\_"
+    assert entry["title"] == r"A Blog Post on 100\% \textbraceleft{}Braces\textbraceright{} \& Co\_"
     assert entry["url"] == "https://example.org/post_1?a=1&b=2"
 
 
