@@ -22,6 +22,7 @@ from bot.core.errors import PaperboyError
 from bot.core.messages import ChannelRef
 from bot.delivery.digest import DigestBuilder, DigestOptions
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.follows import DirectMessenger, FollowAlerts
 from bot.delivery.leadership import Leadership
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
@@ -37,6 +38,7 @@ from bot.storage.records import Subscription
 log = logging.getLogger("paperboy")
 
 STOP_TIMEOUT = 8.0
+FOLLOW_METADATA_WAIT = 120.0  # seconds a new week's alerts wait for its arXiv metadata
 DEFAULT_TERMINAL_CRON = "0 9 * * MON"
 
 
@@ -60,6 +62,7 @@ class App:
     # arXiv metadata: read by commands, the web and search; filled in the background.
     arxiv: ArxivIndex = field(default_factory=ArxivIndex)
     arxiv_refresher: ArxivRefresher | None = None
+    follow_alerts: FollowAlerts | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
@@ -275,11 +278,50 @@ class App:
         await self._check_workspaces()
         leading = await self.leadership.acquire()  # before seeding: only the leader seeds
         self._start_reactions()
+        self._start_follow_alerts(resume=leading)
         if leading:  # a standby leaves this to the leader
             await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
         self._start_arxiv()
+
+    def _start_follow_alerts(self, *, resume: bool) -> None:
+        """Follow alerts go out from the leader when a new week arrives; at start the leader
+        sends what an earlier run claimed and did not get to."""
+        assert self.store is not None and self.archive is not None
+        assert self.leadership is not None
+        leadership = self.leadership
+        messengers = {
+            name: a for name, a in self.adapters.items() if isinstance(a, DirectMessenger)
+        }
+        self.follow_alerts = FollowAlerts(
+            self.store,
+            self.archive.current,
+            messengers,
+            clock=self.clock,
+            owner=leadership.owner,
+            meta=self.arxiv.for_paper,
+            leading=lambda: leadership.held,
+        )
+        if resume:
+            self._spawn(self.follow_alerts.resume(), "follow-alerts")
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.append(task)
+
+    async def _alert_follows(self, week: Week) -> None:
+        """A new week's follow alerts, once its papers' arXiv metadata had a chance to come
+        in (``author:`` and ``cat:`` follows need it; waiting is bounded)."""
+        assert self.follow_alerts is not None
+        if self.arxiv_refresher is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FOLLOW_METADATA_WAIT):
+                    await self.arxiv_refresher.refresh()
+        try:
+            await self.follow_alerts.on_new_week(week)
+        except Exception:
+            log.exception("follow alerts failed", extra={"week": week.key})
 
     def _start_arxiv(self) -> None:
         """arXiv metadata in the background: first what the store kept, then what is missing or
@@ -342,7 +384,11 @@ class App:
         log.info("new curated weeks", extra={"weeks": ",".join(w.start.isoformat() for w in weeks)})
         if self.scheduler is not None:
             self.scheduler.wake()
-        if self.arxiv_refresher is not None:
+        curated = [w for w in weeks if w.kind == "weekly"]
+        if self.follow_alerts is not None and curated:
+            newest = max(curated, key=lambda w: w.start)
+            self._spawn(self._alert_follows(newest), "follow-alerts")
+        elif self.arxiv_refresher is not None:
             self.arxiv_refresher.wake()
 
     # -- http --------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import time
 from datetime import timedelta
 from difflib import get_close_matches
 
-from bot.chat import admin, lookups
+from bot.chat import admin, follows, lookups
 from bot.chat.context import CommandContext, Handler, admin_command, notice
 from bot.chat.top import top
 from bot.core.messages import Button, ChannelRef, Field, Invocation, Message, Reply
@@ -36,7 +36,18 @@ MAX_COMMAND_CHARS = 500
 SHARE_LABEL = "Share to channel"
 SHARE_ACTION = "share"
 ADMIN_SUBCOMMANDS = tuple(admin.HANDLERS)
-LOOKUP_SUBCOMMANDS = ("search", "week", "show", "cite", "top", "random", "help")
+LOOKUP_SUBCOMMANDS = (
+    "search",
+    "week",
+    "show",
+    "cite",
+    "top",
+    "random",
+    "follow",
+    "following",
+    "unfollow",
+    "help",
+)
 KNOWN_SUBCOMMANDS = frozenset((*LOOKUP_SUBCOMMANDS, *ADMIN_SUBCOMMANDS, "find"))
 
 HELP_LINES = (
@@ -54,6 +65,12 @@ HELP_LINES = (
     ),
     ("top [week|month|year|all] [here|workspace]", "the community leaderboard from votes"),
     ("random", "a random paper from the archive"),
+    (
+        "follow <words | author:Name | cat:cs.CL> [-word]",
+        "a direct message when a new week has papers matching it",
+    ),
+    ("following", "what you follow (only you see it)"),
+    ("unfollow <n | all>", "stop following one, or everything"),
     ("help", "this list"),
 )
 ADMIN_HELP_LINES = (
@@ -101,6 +118,9 @@ LOOKUPS: dict[str, Handler] = {
     "cite": lookups.cite,
     "top": top,
     "random": lookups.random_paper,
+    "follow": follows.follow,
+    "following": follows.following,
+    "unfollow": follows.unfollow,
     "help": help_reply,
 }
 

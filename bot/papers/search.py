@@ -76,10 +76,10 @@ class SearchQuery:
             return True
         if meta is None or not meta.found:
             return False
-        names = [f" {fold(a)}" for a in meta.authors]
+        names = [f" {fold(a)} " for a in meta.authors]
         cats = [c.casefold() for c in (meta.primary_category or "", *meta.categories) if c]
         for who in self.authors:
-            if not any(f" {who}" in n for n in names):
+            if not any(f" {who} " in n for n in names):
                 return False
         return all(any(c == cat or c.startswith(cat + ".") for c in cats) for cat in self.cats)
 

@@ -2,9 +2,10 @@
 
 Two top-level command groups, because Discord applies ``default_member_permissions`` only to
 top-level commands (it is ignored on subcommand groups): ``/papers`` (search, week, show, cite,
-top, random, help) for everyone, and ``/papers-admin`` (subscribe, unsubscribe, schedule, preview,
-post, feed), hidden by default from members without Manage Server *and* checked on every call by the
-``Runner`` (``interactions``), which every subcommand hands its text form to.
+top, follow, unfollow, random, following, help) for everyone, and ``/papers-admin``
+(subscribe, unsubscribe, schedule, preview, post, feed), hidden by default from members without
+Manage Server *and* checked on every call by the ``Runner`` (``interactions``), which every
+subcommand hands its text form to.
 """
 
 from __future__ import annotations
@@ -117,10 +118,28 @@ def _papers_group(runner: Runner) -> app_commands.Group:
     ) -> None:
         await runner.run(interaction, _command_text("top", window, scope))
 
+    @papers.command(name="follow", description="A direct message when a new week matches")
+    @app_commands.describe(what="Words, author:Name or cat:cs.CL; -word excludes")
+    async def follow(
+        interaction: discord.Interaction[Any], what: app_commands.Range[str, 1, 200]
+    ) -> None:
+        await runner.run(interaction, f"follow {what}")
+
+    @papers.command(name="unfollow", description="Stop following one (its number), or all")
+    @app_commands.describe(which="The number from /papers following, or all")
+    async def unfollow(
+        interaction: discord.Interaction[Any], which: app_commands.Range[str, 1, 10]
+    ) -> None:
+        await runner.run(interaction, f"unfollow {which}")
+
     _plain_commands(
         papers,
         runner,
-        {"random": "A random paper from the archive", "help": "What Paperboy can do"},
+        {
+            "random": "A random paper from the archive",
+            "following": "What you follow (only you see it)",
+            "help": "What Paperboy can do",
+        },
     )
     return papers
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
+    "im:write",
     "channels:join",
     "commands",
     "reactions:read",
