@@ -330,6 +330,7 @@ class App:
         if not s.enabled or self.store is None or self.archive is None:
             return
         archive = self.archive
+        leadership = self.leadership
 
         def arxiv_ids() -> list[str]:
             return [aid for p in archive.catalog.papers if (aid := p.arxiv_id)]
@@ -341,6 +342,7 @@ class App:
             arxiv_ids,
             clock=self.clock,
             stale_after=s.refresh_after,
+            leading=lambda: leadership is None or leadership.held,
         )
         self._tasks.append(asyncio.create_task(self.arxiv_refresher.run(), name="arxiv"))
 

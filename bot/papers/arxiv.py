@@ -18,6 +18,7 @@ session, and the Atom parsing (the part worth a library) is feedparser's.
 - ``ArxivRefresher`` fills it: at start from the store (so it works offline), then from arXiv
   for the ids that are missing or older than ``stale_after``, saving each batch as it comes;
   again every ``every`` and when new weeks arrive (``wake``). arXiv being down only delays it.
+  Only the leading process asks arXiv; the others read what it stored.
 """
 
 from __future__ import annotations
@@ -277,7 +278,9 @@ class ArxivRefresher:
         clock: Clock,
         stale_after: timedelta = timedelta(days=30),
         every: timedelta = timedelta(hours=6),
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.leading = leading
         self.client = client
         self.store = store
         self.index = index
@@ -311,6 +314,17 @@ class ArxivRefresher:
         failing ends the round early, what was saved stays."""
         due = self.due()
         done = 0
+        if due and not self.leading():
+            # Another process asks arXiv (one client per database, as arXiv asks): take what
+            # it has stored.
+            try:
+                found = await self.store.arxiv_meta(due)
+            except Exception:
+                log.warning("could not read stored arxiv metadata", exc_info=True)
+                return 0
+            self.index.update(found)
+            self.rounds += 1
+            return len(found)
 
         async def keep(metas: list[ArxivMeta]) -> None:
             nonlocal done

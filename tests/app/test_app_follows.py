@@ -53,14 +53,17 @@ arxiv:
     return parse_config(text, source="test.yaml", env=env)
 
 
-async def until(check: object, within: float = 10.0) -> None:
+async def until(check: object, within: float = 10.0, clock: FakeClock | None = None) -> None:
+    """Poll ``check``; with ``clock``, moving it on a second at a time meanwhile."""
     async with asyncio.timeout(within):
         while not check():  # type: ignore[operator]
             await asyncio.sleep(0.01)
+            if clock is not None:
+                await clock.advance(1)
 
 
 async def test_metadata_and_follow_alerts_through_the_running_bot(tmp_path: Path) -> None:
-    clock = FakeClock(datetime(2025, 7, 1, 9, tzinfo=UTC), auto_advance=True)
+    clock = FakeClock(datetime(2025, 7, 1, 9, tzinfo=UTC))
     fake = FakeSlack()
     await fake.start()
     try:
@@ -90,7 +93,10 @@ async def test_metadata_and_follow_alerts_through_the_running_bot(tmp_path: Path
                 lists.put("/list.md", NEW_WEEK + WEEKLY)
                 async with aiohttp.ClientSession() as session:
                     await app.archive.refresh(session)
-                await until(lambda: len(fake.dms("U1")) == 1 and len(fake.dms("U2")) == 1)
+                # (the client waits 3 s of the clock between two requests to arXiv)
+                await until(
+                    lambda: len(fake.dms("U1")) == 1 and len(fake.dms("U2")) == 1, clock=clock
+                )
                 assert sorted(arxiv.asked[asked]) == ["1406.2661", "1409.3215"]
                 assert "Sequence to Sequence" in str(fake.dms("U1")[0]["blocks"])
                 assert "Generative Adversarial" not in str(fake.dms("U1")[0]["blocks"])

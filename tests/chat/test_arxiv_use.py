@@ -254,3 +254,23 @@ def test_paperboy_export_reads_authors_from_the_database(
     assert [e["ID"] for e in entries] == ["vaswani2017attention", "blog"]
     assert entries[0]["author"].startswith("Ashish Vaswani and")
     assert entries[1]["url"] == "https://example.org/post"
+
+
+def test_paperboy_search_filters_by_stored_authors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "bot.db"
+
+    async def seed() -> None:
+        s = open_store(f"sqlite:///{db}")
+        await s.open()
+        await s.save_arxiv_meta(META)
+        await s.close()
+
+    asyncio.run(seed())
+    config = tmp_path / "paperboy.yaml"
+    config.write_text(f"store:\n  url: sqlite:///{db}\n", encoding="utf-8")
+    assert main(["search", "author:Vaswani", "--json", "--config", str(config)]) == 0
+    found = json.loads(capsys.readouterr().out)["results"]
+    assert [r["arxiv_id"] for r in found] == ["1706.03762"]  # the shipped digests have it
+    assert found[0]["authors"] == list(META[0].authors)

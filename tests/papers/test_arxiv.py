@@ -213,3 +213,17 @@ async def test_save_replaces_and_unknown_ids_are_absent(store: Store) -> None:
     )
     await store.save_arxiv_meta([later])
     assert await store.arxiv_meta(["2301.04104", "9999.00000"]) == [later]
+
+
+async def test_a_standby_reads_what_the_leader_stored_and_never_asks_arxiv(store: Store) -> None:
+    clock = FakeClock(T0, auto_advance=True)
+    async with fake_arxiv(clock) as arxiv:
+        arxiv.add(ATTENTION)
+        leader = refresher(arxiv, store, clock, ["1706.03762"])
+        standby = refresher(arxiv, store, clock, ["1706.03762"])
+        standby.leading = lambda: False
+        assert await standby.refresh() == 0 and arxiv.asked == []
+        await leader.refresh()
+        assert await standby.refresh() == 1
+        assert len(arxiv.asked) == 1
+    assert standby.index.get("1706.03762") == leader.index.get("1706.03762") is not None
