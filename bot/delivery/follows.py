@@ -31,7 +31,7 @@ from bot.core.clock import Clock
 from bot.core.errors import DeliveryError, PermanentError
 from bot.core.messages import ChannelRef, Message, Section
 from bot.papers.catalog import Catalog, week_range_label
-from bot.papers.follows import FollowIndex, FollowSpec, paper_terms, parse_many
+from bot.papers.follows import FollowSpec, match_week, paper_terms, parse_many
 from bot.papers.model import CatalogPaper, Week
 from bot.storage.base import Store
 from bot.storage.records import FollowAlertStatus, Person
@@ -162,16 +162,14 @@ class FollowAlerts:
         report = AlertReport(week.key)
         cat = self.catalog()
         follows = await self.store.active_follows()
-        people = {p for p, _ in follows if p.platform in self.messengers}
-        index: FollowIndex[Person] = FollowIndex(
-            parse_many((p, s) for p, s in follows if p in people)
-        )
+        platforms = self.messengers.keys()
         papers = [cat.get(p.paper_id) or p for p in week.papers]
         terms = [
             paper_terms(p, self.meta(p) if isinstance(p, CatalogPaper) else None) for p in papers
         ]
         now = self.clock.now()
-        for person, found in index.match(terms).items():
+        matched = match_week(((p, s) for p, s in follows if p.platform in platforms), terms)
+        for person, found in matched.items():
             ids = tuple(pid for pid, _ in found)
             if await self.store.claim_follow_alert(person, week.key, ids, now):
                 report.claimed += 1

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Generic, TypeVar
 
 from bot.core.arxivmeta import ArxivMeta
+from bot.core.perf import pause_gc
 from bot.papers.model import CatalogPaper, Paper
 from bot.papers.search import fold
 
@@ -34,6 +35,7 @@ __all__ = [
     "FollowIndex",
     "FollowSpec",
     "PaperTerms",
+    "match_week",
     "paper_terms",
     "parse_follow",
     "parse_many",
@@ -217,6 +219,16 @@ class FollowIndex(Generic[K]):
             owner: sorted(found.items(), key=lambda item: order[item[0]])
             for owner, found in out.items()
         }
+
+
+def match_week(
+    follows: Iterable[tuple[K, str]], papers: Sequence[PaperTerms]
+) -> dict[K, list[tuple[str, list[FollowSpec]]]]:
+    """Stored follows (owner, spec text) against a week's papers: per owner with a match, the
+    papers and the follows they matched. Builds tens of thousands of small objects at once,
+    so without the cyclic collector's passes over them."""
+    with pause_gc():
+        return FollowIndex(parse_many(follows)).match(papers)
 
 
 def parse_many(specs: Iterable[tuple[K, str]]) -> Iterable[tuple[K, FollowSpec]]:
