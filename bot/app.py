@@ -302,6 +302,7 @@ class App:
             owner=leadership.owner,
             meta=self.arxiv.for_paper,
             leading=lambda: leadership.held,
+            metrics=self.metrics,
         )
         if resume:
             self._spawn(self.follow_alerts.resume(), "follow-alerts")
@@ -437,6 +438,7 @@ class App:
     def _metrics_text(self) -> str:
         if self.archive is not None:
             self.metrics.set("catalog_papers", len(self.archive.catalog))
+            self.metrics.set("arxiv_papers", len(self.arxiv))
             refreshed = self.archive.refreshed_at
             if refreshed is not None:
                 self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)

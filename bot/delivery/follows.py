@@ -30,6 +30,7 @@ from bot.core.arxivmeta import ArxivMeta
 from bot.core.clock import Clock
 from bot.core.errors import DeliveryError, PermanentError
 from bot.core.messages import ChannelRef, Message, Section
+from bot.ops.metrics import Metrics
 from bot.papers.catalog import Catalog, week_range_label
 from bot.papers.follows import FollowSpec, match_week, paper_terms, parse_many
 from bot.papers.model import CatalogPaper, Week
@@ -114,7 +115,9 @@ class FollowAlerts:
         owner: str,
         meta: Callable[[CatalogPaper], ArxivMeta | None] = lambda p: None,
         leading: Callable[[], bool] = lambda: True,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.store = store
         self.catalog = catalog
         self.messengers = dict(messengers)
@@ -193,6 +196,7 @@ class FollowAlerts:
                 person, week_key, self.owner, self.clock.now()
             ):
                 report.skipped += 1
+                self._count(person, "skipped")
                 continue
             try:
                 message_id = await messenger.send_direct(
@@ -221,6 +225,11 @@ class FollowAlerts:
         self, person: Person, key: str, status: FollowAlertStatus, message_id: str | None
     ) -> None:
         await self.store.finish_follow_alert(person, key, status, message_id, self.clock.now())
+        self._count(person, status)
+
+    def _count(self, person: Person, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.inc("follow_alerts", platform=person.platform, status=status)
 
     async def _blocked(self, person: Person, messenger: DirectMessenger) -> None:
         """Pause the person's follows and, the first time, tell them where they followed."""

@@ -24,6 +24,7 @@ from bot.core.arxivmeta import ArxivMeta
 from bot.core.messages import ChannelRef, Invocation, Link, Message
 from bot.delivery.digest import DigestBuilder
 from bot.delivery.follows import DirectMessenger, FollowAlerts
+from bot.ops.metrics import Metrics
 from bot.papers.arxiv import ArxivIndex
 from bot.papers.catalog import Catalog
 from bot.papers.model import Paper, Week
@@ -117,7 +118,9 @@ async def follow_all(
             assert reply.message.header == "Following", reply.message.text
 
 
-def alerts(store: Store, cat: Catalog, messenger: Any, owner: str = "p1") -> FollowAlerts:
+def alerts(
+    store: Store, cat: Catalog, messenger: Any, owner: str = "p1", metrics: Metrics | None = None
+) -> FollowAlerts:
     assert isinstance(messenger, DirectMessenger)
     return FollowAlerts(
         store,
@@ -126,6 +129,7 @@ def alerts(store: Store, cat: Catalog, messenger: Any, owner: str = "p1") -> Fol
         clock=FakeClock(NOW),
         owner=owner,
         meta=META.for_paper,
+        metrics=metrics,
     )
 
 
@@ -222,7 +226,10 @@ async def test_blocked_dms_are_told_once_privately_and_pause_the_follows(
     channel = ChannelRef("slack", TEAM_ID, SLACK_CHANNEL)
     await follow_all(store, cat, channel, {"U1": ["diffusion"], "U6": ["diffusion"]})
     fake.closed_dms.add("U6")
-    report = await alerts(store, cat, adapter).on_new_week(WEEK)
+    metrics = Metrics()
+    report = await alerts(store, cat, adapter, metrics=metrics).on_new_week(WEEK)
+    assert metrics.get("follow_alerts", platform="slack", status="sent") == 1
+    assert metrics.get("follow_alerts", platform="slack", status="blocked") == 1
     assert report is not None and (report.sent, report.blocked) == (1, 1)
     assert fake.dms("U6") == [] and len(fake.dms("U1")) == 1
     (told,) = fake.ephemerals
