@@ -307,3 +307,19 @@ async def test_the_terminal_prints_the_alert(store: Store, tmp_path: Any) -> Non
     text = out.getvalue()
     assert "(direct message to me)" in text and AGENTS.title in text
     assert DIFFUSION.title not in text
+
+
+async def test_two_processes_passing_over_the_same_week_send_each_alert_once(
+    store: Store, slack: tuple[FakeSlack, SlackAdapter]
+) -> None:
+    """Two leaders overlapping (a paused one that came back), both handling the week at once:
+    the ledger lets one of them send each alert."""
+    fake, adapter = slack
+    cat = catalog()
+    await follow_all(store, cat, ChannelRef("slack", TEAM_ID, SLACK_CHANNEL), FOLLOWS)
+    one, two = alerts(store, cat, adapter, owner="p1"), alerts(store, cat, adapter, owner="p2")
+    a, b = await asyncio.gather(one.on_new_week(WEEK), two.on_new_week(WEEK))
+    assert a is not None and b is not None
+    assert a.sent + b.sent == 4 and a.claimed + b.claimed == 4
+    for user, titles in EXPECTED.items():
+        assert slack_titles(fake, user) == [titles], user
