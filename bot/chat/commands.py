@@ -27,8 +27,9 @@ from bot.chat.context import CommandContext, Handler, admin_command, notice
 from bot.chat.top import top
 from bot.core.messages import Button, ChannelRef, Field, Invocation, Message, Reply
 from bot.core.text import plural, truncate_words
+from bot.delivery.follows import PAUSED_NOTE
 from bot.papers.catalog import week_range_label
-from bot.storage.records import PostedDigest, Share
+from bot.storage.records import Person, PostedDigest, Share
 
 log = logging.getLogger("paperboy.commands")
 
@@ -187,7 +188,8 @@ class Commands:
                 )
             sub, _, rest = text.partition(" ")
             sub = sub.lower() or "help"
-            return await self._dispatch(sub, rest, text, inv)
+            reply = await self._dispatch(sub, rest, text, inv)
+            return await self._with_pause_note(reply, inv)
         except Exception:
             log.exception("command failed", extra={"command": inv.text[:200]})
             return notice(
@@ -202,6 +204,23 @@ class Commands:
                     time.perf_counter() - started,
                     command=sub if sub in KNOWN_SUBCOMMANDS else "unknown",
                 )
+
+    async def _with_pause_note(self, reply: Reply, inv: Invocation) -> Reply:
+        """A private answer tells its asker, once, that their follow alerts are paused because
+        their direct messages are closed (where the platform could not tell them at once)."""
+        if not reply.message.ephemeral:
+            return reply
+        person = Person(inv.channel.platform, inv.channel.workspace, inv.user_id)
+        try:
+            reason = await self.ctx.store.claim_pause_notice(person)
+        except Exception:
+            log.warning("could not check for paused follows", exc_info=True)
+            return reply
+        if reason is None:
+            return reply
+        msg = reply.message
+        context = (*msg.context, PAUSED_NOTE)
+        return dataclasses.replace(reply, message=dataclasses.replace(msg, context=context))
 
     async def _dispatch(self, sub: str, rest: str, text: str, inv: Invocation) -> Reply:
         if sub in admin.HANDLERS:

@@ -14,8 +14,8 @@ Only the leader sends (``leading()``). A pass has two steps, both through the al
 
 ``resume()`` (at start, by the leader) runs step 2 for whatever an earlier pass left claimed.
 A person whose direct messages are closed is told once, privately, in the channel they last
-followed from (where the platform allows that), and their follows pause until they follow
-something again.
+followed from where the platform allows it (Slack), else in the answer to their next
+``/papers`` command (Discord); their follows pause until they follow something again.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ log = logging.getLogger("paperboy.follows")
 
 FOLLOW_LIMIT = 25  # follows per person per workspace
 BLOCKED = "direct messages are closed"
+PAUSED_NOTE = (
+    "Your follow alerts are paused: Paperboy could not send you a direct message (your direct "
+    "messages are closed to it). Open them, then `/papers follow` anything to resume."
+)
 
 
 class DirectMessagesClosed(PermanentError):
@@ -238,19 +242,14 @@ class FollowAlerts:
         if not first or kept is None:
             return
         channel = ChannelRef(person.platform, person.workspace, kept[0])
-        note = Message(
-            header="Your follow alerts are paused",
-            text=(
-                "Paperboy could not send you a direct message with papers you follow: your "
-                "direct messages are closed to it. Open them (or allow messages from this "
-                "app), then run `/papers follow` with anything to resume."
-            ),
-            kind="notice",
-        )
+        note = Message(header="Your follow alerts are paused", text=PAUSED_NOTE, kind="notice")
         try:
-            await messenger.tell_privately(channel, person.user_id, note)
+            told = await messenger.tell_privately(channel, person.user_id, note)
         except Exception:
             log.warning("could not tell a person their follows are paused", exc_info=True)
+            return
+        if told:  # else their next /papers command tells them (bot.chat.commands)
+            await self.store.claim_pause_notice(person)
 
 
 def _why(
@@ -270,6 +269,7 @@ def _why(
 
 __all__ = [
     "FOLLOW_LIMIT",
+    "PAUSED_NOTE",
     "AlertReport",
     "DirectMessagesClosed",
     "DirectMessenger",

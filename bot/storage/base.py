@@ -288,6 +288,9 @@ class Store(Protocol):
     async def pause_follows(self, person: Person, reason: str, now: datetime) -> bool:
         """Pause; True if they were not paused before."""
 
+    async def claim_pause_notice(self, person: Person) -> str | None:
+        """Why the person's follows are paused, once per pause (None: not paused, or told)."""
+
     async def claim_follow_alert(
         self, person: Person, week_key: str, paper_ids: tuple[str, ...], now: datetime
     ) -> bool:

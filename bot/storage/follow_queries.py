@@ -26,6 +26,8 @@ class _Dialect(Protocol):
 
     def _time(self, dt: datetime) -> Any: ...
 
+    def _flag(self, value: bool) -> Any: ...
+
     def _from_time(self, value: Any) -> datetime: ...
 
     def _ids(self, ids: tuple[str, ...]) -> Any: ...
@@ -142,11 +144,22 @@ class FollowQueries:
     async def pause_follows(self: _Dialect, person: Person, reason: str, now: datetime) -> bool:
         """Pause the person's follows; True if they were not paused before (tell them once)."""
         n = await self._exec(
-            "UPDATE followers SET paused_reason = $4, updated_at = $5 WHERE platform = $1 "
-            "AND workspace = $2 AND user_id = $3 AND paused_reason IS NULL",
-            (*_who(person), reason, self._time(now)),
+            "UPDATE followers SET paused_reason = $4, told = $6, updated_at = $5 "
+            "WHERE platform = $1 AND workspace = $2 AND user_id = $3 AND paused_reason IS NULL",
+            (*_who(person), reason, self._time(now), self._flag(False)),
         )
         return n > 0
+
+    async def claim_pause_notice(self: _Dialect, person: Person) -> str | None:
+        """The reason the person's follows are paused, if they have not been told yet (and
+        from now on they have: one caller gets it, once per pause)."""
+        row = await self._one(
+            "UPDATE followers SET told = $4 WHERE platform = $1 AND workspace = $2 "
+            "AND user_id = $3 AND paused_reason IS NOT NULL AND told = $5 "
+            "RETURNING paused_reason",
+            (*_who(person), self._flag(True), self._flag(False)),
+        )
+        return None if row is None else str(row["paused_reason"])
 
     # --- the alert ledger ------------------------------------------------------------------------
     async def claim_follow_alert(

@@ -23,7 +23,7 @@ from bot.chat.commands import CommandContext, Commands
 from bot.core.arxivmeta import ArxivMeta
 from bot.core.messages import ChannelRef, Invocation, Link, Message
 from bot.delivery.digest import DigestBuilder
-from bot.delivery.follows import DirectMessenger, FollowAlerts
+from bot.delivery.follows import PAUSED_NOTE, DirectMessenger, FollowAlerts
 from bot.ops.metrics import Metrics
 from bot.papers.arxiv import ArxivIndex
 from bot.papers.catalog import Catalog
@@ -101,10 +101,8 @@ def catalog() -> Catalog:
     return Catalog.build([WEEK])
 
 
-async def follow_all(
-    store: Store, cat: Catalog, channel: ChannelRef, follows: dict[str, list[str]]
-) -> None:
-    commands = Commands(
+def commands(store: Store, cat: Catalog) -> Commands:
+    return Commands(
         CommandContext(
             catalog=lambda: cat,
             store=store,
@@ -112,9 +110,15 @@ async def follow_all(
             digests=DigestBuilder(lambda: cat, store),
         )
     )
+
+
+async def follow_all(
+    store: Store, cat: Catalog, channel: ChannelRef, follows: dict[str, list[str]]
+) -> None:
+    c = commands(store, cat)
     for user, specs in follows.items():
         for spec in specs:
-            reply = await commands.handle(Invocation(channel, user, f"follow {spec}"))
+            reply = await c.handle(Invocation(channel, user, f"follow {spec}"))
             assert reply.message.header == "Following", reply.message.text
 
 
@@ -237,6 +241,9 @@ async def test_blocked_dms_are_told_once_privately_and_pause_the_follows(
     assert "paused" in told["text"].lower()
     six = Person("slack", TEAM_ID, "U6")
     assert await store.follower(six) == (SLACK_CHANNEL, "direct messages are closed")
+    # Told already (on Slack, at once): their next command does not repeat it.
+    told = await commands(store, cat).handle(Invocation(channel, "U6", "help"))
+    assert PAUSED_NOTE not in told.message.context
     # The next week: U6 is paused, so not even tried, and not told again.
     later = Week(date(2025, 6, 30), date(2025, 7, 6), "Top", "w.md", WEEK.papers)
     cat2 = Catalog.build([later, WEEK])
@@ -284,6 +291,15 @@ async def test_discord_people_get_a_dm_channel_message_and_50007_pauses(store: S
     assert all("@everyone" not in str(m) for m in posted)
     paused = await store.follower(Person("discord", str(GUILD_ID), "103"))
     assert paused is not None and paused[1] is not None
+    # Discord cannot show them a private note unasked: their next command's answer does, once.
+    c = commands(store, cat)
+    where = ChannelRef("discord", str(GUILD_ID), "55")
+    first = await c.handle(Invocation(where, "103", "help"))
+    assert first.message.context[-1] == PAUSED_NOTE
+    again = await c.handle(Invocation(where, "103", "help"))
+    assert PAUSED_NOTE not in again.message.context
+    other = await c.handle(Invocation(where, "101", "help"))
+    assert PAUSED_NOTE not in other.message.context
 
 
 async def test_the_terminal_prints_the_alert(store: Store, tmp_path: Any) -> None:
