@@ -194,8 +194,11 @@ class FollowAlerts:
             messenger = self.messengers.get(person.platform)
             if messenger is None or not self.leading():
                 continue
+            if person not in specs:  # unfollowed (or paused) since the claim: send nothing
+                await self._finish(person, week_key, "failed", None)
+                continue
             papers = [p for pid in alert.paper_ids if (p := cat.get(pid)) is not None]
-            why = _why(papers, specs.get(person, []), self.meta)
+            why = _why(papers, specs[person], self.meta)
             if not await self.store.begin_follow_alert(
                 person, week_key, self.owner, self.clock.now()
             ):

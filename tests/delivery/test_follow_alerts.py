@@ -339,3 +339,22 @@ async def test_two_processes_passing_over_the_same_week_send_each_alert_once(
     assert a.sent + b.sent == 4 and a.claimed + b.claimed == 4
     for user, titles in EXPECTED.items():
         assert slack_titles(fake, user) == [titles], user
+
+
+async def test_someone_who_unfollowed_after_the_claim_gets_nothing(
+    store: Store, slack: tuple[FakeSlack, SlackAdapter]
+) -> None:
+    fake, adapter = slack
+    cat = catalog()
+    channel = ChannelRef("slack", TEAM_ID, SLACK_CHANNEL)
+    await follow_all(store, cat, channel, {"U1": ["diffusion"], "U2": ["agents"]})
+    dying = DiesOnThirdSend(adapter)
+    dying.calls = 2  # the very first send dies: both alerts are claimed, one attempted
+    with pytest.raises(asyncio.CancelledError):
+        await alerts(store, cat, dying).on_new_week(WEEK)
+    assert dying.in_flight is not None
+    await dying.in_flight
+    await commands(store, cat).handle(Invocation(channel, "U2", "unfollow all"))
+    (resumed,) = await alerts(store, cat, adapter, owner="p2").resume()
+    assert resumed.sent == 0
+    assert len(fake.dms("U1")) == 1 and fake.dms("U2") == []
