@@ -30,6 +30,7 @@ from bot.core.arxivmeta import ArxivMeta
 from bot.core.clock import Clock
 from bot.core.errors import DeliveryError, PermanentError
 from bot.core.messages import ChannelRef, Message, Section
+from bot.core.text import truncate_words
 from bot.ops.metrics import Metrics
 from bot.papers.catalog import Catalog, week_range_label
 from bot.papers.follows import FollowSpec, match_week, paper_terms, parse_many
@@ -90,7 +91,7 @@ def alert_message(
         Section(
             title=p.title,
             url=p.url,
-            body=p.summary[:280],
+            body=truncate_words(p.summary, 280),
             paper_id=p.paper_id,
             bullets=(f"matches: {why[p.paper_id]}",) if why.get(p.paper_id) else (),
         )
