@@ -178,7 +178,7 @@ class FollowAlerts:
         now = self.clock.now()
         matched = match_week(((p, s) for p, s in follows if p.platform in platforms), terms)
         for person, found in matched.items():
-            ids = tuple(pid for pid, _ in found)
+            ids = tuple(found)
             if await self.store.claim_follow_alert(person, week.key, ids, now):
                 report.claimed += 1
         return report

@@ -194,9 +194,10 @@ class FollowIndex(Generic[K]):
             self._by_key[spec.key].append((owner, spec))
             self.size += 1
 
-    def match(self, papers: Sequence[PaperTerms]) -> dict[K, list[tuple[str, list[FollowSpec]]]]:
-        """Per owner with any match: (paper id, the follows it matched) in ``papers`` order."""
-        out: dict[K, dict[str, list[FollowSpec]]] = {}
+    def match(self, papers: Sequence[PaperTerms]) -> dict[K, list[str]]:
+        """Per owner with any match: the ids of the papers their follows match, in ``papers``
+        order. (Which follow matched which paper is for the message, worked out per person.)"""
+        out: dict[K, list[str]] = {}
         by_key = self._by_key
         for terms in papers:
             pid = terms.paper_id
@@ -206,26 +207,19 @@ class FollowIndex(Generic[K]):
                     continue
                 for owner, spec in filed:
                     if spec.simple or spec.matches(terms):
-                        found = out.get(owner)
-                        if found is None:
-                            found = out[owner] = {}
-                        hits = found.get(pid)
-                        if hits is None:
-                            found[pid] = [spec]
-                        else:
-                            hits.append(spec)
-        order = {t.paper_id: i for i, t in enumerate(papers)}
-        return {
-            owner: sorted(found.items(), key=lambda item: order[item[0]])
-            for owner, found in out.items()
-        }
+                        ids = out.get(owner)
+                        if ids is None:
+                            out[owner] = [pid]
+                        elif ids[-1] != pid:  # one paper's hits come together
+                            ids.append(pid)
+        return out
 
 
 def match_week(
     follows: Iterable[tuple[K, str]], papers: Sequence[PaperTerms]
-) -> dict[K, list[tuple[str, list[FollowSpec]]]]:
+) -> dict[K, list[str]]:
     """Stored follows (owner, spec text) against a week's papers: per owner with a match, the
-    papers and the follows they matched. Builds tens of thousands of small objects at once,
+    ids of the papers matched, in order. Builds tens of thousands of small objects at once,
     so without the cyclic collector's passes over them."""
     with pause_gc():
         return FollowIndex(parse_many(follows)).match(papers)
