@@ -22,12 +22,14 @@ from bot.core.errors import PaperboyError
 from bot.core.messages import ChannelRef
 from bot.delivery.digest import DigestBuilder, DigestOptions
 from bot.delivery.engine import DeliveryEngine
+from bot.delivery.follows import DirectMessenger, FollowAlerts
 from bot.delivery.leadership import Leadership
 from bot.delivery.scheduler import Scheduler
 from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
 from bot.ops.http import HttpServer
 from bot.ops.metrics import Metrics
 from bot.papers.archive import Archive
+from bot.papers.arxiv import ArxivClient, ArxivIndex, ArxivRefresher
 from bot.papers.model import Week
 from bot.platforms.base import Adapter
 from bot.storage import Store, open_store
@@ -36,6 +38,7 @@ from bot.storage.records import Subscription
 log = logging.getLogger("paperboy")
 
 STOP_TIMEOUT = 8.0
+FOLLOW_METADATA_WAIT = 120.0  # seconds a new week's alerts wait for its arXiv metadata
 DEFAULT_TERMINAL_CRON = "0 9 * * MON"
 
 
@@ -56,6 +59,10 @@ class App:
     commands: Commands | None = None
     digests: DigestBuilder | None = None
     http: HttpServer | None = None
+    # arXiv metadata: read by commands, the web and search; filled in the background.
+    arxiv: ArxivIndex = field(default_factory=ArxivIndex)
+    arxiv_refresher: ArxivRefresher | None = None
+    follow_alerts: FollowAlerts | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
@@ -257,6 +264,7 @@ class App:
                 votes=self.votes,
                 share_ttl=s.votes.share_ttl,
                 web_base_url=s.web_base_url,
+                arxiv=self.arxiv,
             )
         )
         self._install_web()
@@ -270,10 +278,74 @@ class App:
         await self._check_workspaces()
         leading = await self.leadership.acquire()  # before seeding: only the leader seeds
         self._start_reactions()
+        self._start_follow_alerts(resume=leading)
         if leading:  # a standby leaves this to the leader
             await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
+        self._start_arxiv()
+
+    def _start_follow_alerts(self, *, resume: bool) -> None:
+        """Follow alerts go out from the leader when a new week arrives; at start the leader
+        sends what an earlier run claimed and did not get to."""
+        assert self.store is not None and self.archive is not None
+        assert self.leadership is not None
+        leadership = self.leadership
+        messengers = {
+            name: a for name, a in self.adapters.items() if isinstance(a, DirectMessenger)
+        }
+        self.follow_alerts = FollowAlerts(
+            self.store,
+            self.archive.current,
+            messengers,
+            clock=self.clock,
+            owner=leadership.owner,
+            meta=self.arxiv.for_paper,
+            leading=lambda: leadership.held,
+            metrics=self.metrics,
+        )
+        if resume:
+            self._spawn(self.follow_alerts.resume(), "follow-alerts")
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.append(task)
+
+    async def _alert_follows(self, week: Week) -> None:
+        """A new week's follow alerts, once its papers' arXiv metadata had a chance to come
+        in (``author:`` and ``cat:`` follows need it; waiting is bounded)."""
+        assert self.follow_alerts is not None
+        if self.arxiv_refresher is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FOLLOW_METADATA_WAIT):
+                    await self.arxiv_refresher.refresh()
+        try:
+            await self.follow_alerts.on_new_week(week)
+        except Exception:
+            log.exception("follow alerts failed", extra={"week": week.key})
+
+    def _start_arxiv(self) -> None:
+        """arXiv metadata in the background: first what the store kept, then what is missing or
+        stale from arXiv. Nothing waits for it; without it papers simply show no authors."""
+        s = self.settings.arxiv
+        if not s.enabled or self.store is None or self.archive is None:
+            return
+        archive = self.archive
+        leadership = self.leadership
+
+        def arxiv_ids() -> list[str]:
+            return [aid for p in archive.catalog.papers if (aid := p.arxiv_id)]
+
+        self.arxiv_refresher = ArxivRefresher(
+            ArxivClient(s.api_base_url, clock=self.clock),
+            self.store,
+            self.arxiv,
+            arxiv_ids,
+            clock=self.clock,
+            stale_after=s.refresh_after,
+            leading=lambda: leadership is None or leadership.held,
+        )
+        self._tasks.append(asyncio.create_task(self.arxiv_refresher.run(), name="arxiv"))
 
     def _start_reactions(self) -> None:
         """Seeding resumes the reactions an earlier run left to add; each platform's votes are
@@ -315,6 +387,12 @@ class App:
         log.info("new curated weeks", extra={"weeks": ",".join(w.start.isoformat() for w in weeks)})
         if self.scheduler is not None:
             self.scheduler.wake()
+        curated = [w for w in weeks if w.kind == "weekly"]
+        if self.follow_alerts is not None and curated:
+            newest = max(curated, key=lambda w: w.start)
+            self._spawn(self._alert_follows(newest), "follow-alerts")
+        elif self.arxiv_refresher is not None:
+            self.arxiv_refresher.wake()
 
     # -- http --------------------------------------------------------------------------------------
 
@@ -328,7 +406,12 @@ class App:
 
         options = WebOptions(base_url=s.web.base_url, cache_seconds=s.web.cache_seconds)
         ctx = WebContext(
-            self.archive.current, self.store, self.votes, clock=self.clock, options=options
+            self.archive.current,
+            self.store,
+            self.votes,
+            clock=self.clock,
+            options=options,
+            arxiv=self.arxiv,
         )
         WebSite(ctx).install(self.http.app)
 
@@ -355,6 +438,7 @@ class App:
     def _metrics_text(self) -> str:
         if self.archive is not None:
             self.metrics.set("catalog_papers", len(self.archive.catalog))
+            self.metrics.set("arxiv_papers", len(self.arxiv))
             refreshed = self.archive.refreshed_at
             if refreshed is not None:
                 self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)
@@ -424,6 +508,8 @@ class App:
         self._stopping.set()
         if self.archive is not None:
             self.archive.stop()
+        if self.arxiv_refresher is not None:
+            self.arxiv_refresher.stop()
         if self.scheduler is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.scheduler.stop(), timeout=STOP_TIMEOUT)

@@ -22,13 +22,14 @@ import time
 from datetime import timedelta
 from difflib import get_close_matches
 
-from bot.chat import admin, lookups
+from bot.chat import admin, follows, lookups
 from bot.chat.context import CommandContext, Handler, admin_command, notice
 from bot.chat.top import top
 from bot.core.messages import Button, ChannelRef, Field, Invocation, Message, Reply
 from bot.core.text import plural, truncate_words
+from bot.delivery.follows import PAUSED_NOTE
 from bot.papers.catalog import week_range_label
-from bot.storage.records import PostedDigest, Share
+from bot.storage.records import Person, PostedDigest, Share
 
 log = logging.getLogger("paperboy.commands")
 
@@ -36,19 +37,41 @@ MAX_COMMAND_CHARS = 500
 SHARE_LABEL = "Share to channel"
 SHARE_ACTION = "share"
 ADMIN_SUBCOMMANDS = tuple(admin.HANDLERS)
-LOOKUP_SUBCOMMANDS = ("search", "week", "show", "top", "random", "help")
+LOOKUP_SUBCOMMANDS = (
+    "search",
+    "week",
+    "show",
+    "cite",
+    "top",
+    "random",
+    "follow",
+    "following",
+    "unfollow",
+    "help",
+)
 KNOWN_SUBCOMMANDS = frozenset((*LOOKUP_SUBCOMMANDS, *ADMIN_SUBCOMMANDS, "find"))
 
 HELP_LINES = (
     (
         "search <words>",
         "ranked search over titles and summaries; filters: year:2024, "
-        "week:2025-06-23, has:code, arxiv:2301.04104; page:2 for more",
+        "week:2025-06-23, has:code, arxiv:2301.04104, author:Vaswani, cat:cs.CL; "
+        "page:2 for more",
     ),
     ("week [date|latest]", "the curated top ten of a week (any date inside it)"),
-    ("show <paper id | arXiv id | title>", "one paper with its links and weeks"),
+    ("show <paper id | arXiv id | title>", "one paper with its links, authors and weeks"),
+    (
+        "cite <paper id | arXiv id | title>",
+        "BibTeX for the paper, for a reference manager",
+    ),
     ("top [week|month|year|all] [here|workspace]", "the community leaderboard from votes"),
     ("random", "a random paper from the archive"),
+    (
+        "follow <words | author:Name | cat:cs.CL> [-word]",
+        "a direct message when a new week has papers matching it",
+    ),
+    ("following", "what you follow (only you see it)"),
+    ("unfollow <n | all>", "stop following one, or everything"),
     ("help", "this list"),
 )
 ADMIN_HELP_LINES = (
@@ -93,8 +116,12 @@ LOOKUPS: dict[str, Handler] = {
     "find": lookups.search,
     "week": lookups.week,
     "show": lookups.show,
+    "cite": lookups.cite,
     "top": top,
     "random": lookups.random_paper,
+    "follow": follows.follow,
+    "following": follows.following,
+    "unfollow": follows.unfollow,
     "help": help_reply,
 }
 
@@ -161,7 +188,8 @@ class Commands:
                 )
             sub, _, rest = text.partition(" ")
             sub = sub.lower() or "help"
-            return await self._dispatch(sub, rest, text, inv)
+            reply = await self._dispatch(sub, rest, text, inv)
+            return await self._with_pause_note(reply, inv)
         except Exception:
             log.exception("command failed", extra={"command": inv.text[:200]})
             return notice(
@@ -176,6 +204,23 @@ class Commands:
                     time.perf_counter() - started,
                     command=sub if sub in KNOWN_SUBCOMMANDS else "unknown",
                 )
+
+    async def _with_pause_note(self, reply: Reply, inv: Invocation) -> Reply:
+        """A private answer tells its asker, once, that their follow alerts are paused because
+        their direct messages are closed (where the platform could not tell them at once)."""
+        if not reply.message.ephemeral:
+            return reply
+        person = Person(inv.channel.platform, inv.channel.workspace, inv.user_id)
+        try:
+            reason = await self.ctx.store.claim_pause_notice(person)
+        except Exception:
+            log.warning("could not check for paused follows", exc_info=True)
+            return reply
+        if reason is None:
+            return reply
+        msg = reply.message
+        context = (*msg.context, PAUSED_NOTE)
+        return dataclasses.replace(reply, message=dataclasses.replace(msg, context=context))
 
     async def _dispatch(self, sub: str, rest: str, text: str, inv: Invocation) -> Reply:
         if sub in admin.HANDLERS:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.chat.votes import VoteService
 from bot.core.messages import Invocation, Message, Reply
 from bot.delivery.digest import DigestBuilder
+from bot.papers.arxiv import ArxivIndex
 
 if TYPE_CHECKING:
     from bot.core.clock import Clock
@@ -43,6 +44,8 @@ class CommandContext:
     # The web archive's public address (``web.base_url`` while the pages are served), for
     # ``/papers feed``; None when there is no web archive to link to.
     web_base_url: str | None = None
+    # arXiv metadata (authors, categories), filled in the background; may be empty.
+    arxiv: ArxivIndex = field(default_factory=ArxivIndex)
 
     @cached_property
     def vote_service(self) -> VoteService:

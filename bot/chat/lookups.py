@@ -1,4 +1,4 @@
-"""``/papers search|week|show|random``: read-only answers from the catalog, and the replies
+"""``/papers search|week|show|random|cite``: read-only answers from the catalog, and the replies
 that show its papers. Every answer is private to the user; ``commands`` adds the Share button."""
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ import asyncio
 from datetime import date
 
 from bot.chat.context import CommandContext, notice
+from bot.core.arxivmeta import ArxivMeta
 from bot.core.messages import Button, Field, Invocation, Message, Reply, Section
 from bot.core.text import truncate_words
 from bot.delivery.digest import DigestOptions, paper_section, week_message
+from bot.papers.bibtex import bibtex
 from bot.papers.catalog import Catalog
 from bot.papers.model import CatalogPaper, Week, normalize_title
 from bot.papers.search import SearchPage
@@ -31,11 +33,14 @@ async def search(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
         return notice(
             "What should I look for?",
             "Give a few words, e.g. `/papers search diffusion language models`. "
-            "Filters: year:2024, week:2025-06-23, has:code, arxiv:2301.04104.",
+            "Filters: year:2024, week:2025-06-23, has:code, arxiv:2301.04104, "
+            "author:Vaswani, cat:cs.CL.",
         )
     offset = (page - 1) * PAGE_SIZE
     # Off the event loop: a search is a few ms of SQLite work, and acks must stay fast.
-    result = await asyncio.to_thread(ctx.catalog().search, words, limit=PAGE_SIZE, offset=offset)
+    result = await asyncio.to_thread(
+        ctx.catalog().search, words, limit=PAGE_SIZE, offset=offset, meta=ctx.arxiv.for_paper
+    )
     return search_reply(ctx, words, page, result)
 
 
@@ -197,10 +202,10 @@ async def show(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
     cat = ctx.catalog()
     paper = cat.paper(ref)
     if paper is not None:
-        return paper_reply(paper)
+        return paper_reply(paper, meta=ctx.arxiv.for_paper(paper))
     close = cat.suggest(ref, limit=5)
     if len(close) == 1 or (close and normalize_title(close[0].title) == normalize_title(ref)):
-        return paper_reply(close[0])
+        return paper_reply(close[0], meta=ctx.arxiv.for_paper(close[0]))
     text = f"No paper matches “{truncate_words(ref, 60)}”."
     if close:
         text += " Did you mean one of these?"
@@ -220,19 +225,36 @@ async def random_paper(ctx: CommandContext, rest: str, inv: Invocation) -> Reply
     paper = ctx.catalog().random_paper(ctx.rng)
     if paper is None:
         return notice("The archive is empty", "No papers are loaded yet.")
-    return paper_reply(paper, header="🎲 " + truncate_words(paper.title, 140))
+    return paper_reply(
+        paper, header="🎲 " + truncate_words(paper.title, 140), meta=ctx.arxiv.for_paper(paper)
+    )
 
 
-def paper_reply(paper: CatalogPaper, header: str = "") -> Reply:
-    """One paper in full: its summary, ids and the weeks it ranked in (newest six)."""
+MAX_AUTHORS = 12  # named in full; more are "and N more"
+
+
+def authors_text(authors: tuple[str, ...], limit: int = MAX_AUTHORS) -> str:
+    shown = ", ".join(authors[:limit])
+    return shown + (f" and {len(authors) - limit} more" if len(authors) > limit else "")
+
+
+def paper_reply(paper: CatalogPaper, header: str = "", *, meta: ArxivMeta | None = None) -> Reply:
+    """One paper in full: its summary, ids, authors and categories (when arXiv metadata is
+    known) and the weeks it ranked in (newest six)."""
     s = paper_section(paper, None, DigestOptions(summary_length=900, bullets=True, links=()))
     weeks = sorted(paper.appearances, key=lambda a: a.week_start, reverse=True)
     seen = ", ".join(f"{a.week_start.isoformat()} (#{a.rank})" for a in weeks[:6]) + (
         f" and {len(weeks) - 6} more" if len(weeks) > 6 else ""
     )
     fields = [Field("Paper id", paper.paper_id)]
+    if meta is not None and meta.authors:
+        fields.append(Field("Authors", authors_text(meta.authors)))
     if paper.arxiv_id:
-        fields.append(Field("arXiv", paper.arxiv_id))
+        version = f" (v{meta.version})" if meta is not None and meta.version else ""
+        fields.append(Field("arXiv", paper.arxiv_id + version))
+    if meta is not None and meta.primary_category:
+        others = [c for c in meta.categories if c != meta.primary_category]
+        fields.append(Field("Categories", ", ".join([meta.primary_category, *others])))
     if seen:
         fields.append(Field("In the weekly top ten", seen))
     return Reply(
@@ -244,4 +266,44 @@ def paper_reply(paper: CatalogPaper, header: str = "") -> Reply:
         ),
         paper_ids=(paper.paper_id,),
         digest_key=f"paper:{paper.paper_id}",
+    )
+
+
+# -- cite ------------------------------------------------------------------------------------------
+
+
+async def cite(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    """BibTeX for one paper, in a code block (arXiv-style with authors once metadata is in)."""
+    ref = rest.strip()
+    if not ref:
+        return notice(
+            "Which paper?",
+            "Give a paper id, an arXiv id or a title, e.g. `/papers cite 1706.03762`.",
+        )
+    cat = ctx.catalog()
+    paper = cat.paper(ref)
+    if paper is None:
+        close = cat.suggest(ref, limit=2)
+        if len(close) == 1:
+            paper = close[0]
+    if paper is None:
+        return notice(
+            "Paper not found",
+            f"No paper matches “{truncate_words(ref, 60)}”. Try `/papers search` to find its id.",
+        )
+    meta = ctx.arxiv.for_paper(paper)
+    note = (
+        ()
+        if meta is not None or not paper.arxiv_id
+        else ("Authors follow once the bot has read this paper's arXiv record.",)
+    )
+    return Reply(
+        Message(
+            header="📚 BibTeX: " + truncate_words(paper.title, 120),
+            sections=(Section(title=paper.title, url=paper.url, paper_id=paper.paper_id),),
+            code=bibtex([paper], lambda p: meta),
+            context=note,
+        ),
+        paper_ids=(paper.paper_id,),
+        digest_key=f"cite:{paper.paper_id}",
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import config_file, load, settings_of, source_paths
+from bot.cli.common import config_file, load, settings_of, source_paths, stored_arxiv
 from bot.cli.export import run_export
 from bot.cli.parser import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from bot.cli.parser import parser as _parser
@@ -172,11 +172,11 @@ def _online(settings: Any) -> list[Any]:
     return asyncio.run(check_online(settings))
 
 
-def _paper_json(p: Any, catalog: Any = None) -> dict[str, Any]:
+def _paper_json(p: Any, catalog: Any = None, arxiv: Any = None) -> dict[str, Any]:
     """One paper as ``paper_record`` gives it; a week's own paper takes its weeks from the
-    catalog's copy (it carries none itself)."""
+    catalog's copy (it carries none itself). ``arxiv``: an ``ArxivIndex`` for the authors."""
     known = catalog.get(p.paper_id) if catalog is not None else None
-    return paper_record(known or p)
+    return paper_record(known or p, arxiv.get if arxiv is not None else None)
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -186,14 +186,20 @@ def _search(args: argparse.Namespace) -> int:
     archive = load(settings, args.source)
     query = " ".join(args.query)
     limit = args.limit
-    page = archive.catalog.search(query, limit=limit, offset=(args.page - 1) * limit)
+    arxiv = stored_arxiv(settings)
+    page = archive.catalog.search(
+        query, limit=limit, offset=(args.page - 1) * limit, meta=arxiv.for_paper
+    )
     if args.json:
         json.dump(
             {
                 "query": query,
                 "has_more": page.has_more,
                 "relaxed": page.relaxed,
-                "results": [_paper_json(h.paper) | {"score": round(h.score, 4)} for h in page.hits],
+                "results": [
+                    _paper_json(h.paper, arxiv=arxiv) | {"score": round(h.score, 4)}
+                    for h in page.hits
+                ],
             },
             sys.stdout,
             indent=2,

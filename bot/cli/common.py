@@ -74,3 +74,35 @@ def load(settings: Any, explicit: Sequence[str], *, fetch: bool = False) -> Any:
         return archive
 
     return asyncio.run(go())
+
+
+def stored_arxiv(settings: Any) -> Any:
+    """The arXiv metadata the bot keeps in its database (an ``ArxivIndex``), read without
+    creating anything: an empty index when the database does not exist or cannot be read
+    (``paperboy run`` fills it; commands work without it)."""
+    from bot.papers.arxiv import ArxivIndex
+    from bot.storage import open_store
+
+    url: str = settings.store.url
+    if not url.startswith(("postgres://", "postgresql://")):
+        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        if not path or not Path(path).is_file():
+            return ArxivIndex()
+
+    async def read() -> Any:
+        store = open_store(url)
+        try:
+            await store.open()
+            return ArxivIndex(await store.arxiv_meta())
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:
+        import sys
+
+        print(
+            f"paperboy: no arXiv metadata (the database could not be read: {exc})", file=sys.stderr
+        )
+        return ArxivIndex()

@@ -1,4 +1,6 @@
-"""``paperboy export``: one record per paper appearance, as JSON lines or CSV."""
+"""``paperboy export``: one record per paper appearance, as JSON lines or CSV; or one BibTeX
+entry per paper (``--format bibtex``). Authors come from the arXiv metadata the bot keeps in its
+database (none when it has not read any yet)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ import json
 import sys
 from typing import TextIO
 
-from bot.cli.common import load, settings_of
+from bot.cli.common import load, settings_of, stored_arxiv
 from bot.cli.parser import EXIT_OK
 from bot.core.errors import PaperboyError
+from bot.papers.bibtex import bibtex
 from bot.papers.export import EXPORT_FIELDS, export_records
 
 # Bullets in one CSV cell (the parser splits bullets at •, so it is unambiguous).
 BULLET_JOIN = " • "
+AUTHOR_JOIN = "; "  # authors in one CSV cell
 
 
 def _open_output(path: str | None) -> TextIO:
@@ -34,9 +38,14 @@ def run_export(args: argparse.Namespace) -> int:
     for d in archive.diagnostics:
         print(d, file=sys.stderr)
     cat = archive.catalog
-    rows = export_records([*cat.weeks(), *cat.collections()])
+    arxiv = stored_arxiv(settings)
+    weeks = [*cat.weeks(), *cat.collections()]
+    rows = export_records(weeks, arxiv.get)
     try:
-        if args.format == "jsonl":
+        if args.format == "bibtex":
+            papers = [p for w in weeks for p in w.papers]
+            out.write(bibtex(papers, arxiv.for_paper))
+        elif args.format == "jsonl":
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
@@ -46,6 +55,7 @@ def run_export(args: argparse.Namespace) -> int:
                 flat = dict(row)
                 flat["links"] = " ".join(f"{x['label']}={x['url']}" for x in row["links"])
                 flat["bullets"] = BULLET_JOIN.join(row["bullets"])
+                flat["authors"] = AUTHOR_JOIN.join(row["authors"])
                 writer.writerow(flat)
     finally:
         if out is not sys.stdout:

@@ -84,7 +84,10 @@ def _add_lookups(sub: Any, common: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export", parents=[common], help="export paper appearances")
     _source_option(export)
     export.add_argument(
-        "--format", choices=("jsonl", "csv"), default="jsonl", help="output format (jsonl)"
+        "--format",
+        choices=("jsonl", "csv", "bibtex"),
+        default="jsonl",
+        help="output format (jsonl); bibtex: one entry per paper",
     )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 

@@ -45,6 +45,7 @@ from bot.config.settings import (
     DEFAULT_DATABASE_URL,
     KEYCAP_EMOJI,
     PLATFORMS,
+    ArxivSettings,
     DigestSettings,
     DiscordSettings,
     HttpSettings,
@@ -357,6 +358,15 @@ def _web(s: Section) -> WebSettings:
     )
 
 
+def _arxiv(s: Section) -> ArxivSettings:
+    d = ArxivSettings()
+    return ArxivSettings(
+        enabled=s.get("enabled", to_bool, d.enabled),
+        api_base_url=s.get("api_base_url", to_url("http", "https"), d.api_base_url),
+        refresh_after=s.get("refresh_after", to_duration(), d.refresh_after),
+    )
+
+
 def _check_http(settings: Settings, hp: Section) -> None:
     if settings.slack and settings.slack.mode == "http" and not settings.http.enabled:
         msg = "must be true when Slack runs in http mode (events arrive over HTTP)"
@@ -386,6 +396,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
     hp = top.section("http", HttpSettings)
     http = _http(hp, env)
     web = _web(top.section("web", WebSettings))
+    arxiv = _arxiv(top.section("arxiv", ArxivSettings))
     admin = top.section("admin_channel", ChannelRef)
     admin_ref = ChannelRef(*_channel(admin, terminal)) if admin.items else None
     subs = _subscriptions(top, timezone, terminal)
@@ -402,6 +413,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
         terminal=terminal,
         http=http,
         web=web,
+        arxiv=arxiv,
         subscriptions=tuple(sub for _, _, sub in subs),
         log_level=top.get("log_level", to_log_level, "INFO"),
         clock_offset=top.get("clock_offset", to_duration(positive=False), timedelta(0)),

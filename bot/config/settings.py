@@ -116,6 +116,13 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ArxivSettings:
+    enabled: bool = True  # fetch arXiv metadata (authors, categories, ...) in the background
+    api_base_url: str = "https://export.arxiv.org/api/query"
+    refresh_after: timedelta = timedelta(days=30)  # metadata older than this is fetched again
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionSettings:
     platform: str
     workspace: str
@@ -146,6 +153,7 @@ class Settings:
     terminal: TerminalSettings = field(default_factory=TerminalSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    arxiv: ArxivSettings = field(default_factory=ArxivSettings)
     subscriptions: tuple[SubscriptionSettings, ...] = ()
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

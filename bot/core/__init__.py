@@ -1,3 +1,4 @@
 """What every layer may use: the error hierarchy (``errors``), time as a dependency
-(``clock``), the neutral chat messages (``messages``), text helpers (``text``) and a GC pause for
-bulk builds (``perf``). Imports nothing else from ``bot``."""
+(``clock``), the neutral chat messages (``messages``), text helpers (``text``), a GC pause for
+bulk builds (``perf``) and the arXiv metadata record (``arxivmeta``). Imports nothing else
+from ``bot``."""

@@ -72,6 +72,8 @@ class Message:
     buttons: tuple[Button, ...] = ()
     kind: MessageKind = "reply"
     ephemeral: bool = True
+    # Preformatted text (BibTeX, say): shown as a code block, exactly as it is.
+    code: str = ""
 
     def public(self) -> Message:
         """This message as posted to a channel for everyone: only link buttons stay (sharing
@@ -87,6 +89,8 @@ class Message:
         for s in self.sections:
             prefix = f"{s.rank}. " if s.rank is not None else "- "
             lines.append(prefix + s.title)
+        if self.code:
+            lines.append(self.code)
         return "\n".join(lines)
 
 
@@ -169,4 +173,5 @@ def message_from_json(text: str) -> Message:
         ),
         kind=d.get("kind") or "reply",
         ephemeral=bool(d.get("ephemeral", True)),
+        code=str(d.get("code") or ""),
     )

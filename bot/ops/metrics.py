@@ -64,6 +64,12 @@ METRICS: dict[str, Spec] = {
     "last_successful_fire_timestamp_seconds": Spec(
         "gauge", "Unix time of the last scheduled fire whose deliveries all succeeded."
     ),
+    "follow_alerts": Spec(
+        "counter",
+        "Follow alerts by outcome (sent, blocked: direct messages closed, failed, skipped: "
+        "attempted before).",
+        ("platform", "status"),
+    ),
     # chat (bot.chat)
     "command_seconds": Spec(
         "histogram", "Time to answer one /papers command, in seconds, by subcommand.", ("command",)
@@ -85,6 +91,7 @@ METRICS: dict[str, Spec] = {
         "gauge", "1 while the platform adapter is connected and healthy, else 0.", ("platform",)
     ),
     "catalog_papers": Spec("gauge", "Papers in the searchable archive."),
+    "arxiv_papers": Spec("gauge", "Papers whose arXiv metadata the bot holds."),
     "sources_last_refresh_timestamp_seconds": Spec(
         "gauge", "Unix time the sources were last read without a failure."
     ),

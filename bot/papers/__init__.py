@@ -1,4 +1,6 @@
 """Curated lists -> a searchable archive: the paper model (``model``), one parser per input
 shape and fetching (``sources``), the deduplicated catalog with its lookups (``catalog``), the
 search index it searches with (``search``) and the archive that keeps it in sync with its
-sources (``archive``). May import ``bot.core`` only."""
+sources (``archive``); arXiv metadata for its papers (``arxiv``), BibTeX (``bibtex``) and what
+people follow with the matching of a week against it (``follows``). May import ``bot.core``
+only."""

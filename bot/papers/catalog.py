@@ -10,10 +10,12 @@ which weeks a date falls in, the latest week) and hands the rest to the index.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
+from bot.core.arxivmeta import ArxivMeta
 from bot.core.perf import pause_gc
 from bot.papers.model import (
     Appearance,
@@ -26,6 +28,8 @@ from bot.papers.model import (
     paper_identity,
 )
 from bot.papers.search import SearchHit, SearchIndex, SearchPage, SearchQuery, parse_query
+
+META_WINDOW = 1000  # hits an author:/cat: filter looks through
 
 
 class Catalog:
@@ -197,18 +201,53 @@ class Catalog:
 
     # -- search and autocomplete ----------------------------------------------------------
 
-    def search(self, text: str | SearchQuery, *, limit: int = 5, offset: int = 0) -> SearchPage:
+    def search(
+        self,
+        text: str | SearchQuery,
+        *,
+        limit: int = 5,
+        offset: int = 0,
+        meta: Callable[[CatalogPaper], ArxivMeta | None] | None = None,
+    ) -> SearchPage:
+        """A page of hits. ``meta`` gives a paper's arXiv metadata, for ``author:`` and
+        ``cat:`` (without it, those filters match nothing)."""
         query = parse_query(text) if isinstance(text, str) else text
         limit = max(1, min(limit, 50))
         offset = max(0, min(offset, 10_000))
         if query.empty:
             return SearchPage(query, [], offset, False)
+        if query.needs_meta:
+            return self._search_meta(query, limit, offset, meta or (lambda p: None))
         if query.arxiv:
             p = self.paper(query.arxiv)
             hits = [SearchHit(p, 0.0)] if p and query.admits(p) else []
             return SearchPage(query, hits[offset : offset + limit], offset, False)
         starts = self._starts_covering(query.week) if query.week is not None else set()
         return self._index.search(query, limit, offset, week_starts=starts)
+
+    def _search_meta(
+        self,
+        query: SearchQuery,
+        limit: int,
+        offset: int,
+        meta: Callable[[CatalogPaper], ArxivMeta | None],
+    ) -> SearchPage:
+        """The hits of the query without its ``author:``/``cat:`` filters (at most
+        ``META_WINDOW`` of them; all papers, newest first, when nothing else is asked), kept
+        when their metadata passes those filters."""
+        rest = dataclasses.replace(query, authors=(), cats=())
+        relaxed = False
+        if rest.empty:
+            candidates = [SearchHit(p, 0.0) for p in self._papers]
+        elif rest.arxiv:
+            candidates = self.search(rest, limit=1).hits
+        else:
+            starts = self._starts_covering(rest.week) if rest.week is not None else set()
+            page = self._index.search(rest, META_WINDOW, 0, week_starts=starts)
+            candidates, relaxed = page.hits, page.relaxed
+        found = [h for h in candidates if query.admits_meta(meta(h.paper))]
+        hits = found[offset : offset + limit]
+        return SearchPage(query, hits, offset, len(found) > offset + limit, relaxed and bool(found))
 
     def _starts_covering(self, day: date) -> set[date]:
         """Start dates of the weekly table and the collections that cover ``day``."""

@@ -2,8 +2,10 @@
 
 ``parse_query`` splits what a user typed into words and filters: ``year:2024``,
 ``week:2025-06-23`` (any date inside a week), ``has:code`` (or paper, tweet, blog, ...),
-``arxiv:2301.04104``. ``SearchIndex`` is the engine the catalog searches with, built once over
-its papers (newest first) and never changed; the catalog talks to it through four calls:
+``arxiv:2301.04104``, and over arXiv metadata ``author:Vaswani`` and ``cat:cs.CL`` (``cat:cs``:
+the whole archive), which the catalog applies to the index's hits
+(``SearchQuery.admits_meta``). ``SearchIndex`` is the engine the catalog searches with, built
+once over its papers (newest first) and never changed; the catalog talks to it through four calls:
 ``search`` (a page of ranked hits for words and filters), ``suggest`` (titles for
 autocomplete), ``warm`` (build the lazy parts now) and ``close``. Lookups by id, arXiv id or
 date stay in the catalog, which also tells the index which weeks a ``week:`` date falls in.
@@ -19,11 +21,13 @@ import bisect
 import re
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from difflib import SequenceMatcher
 
+from bot.core.arxivmeta import ArxivMeta
 from bot.papers.model import CatalogPaper, arxiv_id_from_url
 
 __all__ = ["SearchHit", "SearchIndex", "SearchPage", "SearchQuery", "parse_query"]
@@ -45,10 +49,39 @@ class SearchQuery:
     has: tuple[str, ...] = ()
     arxiv: str | None = None
     ignored: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()  # author:Name (every one must match an author)
+    cats: tuple[str, ...] = ()  # cat:cs.CL (every one must match a category)
 
     @property
     def empty(self) -> bool:
-        return not (self.words or self.year or self.week or self.has or self.arxiv)
+        return not (
+            self.words
+            or self.year
+            or self.week
+            or self.has
+            or self.arxiv
+            or self.authors
+            or self.cats
+        )
+
+    @property
+    def needs_meta(self) -> bool:
+        """Whether the query filters on arXiv metadata (``author:``, ``cat:``)."""
+        return bool(self.authors or self.cats)
+
+    def admits_meta(self, meta: ArxivMeta | None) -> bool:
+        """Whether a paper with this arXiv metadata passes the author and cat filters (a paper
+        without metadata passes none)."""
+        if not self.needs_meta:
+            return True
+        if meta is None or not meta.found:
+            return False
+        names = [f" {fold(a)} " for a in meta.authors]
+        cats = [c.casefold() for c in (meta.primary_category or "", *meta.categories) if c]
+        for who in self.authors:
+            if not any(f" {who} " in n for n in names):
+                return False
+        return all(any(c == cat or c.startswith(cat + ".") for c in cats) for cat in self.cats)
 
     def admits(self, p: CatalogPaper) -> bool:
         """Whether ``p`` passes the year, week and has filters."""
@@ -73,15 +106,26 @@ class SearchPage:
 
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
-_FILTER_RE = re.compile(r"^(year|week|has|arxiv):(.+)$", re.IGNORECASE)
+_FILTER_RE = re.compile(r"^(year|week|has|arxiv|author|cat):(.+)$", re.IGNORECASE)
+_CAT_RE = re.compile(r"[a-z][a-z\-]{1,15}(\.[a-z\-]{1,8})?", re.IGNORECASE)
 MAX_QUERY_WORDS = 12
 MAX_WORD_LEN = 40
 RANK_WINDOW = 1500
 FUZZY_BELOW = 5  # typo-tolerant suggestions only when fewer other suggestions than this
 
 
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a name (``Łukasz Kaiser`` and ``lukasz kaiser``
+    alike where Unicode can tell), words separated by single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", plain.replace("ł", "l")).split())
+
+
 def parse_query(text: str) -> SearchQuery:
     """Split a user query into words and ``key:value`` filters. Never raises."""
+    authors: list[str] = []
+    cats: list[str] = []
     words: list[str] = []
     has: list[str] = []
     ignored: list[str] = []
@@ -104,6 +148,12 @@ def parse_query(text: str) -> SearchQuery:
             if key == "has" and re.fullmatch(r"[A-Za-z][A-Za-z ]{0,30}", value):
                 has.append(value.lower())
                 continue
+            if key == "author" and fold(value.replace("_", " ")):
+                authors.append(fold(value.replace("_", " "))[:60])
+                continue
+            if key == "cat" and _CAT_RE.fullmatch(value):
+                cats.append(value.casefold())
+                continue
             if key == "arxiv":
                 aid = arxiv_id_from_url("arxiv.org/abs/" + value) or None
                 if aid:
@@ -115,7 +165,9 @@ def parse_query(text: str) -> SearchQuery:
             if len(words) >= MAX_QUERY_WORDS:
                 break
             words.append(w[:MAX_WORD_LEN].lower())
-    return SearchQuery(tuple(words), year, week, tuple(has), arxiv, tuple(ignored))
+    return SearchQuery(
+        tuple(words), year, week, tuple(has), arxiv, tuple(ignored), tuple(authors), tuple(cats)
+    )
 
 
 def _quote(word: str) -> str:

@@ -7,7 +7,9 @@ The catalog of papers is *not* here: it is rebuilt from the sources at start-up.
 what cannot be rebuilt: subscriptions (and which config entry was last applied to each
 channel), the delivery ledger, posted digests (message -> papers), votes, the vote
 reactions still to seed, answers kept for sharing, processed event ids, the admin-notice
-outbox, leadership leases, and the private per-channel web link tokens. A message id is
+outbox, leadership leases, the private per-channel web link tokens, the arXiv metadata of the
+archive's papers (kept to start offline), what each person follows and the ledger of their
+follow alerts. A message id is
 unique only within its channel (a Slack ``ts``), so posted digests and votes are keyed by
 (channel, message id).
 
@@ -20,13 +22,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.core.arxivmeta import ArxivMeta
 from bot.core.messages import ChannelRef
 from bot.storage.records import (
     Delivery,
     Fence,
+    Follow,
+    FollowAlert,
+    FollowAlertStatus,
     LeaderboardEntry,
     Notice,
     NoticeStatus,
+    Person,
     PostedDigest,
     SeedJob,
     Share,
@@ -248,6 +255,65 @@ class Store(Protocol):
     ) -> None: ...
 
     async def get_notice(self, key: str) -> Notice | None: ...
+
+    # --- arXiv metadata (bot.storage.arxiv_queries) ----------------------------------------------
+    async def arxiv_meta(self, arxiv_ids: Sequence[str] | None = None) -> list[ArxivMeta]:
+        """The stored metadata of these ids (``arxiv_key`` form; None: all); unknown ones are
+        absent."""
+
+    async def save_arxiv_meta(self, metas: Sequence[ArxivMeta]) -> None:
+        """Insert or replace the metadata of each id."""
+
+    # --- follows (bot.storage.follow_queries) ---------------------------------------------------
+    async def add_follow(
+        self, person: Person, spec: str, channel: str, now: datetime, *, limit: int
+    ) -> str:
+        """``added``, ``exists`` or ``full`` (at ``limit``); remembers ``channel`` and resumes
+        the person's paused follows."""
+
+    async def list_follows(self, person: Person) -> list[Follow]:
+        """The person's follows, oldest first."""
+
+    async def delete_follow(self, person: Person, follow_id: int) -> bool: ...
+
+    async def delete_follows(self, person: Person) -> int:
+        """Delete all of the person's follows and what was kept about them."""
+
+    async def active_follows(self) -> list[tuple[Person, str]]:
+        """(person, spec) of everyone whose follows are not paused."""
+
+    async def follower(self, person: Person) -> tuple[str, str | None] | None:
+        """(channel they last followed from, pause reason or None); None if unknown."""
+
+    async def pause_follows(self, person: Person, reason: str, now: datetime) -> bool:
+        """Pause; True if they were not paused before."""
+
+    async def claim_pause_notice(self, person: Person) -> str | None:
+        """Why the person's follows are paused, once per pause (None: not paused, or told)."""
+
+    async def claim_follow_alert(
+        self, person: Person, week_key: str, paper_ids: tuple[str, ...], now: datetime
+    ) -> bool:
+        """Write the alert's ledger row if absent; True if this call wrote it."""
+
+    async def begin_follow_alert(
+        self, person: Person, week_key: str, owner: str, now: datetime
+    ) -> bool:
+        """Count the single attempt right before the send; True for exactly one caller."""
+
+    async def finish_follow_alert(
+        self,
+        person: Person,
+        week_key: str,
+        status: FollowAlertStatus,
+        message_id: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    async def follow_alerts(
+        self, week_key: str | None = None, *, unsent_only: bool = False
+    ) -> list[FollowAlert]:
+        """Ledger rows, oldest first; ``unsent_only``: claimed, not yet attempted."""
 
 
 __all__ = ["Store"]

@@ -46,8 +46,10 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from bot.core.messages import ChannelRef
+from bot.storage.arxiv_queries import ArxivQueries
 from bot.storage.chat_queries import ChatQueries
 from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
+from bot.storage.follow_queries import FollowQueries
 from bot.storage.ledger import LedgerQueries
 from bot.storage.records import ScheduleOrigin, Subscription, SubscriptionKind
 from bot.storage.webqueries import WebQueries
@@ -55,7 +57,7 @@ from bot.storage.webqueries import WebQueries
 EVENT_TTL = timedelta(days=1)
 
 
-class SqlStore(LedgerQueries, ChatQueries, WebQueries):
+class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueries):
     """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
     Subscriptions and events are here; the delivery ledger, leases and admin notices are
     ``LedgerQueries`` (``bot.storage.ledger``), what chat needs (posted digests, votes, seed jobs,

@@ -141,3 +141,40 @@ class Share:
     reply: Reply
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone in one workspace: follows are theirs alone, per workspace."""
+
+    platform: str
+    workspace: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """One thing a person follows, as they typed it (normalised: ``diffusion -video``)."""
+
+    id: int
+    person: Person
+    spec: str
+    created_at: datetime
+
+
+FollowAlertStatus = Literal["pending", "sent", "blocked", "failed", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowAlert:
+    """The ledger row of one person's alert for one week: claimed (``pending``, no attempt)
+    before anything is sent; an attempt is counted right before the send, so a row with an
+    attempt and no result is never sent again (it may have gone out)."""
+
+    person: Person
+    week_key: str
+    status: FollowAlertStatus
+    paper_ids: tuple[str, ...]
+    attempts: int
+    message_id: str | None
+    created_at: datetime

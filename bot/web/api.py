@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from bot.core.weblinks import PERIODS
-from bot.papers.export import appearance_record, paper_record
+from bot.papers.export import ArxivLookup, appearance_record, paper_record
 from bot.papers.model import CatalogPaper, Week
 from bot.web.cache import Rendered
 from bot.web.data import Ask, Ranked, WebContext, public_source
@@ -46,20 +46,22 @@ def week_summary(week: Week) -> dict[str, Any]:
     }
 
 
-def public_paper(paper: CatalogPaper) -> dict[str, Any]:
+def public_paper(paper: CatalogPaper, arxiv: ArxivLookup | None = None) -> dict[str, Any]:
     """``paper_record`` with each week's source as the public may see it."""
-    record = paper_record(paper)
+    record = paper_record(paper, arxiv)
     for week in record["weeks"]:
         week["source"] = public_source(week["source"])
     return record
 
 
-def paper_json(paper: CatalogPaper, votes: int) -> dict[str, Any]:
-    return public_paper(paper) | {"votes": votes}
+def paper_json(paper: CatalogPaper, votes: int, arxiv: ArxivLookup | None = None) -> dict[str, Any]:
+    return public_paper(paper, arxiv) | {"votes": votes}
 
 
-def ranked_json(items: Ranked) -> list[dict[str, Any]]:
-    return [paper_json(p, votes) | {"rank": i} for i, (p, votes) in enumerate(items, start=1)]
+def ranked_json(items: Ranked, arxiv: ArxivLookup | None = None) -> list[dict[str, Any]]:
+    return [
+        paper_json(p, votes, arxiv) | {"rank": i} for i, (p, votes) in enumerate(items, start=1)
+    ]
 
 
 # -- routes ---------------------------------------------------------------------------------------
@@ -86,7 +88,7 @@ async def week(web: WebContext, ask: Ask) -> Rendered:
     counts = await web.counts([p.paper_id for p in found.papers])
     papers = []
     for p in found.papers:
-        record = appearance_record(found, p)
+        record = appearance_record(found, p, web.arxiv.get)
         record["source"] = public_source(found.source)
         papers.append(record | {"votes": counts.get(p.paper_id, 0)})
     return reply(week_summary(found) | {"papers": papers}, votes=True)
@@ -98,7 +100,7 @@ async def paper(web: WebContext, ask: Ask) -> Rendered:
     if found is None:
         raise BadRequest("No paper in the archive has that id, arXiv id or title.", status=404)
     counts = await web.counts([found.paper_id])
-    return reply(paper_json(found, counts.get(found.paper_id, 0)), votes=True)
+    return reply(paper_json(found, counts.get(found.paper_id, 0), web.arxiv.get), votes=True)
 
 
 async def search(web: WebContext, ask: Ask) -> Rendered:
@@ -107,7 +109,13 @@ async def search(web: WebContext, ask: Ask) -> Rendered:
         raise BadRequest("Give the search as q=, e.g. /api/search?q=sparse+attention.")
     number = page_number(ask.query, last=MAX_PAGE)
     per = web.options.results_per_page
-    result = await asyncio.to_thread(ask.catalog.search, text, limit=per, offset=(number - 1) * per)
+    result = await asyncio.to_thread(
+        ask.catalog.search,
+        text,
+        limit=per,
+        offset=(number - 1) * per,
+        meta=web.arxiv.for_paper,
+    )
     return reply(
         {
             "query": text,
@@ -116,7 +124,10 @@ async def search(web: WebContext, ask: Ask) -> Rendered:
             "has_more": result.has_more,
             "relaxed": result.relaxed,
             "ignored": list(result.query.ignored),
-            "results": [public_paper(h.paper) | {"score": round(h.score, 4)} for h in result.hits],
+            "results": [
+                public_paper(h.paper, web.arxiv.get) | {"score": round(h.score, 4)}
+                for h in result.hits
+            ],
         }
     )
 
@@ -127,7 +138,8 @@ async def top(web: WebContext, ask: Ask) -> Rendered:
     if board.monday is not None:
         scope = {"week_start": board.monday.isoformat(), "week_end": str(board.sunday)}
     return reply(
-        scope | {"periods": list(PERIODS), "results": ranked_json(board.items)}, votes=True
+        scope | {"periods": list(PERIODS), "results": ranked_json(board.items, web.arxiv.get)},
+        votes=True,
     )
 
 

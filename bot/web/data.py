@@ -19,6 +19,7 @@ from bot.chat.votes import VoteService
 from bot.core.clock import Clock
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.digest import DigestOptions, paper_section, week_message
+from bot.papers.arxiv import ArxivIndex
 from bot.papers.catalog import Catalog
 from bot.papers.model import CatalogPaper, Week
 from bot.storage.base import Store
@@ -124,8 +125,10 @@ class WebContext:
         *,
         clock: Clock,
         options: WebOptions | None = None,
+        arxiv: ArxivIndex | None = None,
     ) -> None:
         self.catalog = catalog
+        self.arxiv = arxiv if arxiv is not None else ArxivIndex()  # arXiv metadata
         self.store = store
         self.votes = votes
         self.clock = clock

@@ -160,6 +160,7 @@ async def paper(web: WebContext, ask: Ask) -> Rendered:
         "paper.html",
         title=truncate_words(found.title, 80),
         paper=found,
+        meta=web.arxiv.for_paper(found),
         appearances=appearances,
         votes=counts.get(found.paper_id, 0),
         shows_votes=True,
@@ -174,7 +175,9 @@ async def search(web: WebContext, ask: Ask) -> Rendered:
     per = web.options.results_per_page
     offset = (number - 1) * per
     # Off the event loop, as chat does: a search is a few milliseconds of SQLite work.
-    result = await asyncio.to_thread(ask.catalog.search, text, limit=per, offset=offset)
+    result = await asyncio.to_thread(
+        ask.catalog.search, text, limit=per, offset=offset, meta=web.arxiv.for_paper
+    )
     notes = []
     if result.query.ignored:
         notes.append("Ignored: " + ", ".join(result.query.ignored) + ".")

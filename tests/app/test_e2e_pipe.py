@@ -25,7 +25,7 @@ async def test_piped_commands_then_exit_on_eof(tmp_path: Path) -> None:
     config = tmp_path / "paperboy.yaml"
     config.write_text(
         f"sources:\n  paths: [picks.md]\nstore:\n  url: sqlite:///{tmp_path / 'bot.db'}\n"
-        "http:\n  port: 0\n",
+        "arxiv:\n  enabled: false\nhttp:\n  port: 0\n",
         encoding="utf-8",
     )
     env = dict(os.environ, NO_COLOR="1")

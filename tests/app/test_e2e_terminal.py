@@ -132,6 +132,8 @@ sources:
   paths: [picks.md]
 store:
   url: sqlite:///{tmp_path / "bot.db"}
+arxiv:
+  enabled: false
 http:
   port: {port}
 subscriptions:
@@ -243,7 +245,7 @@ async def test_terminal_unsubscribe_subscribe_and_restart_never_repost(tmp_path:
     config = tmp_path / "paperboy.yaml"
     config.write_text(
         f"sources:\n  paths: [picks.md]\nstore:\n  url: sqlite:///{tmp_path / 'bot.db'}\n"
-        "http:\n  enabled: false\n",
+        "arxiv:\n  enabled: false\nhttp:\n  enabled: false\n",
         encoding="utf-8",
     )
     bot = await _start(tmp_path, config, "--now")

@@ -91,6 +91,8 @@ slack:
   reaction_period: 1s
 terminal:
   enabled: false
+arxiv:
+  enabled: false
 http:
   enabled: false
 log_level: INFO

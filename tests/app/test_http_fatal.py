@@ -37,7 +37,7 @@ def config(tmp_path: Path, http: str) -> str:
     return (
         f"sources:\n  paths: [{tmp_path / 'picks.md'}]\n  cache_dir: {tmp_path / 'cache'}\n"
         f"store:\n  url: sqlite:///{tmp_path / 'bot.db'}\nterminal:\n  enabled: false\n"
-        f"http:\n{http}"
+        f"arxiv:\n  enabled: false\nhttp:\n{http}"
     )
 
 

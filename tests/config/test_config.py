@@ -675,3 +675,25 @@ def test_format_duration_round_trips() -> None:
     for text in ("6h", "1h30m", "2d", "45s", "1d2h3m4s"):
         assert format_duration(parse_duration(text)) == text
     assert format_duration(timedelta(0)) == "0s"
+
+
+def test_the_arxiv_section_and_its_mistakes_by_key_path() -> None:
+    from bot.config.settings import ArxivSettings
+
+    assert parse_config("", env={}).arxiv == ArxivSettings()
+    assert ArxivSettings().api_base_url == "https://export.arxiv.org/api/query"
+    s = parse_config(
+        "arxiv:\n  enabled: false\n  api_base_url: http://127.0.0.1:9/api/query\n"
+        "  refresh_after: 7d\n",
+        env={},
+    )
+    assert s.arxiv == ArxivSettings(False, "http://127.0.0.1:9/api/query", timedelta(days=7))
+    with pytest.raises(ConfigErrors) as info:
+        parse_config(
+            "arxiv:\n  api_base_url: ftp://arxiv.org\n  refresh_after: soon\n  enable: no\n",
+            env={},
+        )
+    text = str(info.value)
+    assert "arxiv.api_base_url: 'ftp://arxiv.org' is not a valid URL" in text and "(line 2)" in text
+    assert "arxiv.refresh_after:" in text and "(line 3)" in text
+    assert "arxiv.enable: unknown key; did you mean 'enabled'? (line 4)" in text

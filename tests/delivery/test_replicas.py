@@ -185,6 +185,8 @@ slack:
   seed_reactions: false
 terminal:
   enabled: false
+arxiv:
+  enabled: false
 http:
   enabled: false
 scheduler:

@@ -208,7 +208,8 @@ async def test_login_identify_and_command_sync(fake: FakeDiscord, adapter: Disco
     assert None not in fake.synced  # a test guild gets the commands, not the global list
     papers = synced["papers"]
     assert [o["name"] for o in papers["options"]] == [
-        "search", "week", "show", "top", "random", "help",
+        "search", "week", "show", "cite", "top", "follow", "unfollow", "random",
+        "following", "help",
     ]  # fmt: skip
     assert all(o["type"] == 1 for o in papers["options"])
     assert papers["default_member_permissions"] is None

@@ -833,6 +833,7 @@ def test_manifest() -> None:
     assert {"chat:write", "commands", "reactions:read", "reactions:write", "users:read"} <= scopes
     assert {"chat:write.public", "channels:history", "groups:history", "usergroups:read"} <= scopes
     assert "channels:join" in scopes  # to verify posts in public channels it never joined
+    assert "im:write" in scopes  # follow alerts: conversations.open with one person
     [command] = socket_manifest["features"]["slash_commands"]
     assert command["command"] == "/papers" and command["usage_hint"]
     assert socket_manifest["settings"]["event_subscriptions"]["bot_events"] == [

@@ -833,3 +833,45 @@ async def test_sqlite_one_writer_per_file(tmp_path: Path) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+# --- follows and their alert ledger -------------------------------------------------------------
+
+
+async def test_follows_are_per_person_limited_and_deleted(store: Store) -> None:
+    from bot.storage.records import Person
+
+    me, other = Person("slack", "T1", "U1"), Person("slack", "T2", "U1")  # another workspace
+    assert await store.add_follow(me, "diffusion", "C1", T0, limit=2) == "added"
+    assert await store.add_follow(me, "diffusion", "C1", T0, limit=2) == "exists"
+    assert await store.add_follow(me, "author:vaswani", "C2", T0, limit=2) == "added"
+    assert await store.add_follow(me, "agents", "C2", T0, limit=2) == "full"
+    assert await store.add_follow(other, "agents", "C9", T0, limit=2) == "added"
+    assert [f.spec for f in await store.list_follows(me)] == ["diffusion", "author:vaswani"]
+    assert await store.follower(me) == ("C2", None)
+    assert await store.pause_follows(me, "closed", T0) is True
+    assert await store.pause_follows(me, "closed", T0) is False  # told once
+    assert await store.active_follows() == [(other, "agents")]
+    first = (await store.list_follows(me))[0]
+    assert await store.delete_follow(other, first.id) is False  # not theirs
+    assert await store.delete_follow(me, first.id) is True
+    assert await store.delete_follows(me) == 1
+    assert await store.list_follows(me) == [] and await store.follower(me) is None
+
+
+async def test_an_alert_is_claimed_once_and_attempted_once(store: Store) -> None:
+    from bot.storage.records import Person
+
+    me = Person("discord", "G1", "42")
+    assert await store.claim_follow_alert(me, "week:2025-06-23", ("p1", "p2"), T0) is True
+    assert await store.claim_follow_alert(me, "week:2025-06-23", ("p3",), T0) is False
+    (row,) = await store.follow_alerts(unsent_only=True)
+    assert (row.paper_ids, row.status, row.attempts) == (("p1", "p2"), "pending", 0)
+    tries = await asyncio.gather(
+        *(store.begin_follow_alert(me, "week:2025-06-23", f"o{i}", T0) for i in range(5))
+    )
+    assert sorted(tries) == [False] * 4 + [True]
+    assert await store.follow_alerts(unsent_only=True) == []
+    await store.finish_follow_alert(me, "week:2025-06-23", "sent", "m1", T0)
+    (done,) = await store.follow_alerts("week:2025-06-23")
+    assert (done.status, done.message_id, done.attempts) == ("sent", "m1", 1)

@@ -214,6 +214,7 @@ def settings_for(
         "timezone: UTC",
         side.config().rstrip(),
         "terminal:\n  enabled: false",
+        "arxiv:\n  enabled: false",
         "http:\n  enabled: false",
     ]
     if admin_channel is not None:

@@ -125,6 +125,10 @@ class FakeDiscord(GatewayMixin):
         self.interactions: dict[int, Interaction] = {}
         self.interaction_tokens: dict[str, Interaction] = {}
         self.denied: dict[int, int] = {}  # channel -> error code (50001/50013)
+        # Direct messages: the DM channel of each user, and users who do not take them (a
+        # message there gets 50007, as Discord answers).
+        self.dm_channels: dict[int, int] = {}
+        self.closed_dms: set[int] = set()
         self.reject_resume = False  # True: a RESUME gets "invalid session", a new READY follows
         self.reply_delay = 0.0  # seconds a stored message waits for its reply
         self.too_many_429 = 0
@@ -153,6 +157,7 @@ class FakeDiscord(GatewayMixin):
             ("GET", "/gateway/bot", "get_gateway_bot", self._get_gateway_bot),
             ("PUT", "/applications/{app}/commands", "sync_global", self._sync),
             ("PUT", "/applications/{app}/guilds/{guild}/commands", "sync_guild", self._sync),
+            ("POST", "/users/@me/channels", "create_dm", self._create_dm),
             ("GET", "/channels/{channel}", "get_channel", self._get_channel),
             ("POST", "/channels/{channel}/messages", "create_message", self._create_message),
             ("GET", "/channels/{channel}/messages", "get_messages", self._get_messages),
@@ -461,11 +466,27 @@ class FakeDiscord(GatewayMixin):
         )
         return self._json(200, data)
 
+    async def _create_dm(self, request: web.Request, body: Any) -> web.Response:
+        user = int((body or {}).get("recipient_id", 0))
+        channel = self.dm_channels.get(user)
+        if channel is None:
+            channel = self.dm_channels[user] = self.snowflake()
+            self.channels[channel] = 0  # no guild
+            self.messages[channel] = []
+        return self._json(200, {"id": str(channel), "type": 1, "recipients": [self._user(user)]})
+
+    def dms(self, user: int) -> list[dict[str, Any]]:
+        """What the bot posted in its direct conversation with ``user``."""
+        channel = self.dm_channels.get(user)
+        return [] if channel is None else self.messages[channel]
+
     async def _create_message(self, request: web.Request, body: Any) -> web.Response:
         channel = int(request.match_info["channel"])
         problem = self._channel_problem(channel)
         if problem is not None:
             return problem
+        if any(c == channel and u in self.closed_dms for u, c in self.dm_channels.items()):
+            return self._error(50007)
         body = body or {}
         problems = embed_problems(body.get("embeds") or [])
         content = body.get("content") or ""

@@ -111,6 +111,8 @@ discord:
   gateway_url: {fake.gateway_url}
 terminal:
   enabled: false
+arxiv:
+  enabled: false
 http:
   enabled: false
 subscriptions:

@@ -27,6 +27,7 @@ LOADING = 1 << 7
 ERRORS = {
     50001: (403, "Missing Access"),
     50013: (403, "Missing Permissions"),
+    50007: (403, "Cannot send messages to this user"),
     10003: (404, "Unknown Channel"),
     10008: (404, "Unknown Message"),
     10062: (404, "Unknown interaction"),

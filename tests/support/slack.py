@@ -219,6 +219,10 @@ class FakeSlack:
         self.limit_posts_after: int | None = None
         self.limit_retry_after = 30
         self.port = 0
+        # Direct messages: users who do not take them from the bot (conversations.open
+        # answers cannot_dm_bot), and what chat.postEphemeral showed, to whom.
+        self.closed_dms: set[str] = set()
+        self.ephemerals: list[dict[str, Any]] = []
         self.add_user(BOT_USER_ID, name="paperboy", is_bot=True)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -564,6 +568,29 @@ class FakeSlack:
             msg["metadata"] = args["metadata"]
         chan.messages.append(msg)
         return {"ok": True, "channel": channel, "ts": msg["ts"], "message": msg}
+
+    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if len(users) != 1:
+            return {"ok": False, "error": "not_implemented"}
+        if users[0] in self.closed_dms:
+            return {"ok": False, "error": "cannot_dm_bot"}
+        channel = "D" + users[0]
+        self._channels.setdefault(channel, _Channel())
+        return {"ok": True, "channel": {"id": channel, "is_im": True, "user": users[0]}}
+
+    def dms(self, user: str) -> list[dict[str, Any]]:
+        """What the bot posted in its direct conversation with ``user``."""
+        return self.messages("D" + user)
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if not args.get("text") and not blocks:
+            return {"ok": False, "error": "no_text"}
+        self.ephemerals.append({**args, "blocks": blocks or []})
+        return {"ok": True, "message_ts": self._next_ts()}
 
     def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
         chan = self._channels.get(args.get("channel", ""))

@@ -81,6 +81,8 @@ slack:
   api_base_url: {fake.url}
 {slack_extra}terminal:
   enabled: false
+arxiv:
+  enabled: false
 http:
 {http}subscriptions:
 {subs}"""

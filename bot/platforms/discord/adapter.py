@@ -34,6 +34,7 @@ from discord.utils import MISSING
 
 from bot.core.errors import ConfigError, PermanentError, TransientError
 from bot.core.messages import ChannelRef, Message, ReactionEvent
+from bot.delivery.follows import DirectMessagesClosed
 from bot.delivery.ratelimit import RateLimiter
 from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
@@ -50,6 +51,9 @@ HISTORY_PAGE = 100
 HISTORY_PAGES_MAX = 10
 REACTION_PAGE = 100
 REACTION_SPACING = 0.25  # Discord: about one reaction added per 0.25 s per channel
+
+
+CANNOT_DM = 50007  # Discord: "Cannot send messages to this user"
 
 
 def nonce_for(key: str) -> str:
@@ -266,6 +270,31 @@ class DiscordAdapter:
         except Exception as exc:
             raise to_delivery_error(exc, may_have_sent=True) from exc
         return str(sent.id)
+
+    async def send_direct(self, workspace: str, user_id: str, message: Message) -> str:
+        """A direct message (follow alerts): the DM channel (``POST /users/@me/channels``),
+        then the embed there. ``DirectMessagesClosed`` for Discord's 50007 (the user does not
+        accept direct messages from the bot, or shares no server with it)."""
+        client = self._require()
+        rendered = render_message(message, **self._render_options)
+        try:
+            dm = await client.http.start_private_message(_snowflake(user_id, "user"))
+            target = client.get_partial_messageable(int(dm["id"]))
+            sent = await target.send(
+                embeds=rendered.embeds, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.Forbidden as exc:
+            if exc.code == CANNOT_DM:
+                raise DirectMessagesClosed(f"discord {exc.code}") from exc
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        except Exception as exc:
+            raise to_delivery_error(exc, may_have_sent=True) from exc
+        return str(sent.id)
+
+    async def tell_privately(self, channel: ChannelRef, user_id: str, message: Message) -> bool:
+        """Discord shows a message to one person only in reply to their own command: not
+        possible here (``/papers following`` says their follows are paused)."""
+        return False
 
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, after: str | None

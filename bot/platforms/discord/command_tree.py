@@ -1,10 +1,11 @@
 """``/papers`` and ``/papers-admin``: the discord.py app command tree.
 
 Two top-level command groups, because Discord applies ``default_member_permissions`` only to
-top-level commands (it is ignored on subcommand groups): ``/papers`` (search, week, show, top,
-random, help) for everyone, and ``/papers-admin`` (subscribe, unsubscribe, schedule, preview,
-post, feed), hidden by default from members without Manage Server *and* checked on every call by the
-``Runner`` (``interactions``), which every subcommand hands its text form to.
+top-level commands (it is ignored on subcommand groups): ``/papers`` (search, week, show, cite,
+top, follow, unfollow, random, following, help) for everyone, and ``/papers-admin``
+(subscribe, unsubscribe, schedule, preview, post, feed), hidden by default from members without
+Manage Server *and* checked on every call by the ``Runner`` (``interactions``), which every
+subcommand hands its text form to.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _papers_group(runner: Runner) -> app_commands.Group:
 
     @papers.command(name="search", description="Search paper titles and summaries")
     @app_commands.describe(
-        query="Words to look for; filters: year:2024 week:2025-06-23 has:code",
+        query="Words to look for; filters: year:2024 week:2025-06-23 has:code "
+        "author:Name cat:cs.CL",
         page="Result page (5 per page)",
     )
     async def search(
@@ -81,7 +83,7 @@ def _papers_group(runner: Runner) -> app_commands.Group:
     ) -> None:
         await runner.run(interaction, _command_text("week", date))
 
-    @papers.command(name="show", description="One paper with its links and weeks")
+    @papers.command(name="show", description="One paper with its links, authors and weeks")
     @app_commands.describe(ref="Paper title, paper id or arXiv id")
     async def show(
         interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]
@@ -90,6 +92,19 @@ def _papers_group(runner: Runner) -> app_commands.Group:
 
     @show.autocomplete("ref")
     async def show_ref(
+        interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return runner.suggest(current)
+
+    @papers.command(name="cite", description="BibTeX for a paper")
+    @app_commands.describe(ref="Paper title, paper id or arXiv id")
+    async def cite(
+        interaction: discord.Interaction[Any], ref: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await runner.run(interaction, f"cite {ref}")
+
+    @cite.autocomplete("ref")
+    async def cite_ref(
         interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         return runner.suggest(current)
@@ -103,10 +118,28 @@ def _papers_group(runner: Runner) -> app_commands.Group:
     ) -> None:
         await runner.run(interaction, _command_text("top", window, scope))
 
+    @papers.command(name="follow", description="A direct message when a new week matches")
+    @app_commands.describe(what="Words, author:Name or cat:cs.CL; -word excludes")
+    async def follow(
+        interaction: discord.Interaction[Any], what: app_commands.Range[str, 1, 200]
+    ) -> None:
+        await runner.run(interaction, f"follow {what}")
+
+    @papers.command(name="unfollow", description="Stop following one (its number), or all")
+    @app_commands.describe(which="The number from /papers following, or all")
+    async def unfollow(
+        interaction: discord.Interaction[Any], which: app_commands.Range[str, 1, 10]
+    ) -> None:
+        await runner.run(interaction, f"unfollow {which}")
+
     _plain_commands(
         papers,
         runner,
-        {"random": "A random paper from the archive", "help": "What Paperboy can do"},
+        {
+            "random": "A random paper from the archive",
+            "following": "What you follow (only you see it)",
+            "help": "What Paperboy can do",
+        },
     )
     return papers
 

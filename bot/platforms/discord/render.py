@@ -157,6 +157,19 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
+CODE_MAX = 1800  # a code block's text in a description
+
+
+def code_block(text: str) -> str:
+    """Preformatted text as a code block, shown as it is (Discord formats nothing inside);
+    mentions broken, a closing fence inside made harmless, cut at a line end to fit."""
+    body = break_mentions(clean(text)).strip("\n").replace("```", "ˋˋˋ")
+    if len(body) > CODE_MAX:
+        cut = body.rfind("\n", 0, CODE_MAX)
+        body = body[: cut if cut > 0 else CODE_MAX] + "\n…"
+    return "```\n" + body + "\n```"
+
+
 def plain(text: str) -> str:
     """Untrusted text for plain-text surfaces (footer): Discord renders no markdown there, so
     nothing is escaped (a backslash would show); mentions are broken, and a zero-width space
@@ -315,6 +328,8 @@ def _build(
     text = clean(msg.text).strip()
     if text:
         parts.append(_fit(text, lv.text, escape_text))
+    if msg.code.strip():
+        parts.append(code_block(msg.code))
     sections = list(msg.sections)
     shown = sections if max_sections is None else sections[:max_sections]
     parts.extend(_section_text(s, lv, show) for s in shown)

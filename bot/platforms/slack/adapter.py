@@ -159,6 +159,14 @@ class SlackAdapter:
         """``chat.postMessage`` with blocks, text fallback and the key in message metadata."""
         return await self._posting.post(channel, message, idempotency_key)
 
+    async def send_direct(self, workspace: str, user_id: str, message: Message) -> str:
+        """A direct message (follow alerts): ``conversations.open`` + ``chat.postMessage``."""
+        return await self._posting.send_direct(user_id, message)
+
+    async def tell_privately(self, channel: ChannelRef, user_id: str, message: Message) -> bool:
+        """``chat.postEphemeral`` to the user in the channel."""
+        return await self._posting.tell_privately(channel, user_id, message)
+
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
+    "im:write",
     "channels:join",
     "commands",
     "reactions:read",
@@ -72,7 +73,9 @@ def slack_manifest(
     command: dict[str, Any] = {
         "command": "/papers",
         "description": "Search and browse the weekly top ML papers",
-        "usage_hint": "search <words> | week [date] | top | show <id> | help",
+        "usage_hint": (
+            "search <words> | week [date] | top | show <id> | cite <id> | follow <words> | help"
+        ),
         "should_escape": False,
     }
     events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}

@@ -20,7 +20,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.core.errors import PermanentError
 from bot.core.messages import ChannelRef, Message
+from bot.delivery.follows import DirectMessagesClosed
 from bot.platforms.slack.connection import CALL_ERRORS, SlackConnection
 from bot.platforms.slack.errors import BLOCK_ERRORS, error_code, to_delivery_error
 from bot.platforms.slack.render import render_message
@@ -28,6 +30,9 @@ from bot.platforms.slack.render import render_message
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "paperboy_digest"
+FOLLOW_EVENT = "paperboy_follow_alert"
+# The user does not take direct messages from the bot.
+DM_CLOSED = frozenset({"cannot_dm_bot", "messages_tab_disabled"})
 HISTORY_PAGES_MAX = 50
 
 
@@ -73,6 +78,42 @@ class SlackPosting:
         except CALL_ERRORS as exc:
             raise to_delivery_error(exc, may_have_sent=True) from exc
         return str(resp["ts"])
+
+    async def send_direct(self, user_id: str, message: Message) -> str:
+        """``conversations.open`` with the user, then ``chat.postMessage`` there (scope
+        ``im:write``). ``DirectMessagesClosed`` when the user does not take messages from the
+        bot."""
+        client = self._conn.client
+        try:
+            opened = await client.conversations_open(users=user_id)
+        except SlackApiError as exc:
+            if error_code(exc) in DM_CLOSED:
+                raise DirectMessagesClosed(error_code(exc)) from exc
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        except CALL_ERRORS as exc:
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        channel_id = str(opened["channel"]["id"])
+        rendered = render_message(message, **self._render_options)
+        metadata = {"event_type": FOLLOW_EVENT, "event_payload": {"key": "follow"}}
+        try:
+            return await self.post_rendered(channel_id, rendered, metadata)
+        except PermanentError as exc:
+            if exc.reason in DM_CLOSED:
+                raise DirectMessagesClosed(exc.reason) from exc
+            raise
+
+    async def tell_privately(self, channel: ChannelRef, user_id: str, message: Message) -> bool:
+        """``chat.postEphemeral``: seen by the user alone, in the channel."""
+        rendered = render_message(message, **self._render_options)
+        kwargs: dict[str, Any] = {"channel": channel.channel, "user": user_id}
+        kwargs["text"] = rendered["text"]
+        if rendered["blocks"]:
+            kwargs["blocks"] = rendered["blocks"]
+        try:
+            await self._conn.client.chat_postEphemeral(**kwargs)
+        except (SlackApiError, *CALL_ERRORS) as exc:
+            raise to_delivery_error(exc, may_have_sent=False) from exc
+        return True
 
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, after: str | None

@@ -56,6 +56,9 @@ _RANK_NAMES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "
 _WS = re.compile(r"\s+")
 
 
+CODE_TEXT = 2900  # a code block's text, within a section's 3,000
+
+
 def escape(text: str) -> str:
     """Escape the three characters Slack treats as markup: ``&``, ``<``, ``>``."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -250,6 +253,9 @@ def _render(
     url = safe_url(msg.url)
     if text:
         top.append(_section(text))
+    if msg.code.strip():
+        code = _fit(msg.code.strip("\n"), CODE_TEXT).replace("```", "ˋˋˋ")
+        top.append(_section("```" + code + "```"))
     if url:
         top.append(_context([_mrkdwn_link(url, "Source")]))
     elif msg.url:

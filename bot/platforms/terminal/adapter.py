@@ -129,6 +129,19 @@ class TerminalAdapter:
         self._sent[idempotency_key] = message_id
         return message_id
 
+    async def send_direct(self, workspace: str, user_id: str, message: Message) -> str:
+        """A direct message (follow alerts) is printed, addressed to the user."""
+        message_id = self._new_id()
+        self.write("")
+        self.write(f"(direct message to {clean(user_id)})")
+        self.write(self.render(message, message_id))
+        return message_id
+
+    async def tell_privately(self, channel: ChannelRef, user_id: str, message: Message) -> bool:
+        self.write(f"(only {clean(user_id)} sees this)")
+        self.write(self.render(message))
+        return True
+
     async def find_posted(
         self, channel: ChannelRef, idempotency_key: str, after: str | None
     ) -> str | None:

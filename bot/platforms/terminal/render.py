@@ -92,6 +92,8 @@ def render_message(
         out += textwrap.wrap(clean(msg.text), width, initial_indent="  ", subsequent_indent="  ")
     for s in msg.sections:
         out += _section(s, style, width, summary_length)
+    if msg.code.strip():
+        out += ["    " + line for line in clean(msg.code).strip("\n").splitlines()]
     for f in msg.fields:
         if len(f.name) + len(f.value) < width - 8:
             out.append(f"  {style.bold(clean(f.name))}: {clean(f.value)}")
