@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import os
 import re
 import threading
 from collections.abc import Collection, Sequence
@@ -156,8 +157,8 @@ class SearchIndex:
         self._searcher = self._ix.searcher()
 
     def _index(self) -> None:
-        # One thread, one commit: one segment whose doc ids run in position order.
-        writer = self._ix.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        # Stemming is most of the cost: two indexing threads where there are two cores.
+        writer = self._ix.writer(heap_size=_WRITER_HEAP, num_threads=_WRITER_THREADS)
         add = writer.add_document
         for i, p in enumerate(self._papers):
             add(
@@ -345,7 +346,8 @@ class _Fuzzy:
 # -- the tantivy schema and queries ------------------------------------------------------------
 
 TITLE_WEIGHT = 8.0  # a word in the title counts eight times a word in the summary
-_WRITER_HEAP = 64_000_000
+_WRITER_THREADS = max(1, min(2, os.cpu_count() or 1))
+_WRITER_HEAP = 48_000_000 * _WRITER_THREADS
 _STEM = "paperboy_stem"
 
 
