@@ -95,7 +95,9 @@ class Fts5Index:
                 return SearchPage(q, [], offset, False)
             meta.append(
                 "("
-                + " OR ".join(f'meta:"zzw{d.year:04d}{d.month:02d}{d.day:02d}"' for d in week_starts)
+                + " OR ".join(
+                    f'meta:"zzw{d.year:04d}{d.month:02d}{d.day:02d}"' for d in week_starts
+                )
                 + ")"
             )
         if not quoted:
@@ -106,9 +108,12 @@ class Fts5Index:
         else:
             words = " AND ".join(quoted)
             match = f"{{title summary}}: ({words})"
-            if len(quoted) > 1 and not self.db.execute(
-                "SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match,)
-            ).fetchone():
+            if (
+                len(quoted) > 1
+                and not self.db.execute(
+                    "SELECT 1 FROM fts WHERE fts MATCH ? LIMIT 1", (match,)
+                ).fetchone()
+            ):
                 match = f"{{title summary}}: ({' OR '.join(quoted)})"
             if meta:
                 match += " AND " + " AND ".join(meta)
@@ -217,7 +222,9 @@ def _child(directory: Path, engine: str, queries: int, seed: int) -> dict[str, A
 
 def span(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     lo, hi = min(values), max(values)
-    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+    return (
+        fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,8 @@ class CommandContext:
     # The web archive's public address (``web.base_url`` while the pages are served), for
     # ``/papers feed``; None when there is no web archive to link to.
     web_base_url: str | None = None
+    # False while the archive is still loading at start: lookups say so instead of answering.
+    ready: Callable[[], bool] = lambda: True
 
     @cached_property
     def vote_service(self) -> VoteService:

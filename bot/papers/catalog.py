@@ -29,7 +29,7 @@ from bot.papers.search import SearchHit, SearchIndex, SearchPage, SearchQuery, p
 
 
 class Catalog:
-    def __init__(self, weeks: Iterable[Week] = ()) -> None:
+    def __init__(self, weeks: Iterable[Week] = (), *, index_path: str | None = None) -> None:
         self._weeks: list[Week] = []  # weekly tables, newest first
         self._collections: list[Week] = []
         self._papers: list[CatalogPaper] = []
@@ -39,14 +39,21 @@ class Catalog:
         self._titles: list[str] = []  # normalised, by index
         self._week_starts_asc: list[date] = []
         self._load(weeks)
-        self._index = SearchIndex(self._papers, self._titles)
+        self._index = SearchIndex(self._papers, self._titles, path=index_path, reuse=True)
+
+    @property
+    def index_reused(self) -> bool:
+        """Whether the search index was opened from ``index_path`` rather than built."""
+        return self._index.reused
 
     # -- building -----------------------------------------------------------------
 
     @classmethod
-    def build(cls, weeks: Iterable[Week]) -> Catalog:
+    def build(cls, weeks: Iterable[Week], *, index_path: str | None = None) -> Catalog:
+        """A catalog of ``weeks``; with ``index_path`` (a directory named for exactly these
+        weeks) its search index is kept there, and opened from there when already built."""
         with pause_gc():
-            return cls(weeks)
+            return cls(weeks, index_path=index_path)
 
     def _load(self, weeks: Iterable[Week]) -> None:
         by_start: dict[date, Week] = {}

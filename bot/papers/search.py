@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import logging
 import os
 import re
+import shutil
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from difflib import SequenceMatcher
 import tantivy
 
 from bot.papers.model import CatalogPaper, arxiv_id_from_url
+
+log = logging.getLogger("paperboy.search")
 
 __all__ = ["SearchHit", "SearchIndex", "SearchPage", "SearchQuery", "parse_query"]
 
@@ -145,20 +149,57 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._fuzzy: _Fuzzy | None = None
         self.reused = False
-        if path is not None and reuse and tantivy.Index.exists(path):
-            self._ix = tantivy.Index(_SCHEMA, path=path, reuse=True)
-            _register(self._ix)
-            self._ix.reload()
-            self.reused = self._ix.searcher().num_docs == len(papers)
+        if path is not None and reuse:
+            self.reused = self._open(path)
         if not self.reused:
-            self._ix = tantivy.Index(_SCHEMA, path=path, reuse=False)
-            _register(self._ix)
-            self._index()
+            self._ix = self._build(path)
         self._searcher = self._ix.searcher()
 
-    def _index(self) -> None:
+    def _open(self, path: str) -> bool:
+        """Open the index kept at ``path``; False (and ``path`` cleared) when there is none
+        or it cannot be used: derived data, it is built again."""
+        try:
+            if not os.path.isdir(path) or not tantivy.Index.exists(path):
+                return False
+            ix = tantivy.Index(_SCHEMA, path=path, reuse=True)
+            _register(ix)
+            ix.reload()
+            if ix.searcher().num_docs != len(self._papers):
+                raise ValueError("holds another number of papers")
+        except Exception as exc:
+            log.warning(
+                "search index unusable; building it again",
+                extra={"path": path, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            shutil.rmtree(path, ignore_errors=True)
+            return False
+        self._ix = ix
+        return True
+
+    def _build(self, path: str | None) -> tantivy.Index:
+        """Index the papers, in memory or into ``path`` (built beside it, then moved in, so a
+        crash midway never leaves a partial index under the name)."""
+        if path is None:
+            ix = tantivy.Index(_SCHEMA)
+            _register(ix)
+            self._index(ix)
+            return ix
+        tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        ix = tantivy.Index(_SCHEMA, path=tmp, reuse=False)
+        _register(ix)
+        self._index(ix)
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+        ix = tantivy.Index(_SCHEMA, path=path, reuse=True)
+        _register(ix)
+        ix.reload()
+        return ix
+
+    def _index(self, ix: tantivy.Index) -> None:
         # Stemming is most of the cost: two indexing threads where there are two cores.
-        writer = self._ix.writer(heap_size=_WRITER_HEAP, num_threads=_WRITER_THREADS)
+        writer = ix.writer(heap_size=_WRITER_HEAP, num_threads=_WRITER_THREADS)
         add = writer.add_document
         for i, p in enumerate(self._papers):
             add(
@@ -172,7 +213,7 @@ class SearchIndex:
             )
         writer.commit()
         writer.wait_merging_threads()
-        self._ix.reload()
+        ix.reload()
 
     def warm(self) -> None:
         """Build the lazy parts now (call from a thread at start-up, off the event loop)."""
@@ -213,11 +254,14 @@ class SearchIndex:
                     (tantivy.Occur.Must, tantivy.Query.const_score_query(filters, 0.0)),
                 ]
             )
-        found = self._searcher.search(q, limit + 1, count=False, offset=offset).hits
+        # Equal scores go newest first, whatever segment the index put each paper in: take a
+        # few more than the page and order by (score, position) here.
+        found = self._searcher.search(q, offset + limit + 1 + TIE_SLACK, count=False).hits
         positions = self._positions([addr for _, addr in found])
+        order = sorted(zip(found, positions, strict=True), key=lambda h: (-h[0][0], h[1]))
         hits = [
             SearchHit(self._papers[i], float(score))
-            for (score, _), i in zip(found, positions, strict=True)
+            for (score, _), i in order[offset : offset + limit + 1]
         ]
         return SearchPage(
             query, hits[:limit], offset, len(hits) > limit, relaxed and bool(hits or offset)
@@ -345,6 +389,7 @@ class _Fuzzy:
 
 # -- the tantivy schema and queries ------------------------------------------------------------
 
+TIE_SLACK = 32  # hits beyond the page fetched to order equal scores newest first
 TITLE_WEIGHT = 8.0  # a word in the title counts eight times a word in the summary
 _WRITER_THREADS = max(1, min(2, os.cpu_count() or 1))
 _WRITER_HEAP = 48_000_000 * _WRITER_THREADS
