@@ -88,7 +88,7 @@ class App:
             hold_back=s.sources.hold_back,
             on_notice=self._notify_admin,
             # Parsed sources and the search index, next to the cached copies: derived data.
-            index_dir=str(Path(s.sources.cache_dir).parent / "index"),
+            index_dir=s.sources.index_dir,
         )
         archive = self.archive
         self.digests = DigestBuilder(

@@ -1,4 +1,5 @@
 """Curated lists -> a searchable archive: the paper model (``model``), one parser per input
 shape and fetching (``sources``), the deduplicated catalog with its lookups (``catalog``), the
-search index it searches with (``search``) and the archive that keeps it in sync with its
-sources (``archive``). May import ``bot.core`` only."""
+search index it searches with (``search``, on Tantivy) and the archive that keeps it in sync
+with its sources (``archive``), with parsed sources kept by content hash
+(``sources.parsecache``). May import ``bot.core`` only."""

@@ -2,7 +2,14 @@
 
 ``Archive.load()`` reads local files and the last good copies of remote sources (so the bot
 starts offline); ``refresh()`` fetches the URLs and swaps in a new catalog when anything changed;
-``run()`` refreshes every ``refresh_interval``. The current catalog is ``archive.catalog``.
+``run()`` refreshes every ``refresh_interval``. The current catalog is ``archive.catalog``; a
+new one is built in a worker thread and swapped in, so searches keep using the old one
+meanwhile (and one still running on it when it is replaced finishes normally). ``ready`` says
+the first load is done.
+
+With ``index_dir``, parsed sources (``sources.parsecache``) and the search index are kept
+there by content hash: a start on unchanged sources parses and indexes nothing, a refresh
+parses only what changed. ``parse_cache.parsed`` / ``reused`` and ``indexed`` count the work.
 
 New weeks (``on_new_weeks``) are those matching no week known before from any source
 (:mod:`bot.papers.known`). A source whose new copy is held back as suspicious
@@ -55,6 +62,8 @@ class Archive:
         on_notice: Callable[[str, str], Awaitable[None]] | None = None,
         log_diagnostics: bool = True,
         index_dir: str | None = None,
+        warm: bool = True,
+        prune: bool = True,
     ) -> None:
         self.paths = tuple(paths)
         self.limits = limits
@@ -63,6 +72,11 @@ class Archive:
         # refresh parses only the sources that changed).
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.parse_cache = ParseCache(self.index_dir / "parsed" if self.index_dir else None)
+        # The bot builds the search and typo indexes with each catalog, off the event loop
+        # (``warm``) and drops kept data it no longer uses (``prune``); a CLI command builds
+        # only what it uses, on first use, and leaves the bot's kept data alone.
+        self.warm = warm
+        self.prune = prune
         self.remotes = [
             RemoteSource(
                 u,
@@ -110,16 +124,19 @@ class Archive:
             if self.index_dir is not None and fingerprint is not None:
                 path = str(self.index_dir / "search" / fingerprint)
             catalog = Catalog.build(weeks, index_path=path)
-            if not catalog.index_reused:
-                self.indexed += len(catalog)
-            catalog.warm()  # typo index now, in this thread, not on the first autocomplete
+            if self.warm:
+                # the search and typo indexes now, in this thread, not on the first search
+                catalog.warm()
+                if not catalog.index_reused:
+                    self.indexed += len(catalog)
             self.catalog = catalog
             # The catalog is hundreds of thousands of long-lived objects: keep them out of the
             # cyclic collector's full passes, which otherwise stall the event loop under load.
             gc.collect()
             gc.freeze()
             self._collect_diagnostics()
-            self._prune(path)
+            if self.prune:
+                self._prune(path)
         # The old catalog is not closed: a search still running on it finishes normally, and
         # it goes when the last reference does.
 

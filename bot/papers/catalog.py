@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date
 
@@ -39,12 +40,27 @@ class Catalog:
         self._titles: list[str] = []  # normalised, by index
         self._week_starts_asc: list[date] = []
         self._load(weeks)
-        self._index = SearchIndex(self._papers, self._titles, path=index_path, reuse=True)
+        self._index_path = index_path
+        self._index_lock = threading.Lock()
+        self._built: SearchIndex | None = None
+
+    @property
+    def _index(self) -> SearchIndex:
+        """The search index, built (or opened from ``index_path``) on first use: what never
+        searches (``paperboy export``, ``week``) never pays for it."""
+        if self._built is None:
+            with self._index_lock:
+                if self._built is None:
+                    self._built = SearchIndex(
+                        self._papers, self._titles, path=self._index_path, reuse=True
+                    )
+        return self._built
 
     @property
     def index_reused(self) -> bool:
-        """Whether the search index was opened from ``index_path`` rather than built."""
-        return self._index.reused
+        """Whether the search index was opened from ``index_path`` rather than built (False
+        while it is not built yet)."""
+        return self._built is not None and self._built.reused
 
     # -- building -----------------------------------------------------------------
 
@@ -103,11 +119,13 @@ class Catalog:
             cp.summary = paper.summary
 
     def warm(self) -> None:
-        """Build lazy indexes now (call from a thread at start-up, off the event loop)."""
+        """Build the search index and its lazy parts now (call from a thread, off the event
+        loop), rather than on the first search or autocomplete."""
         self._index.warm()
 
     def close(self) -> None:
-        self._index.close()
+        if self._built is not None:
+            self._built.close()
 
     # -- size and listing --------------------------------------------------------------------------
 

@@ -191,7 +191,10 @@ class SearchIndex:
         _register(ix)
         self._index(ix)
         shutil.rmtree(path, ignore_errors=True)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError:  # another process put one there meanwhile: use this one where it is
+            return ix
         ix = tantivy.Index(_SCHEMA, path=path, reuse=True)
         _register(ix)
         ix.reload()

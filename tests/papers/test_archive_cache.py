@@ -5,6 +5,7 @@ and rebuilt; and a refresh while searches run never breaks a search (each answer
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import date
 from pathlib import Path
 
@@ -78,7 +79,11 @@ async def test_a_corrupt_cache_is_discarded_and_rebuilt(tmp_path: Path) -> None:
     [index] = (tmp_path / "index" / "search").iterdir()
     for f in index.iterdir():
         if f.is_file():
-            f.write_bytes(b"\0garbage")
+            # a new file under the old name, as another process would find it (rewriting the
+            # file in place would pull it from under this process's memory map of it)
+            garbage = f.with_name(f.name + ".new")
+            garbage.write_bytes(b"\0garbage")
+            os.replace(garbage, f)
 
     again = await start(tmp_path)
     assert (again.parse_cache.parsed, again.parse_cache.reused) == (1, 1)
