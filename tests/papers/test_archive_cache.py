@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from datetime import date
 from pathlib import Path
 
 import aiohttp
+import pytest
 from support.curated import history, weekly_file
 from support.listserver import list_server
 
 from bot.papers.archive import Archive
+from bot.papers.catalog import Catalog
 from bot.papers.search import SearchPage
 
 WEEKS = history(12, first=date(2025, 9, 1))
@@ -124,3 +127,36 @@ async def test_searches_during_refreshes_all_answer(tmp_path: Path) -> None:
         assert answered and all(isinstance(p, SearchPage) for p in answered)
         assert any(p.hits for p in answered)
         assert archive.parse_cache.parsed == 8  # one parse per copy that changed
+
+
+async def test_searches_use_the_old_catalog_while_the_new_one_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new catalog is built off the event loop: while its build is held, the loop runs and
+    searches answer from the old catalog; then the reference is swapped."""
+    async with list_server() as st, aiohttp.ClientSession() as session:
+        st.put("/a.md", weekly_file(WEEKS[:4]))
+        archive = Archive([], [st.url("/a.md")], cache_dir=str(tmp_path / "c"))
+        await archive.load()
+        await archive.refresh(session)
+        old = archive.current()
+        building, release = threading.Event(), threading.Event()
+        real_build = Catalog.build
+
+        def held_build(weeks: object, **kw: object) -> Catalog:
+            building.set()
+            assert release.wait(timeout=30)
+            return real_build(weeks, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Catalog, "build", held_build)
+        st.put("/a.md", weekly_file(WEEKS[:6]))
+        refresh = asyncio.create_task(archive.refresh(session))
+        assert await asyncio.to_thread(building.wait, 30)
+        for _ in range(20):  # the loop is free: these run while the build waits
+            assert archive.current() is old
+            assert old.search("synthetic").hits
+            await asyncio.sleep(0)
+        release.set()
+        await refresh
+        assert archive.current() is not old and len(archive.current()) == 60
+        assert old.search("synthetic").hits  # the old one still answers whoever holds it
