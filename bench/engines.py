@@ -42,6 +42,7 @@ import search as search_bench
 import synth
 import tantivy
 
+from bot.papers import search as search_module
 from bot.papers.catalog import Catalog
 from bot.papers.model import CatalogPaper, normalize_title
 from bot.papers.search import (
@@ -138,12 +139,13 @@ def _floor(directory: Path, engine: str) -> tuple[float, int, int]:
         db.execute("CREATE VIRTUAL TABLE f USING fts5(title, summary, tokenize='porter unicode61')")
         db.executemany("INSERT INTO f(title, summary) VALUES (?, ?)", pairs)
         db.commit()
-    else:
+    else:  # the production analyzer and writer threads, two fields, nothing else
         b = tantivy.SchemaBuilder()
-        b.add_text_field("title", tokenizer_name="en_stem", index_option="freq")
-        b.add_text_field("summary", tokenizer_name="en_stem", index_option="freq")
+        b.add_text_field("title", tokenizer_name=search_module._STEM, index_option="freq")
+        b.add_text_field("summary", tokenizer_name=search_module._STEM, index_option="freq")
         ix = tantivy.Index(b.build())
-        w = ix.writer(heap_size=64_000_000, num_threads=1)
+        search_module._register(ix)
+        w = ix.writer(search_module._WRITER_HEAP, search_module._WRITER_THREADS)
         for title, summary in pairs:
             w.add_document(tantivy.Document(title=title, summary=summary))
         w.commit()

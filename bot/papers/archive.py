@@ -132,7 +132,8 @@ class Archive:
             self.catalog = catalog
             # The catalog is hundreds of thousands of long-lived objects: keep them out of the
             # cyclic collector's full passes, which otherwise stall the event loop under load.
-            gc.collect()
+            # No collection first: a pass over them here would hold the GIL (and so stall the
+            # loop's searches) for as long; they are acyclic and freed by reference counting.
             gc.freeze()
             self._collect_diagnostics()
             if self.prune:

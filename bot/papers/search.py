@@ -18,7 +18,6 @@ a later start opens it instead of indexing again (``bot.papers.cache``).
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
 import os
@@ -145,7 +144,6 @@ class SearchIndex:
     ) -> None:
         self._papers = papers
         self._titles = titles
-        self._sorted_titles: list[tuple[str, int]] | None = None
         self._lock = threading.Lock()
         self._fuzzy: _Fuzzy | None = None
         self.reused = False
@@ -209,8 +207,9 @@ class SearchIndex:
                 tantivy.Document(
                     pos=i,
                     title=p.title,
-                    summary=p.summary + (" " + " ".join(p.bullets) if p.bullets else ""),
+                    text=" ".join((p.title, p.summary, *p.bullets)),
                     words=self._titles[i],
+                    tkey=self._titles[i],
                     meta=_meta_tokens(p),
                 )
             )
@@ -220,7 +219,6 @@ class SearchIndex:
 
     def warm(self) -> None:
         """Build the lazy parts now (call from a thread at start-up, off the event loop)."""
-        self._title_order()
         self._fuzzy_index()
 
     def close(self) -> None:
@@ -310,26 +308,13 @@ class SearchIndex:
                     seen.setdefault(pos)
         return [self._papers[i] for i in list(seen)[:limit]]
 
-    def _title_order(self) -> list[tuple[str, int]]:
-        if self._sorted_titles is None:
-            with self._lock:
-                if self._sorted_titles is None:
-                    pairs = zip(self._titles, range(len(self._titles)), strict=True)
-                    self._sorted_titles = sorted(pairs)
-        return self._sorted_titles
-
     def _title_prefix(self, prefix: str, limit: int) -> list[int]:
         """Papers whose normalised title starts with ``prefix``, in title order."""
-        order = self._title_order()
-        out: list[int] = []
-        i = bisect.bisect_left(order, (prefix, -1))
-        while i < len(order) and len(out) < limit:
-            title, idx = order[i]
-            if not title.startswith(prefix):
-                break
-            out.append(idx)
-            i += 1
-        return out
+        query = tantivy.Query.regex_query(_SCHEMA, "tkey", _regex_literal(prefix) + ".*")
+        found = self._searcher.search(
+            query, limit, count=False, order_by_field="tkey", order=tantivy.Order.Asc
+        ).hits
+        return self._positions([addr for _, addr in found])
 
     def _title_words(self, words: Sequence[str], limit: int) -> list[int]:
         """Papers whose title holds every word (the last one as a prefix), newest first."""
@@ -338,7 +323,7 @@ class SearchIndex:
         clauses = [
             (tantivy.Occur.Must, tantivy.Query.term_query(_SCHEMA, "words", w)) for w in words[:-1]
         ]
-        last = tantivy.Query.regex_query(_SCHEMA, "words", re.escape(words[-1]) + ".*")
+        last = tantivy.Query.regex_query(_SCHEMA, "words", _regex_literal(words[-1]) + ".*")
         clauses.append((tantivy.Occur.Must, last))
         return self._newest(tantivy.Query.boolean_query(clauses), limit)
 
@@ -393,7 +378,7 @@ class _Fuzzy:
 # -- the tantivy schema and queries ------------------------------------------------------------
 
 TIE_SLACK = 32  # hits beyond the page fetched to order equal scores newest first
-TITLE_WEIGHT = 8.0  # a word in the title counts eight times a word in the summary
+TITLE_WEIGHT = 8.0  # a word in the title counts eight times more than elsewhere
 _WRITER_THREADS = max(1, min(2, os.cpu_count() or 1))
 _WRITER_HEAP = 48_000_000 * _WRITER_THREADS
 _STEM = "paperboy_stem"
@@ -412,10 +397,14 @@ def _analyzer() -> tantivy.TextAnalyzer:
 def _schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_integer_field("pos", stored=False, indexed=False, fast=True)
+    # ``text`` is the title, summary and bullets: what a query's words must match. ``title``
+    # again on its own, only to rank a word found in the title above one found elsewhere.
     b.add_text_field("title", tokenizer_name=_STEM, index_option="freq")
-    b.add_text_field("summary", tokenizer_name=_STEM, index_option="freq")
+    b.add_text_field("text", tokenizer_name=_STEM, index_option="freq")
     # Unstemmed title words for autocomplete, and the filter tokens: matched, never ranked.
     b.add_text_field("words", tokenizer_name="default", index_option="basic")
+    # The whole normalised title as one term, for title-prefix autocomplete in title order.
+    b.add_text_field("tkey", tokenizer_name="raw", fast=True, index_option="basic")
     b.add_text_field("meta", tokenizer_name="default", index_option="basic")
     return b.build()
 
@@ -429,31 +418,31 @@ def _register(ix: tantivy.Index) -> None:
     ix.register_tokenizer(_STEM, _analyzer())
 
 
+def _regex_literal(text: str) -> str:
+    """``text`` matching itself in a Tantivy regex (normalised titles hold only word
+    characters and spaces; anything else is escaped)."""
+    return "".join(c if c.isalnum() or c in " _" else "\\" + c for c in text)
+
+
 def _stem(word: str) -> list[str]:
     """The index terms of a query word, as the title and summary were tokenized."""
     return [t for t in _ANALYZER.analyze(word) if t]
 
 
 def _words_query(terms: Sequence[str], occur: tantivy.Occur) -> tantivy.Query:
-    """Every term (``Must``) or any (``Should``), each in the title (weighted) or summary."""
-    per_term = [
+    """Every term (``Must``) or any (``Should``) in the text, each scoring more when it is in
+    the title. Matching on one field keeps a conjunction an intersection of plain posting
+    lists (the title clauses only add to the score)."""
+    unique = list(dict.fromkeys(terms))
+    clauses = [(occur, tantivy.Query.term_query(_SCHEMA, "text", t)) for t in unique]
+    clauses += [
         (
-            occur,
-            tantivy.Query.boolean_query(
-                [
-                    (
-                        tantivy.Occur.Should,
-                        tantivy.Query.boost_query(
-                            tantivy.Query.term_query(_SCHEMA, "title", t), TITLE_WEIGHT
-                        ),
-                    ),
-                    (tantivy.Occur.Should, tantivy.Query.term_query(_SCHEMA, "summary", t)),
-                ]
-            ),
+            tantivy.Occur.Should,
+            tantivy.Query.boost_query(tantivy.Query.term_query(_SCHEMA, "title", t), TITLE_WEIGHT),
         )
-        for t in dict.fromkeys(terms)
+        for t in unique
     ]
-    return tantivy.Query.boolean_query(per_term)
+    return tantivy.Query.boolean_query(clauses)
 
 
 # Filter tokens live in the ``meta`` column; a query's filters are written with the same

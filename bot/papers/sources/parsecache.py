@@ -21,9 +21,11 @@ import pickle
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from pathlib import Path
 
-from bot.papers.model import ParseResult, Week
+from bot.core.messages import Link
+from bot.papers.model import Diagnostic, Paper, ParseResult, Week
 
 log = logging.getLogger("paperboy.sources")
 
@@ -39,8 +41,7 @@ def _code_version() -> str:
     ]
     h = hashlib.sha256()
     for f in files:
-        if f.name != "parsecache.py":
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -115,10 +116,7 @@ class ParseCache:
             return None
         try:
             with path.open("rb") as f:
-                result = pickle.load(f)
-            if not isinstance(result, ParseResult):
-                raise TypeError(f"not a parse result: {type(result).__name__}")
-            return result
+                return _decode(pickle.load(f))
         except Exception as exc:  # derived data: whatever is wrong with it, parse again
             log.warning(
                 "parse cache entry unreadable; parsing the source again",
@@ -135,7 +133,7 @@ class ParseCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
             with os.fdopen(fd, "wb") as f:
-                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(_encode(result), f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         except OSError as exc:
             log.warning(
@@ -154,3 +152,74 @@ class ParseCache:
     def live_keys(self) -> set[str]:
         with self._lock:
             return {key for key, _ in self._origin.values()}
+
+
+# -- the stored form ---------------------------------------------------------------------------
+# Plain tuples, not the dataclasses themselves: unpickling a frozen slotted dataclass costs a
+# ``dataclasses.fields()`` call per object, several times the cost of calling its constructor.
+
+_FORMAT = 1
+
+
+def _encode(result: ParseResult) -> tuple[object, ...]:
+    weeks = [
+        (
+            w.start.toordinal(),
+            w.end.toordinal(),
+            w.title,
+            w.source,
+            w.line,
+            w.kind,
+            [
+                (
+                    p.rank,
+                    p.title,
+                    p.summary,
+                    p.bullets,
+                    tuple(x for link in p.links for x in (link.label, link.url)),
+                    p.source,
+                    p.line,
+                    p.identity,
+                )
+                for p in w.papers
+            ],
+        )
+        for w in result.weeks
+    ]
+    diags = [(d.severity, d.source, d.line, d.message) for d in result.diagnostics]
+    return (_FORMAT, weeks, diags)
+
+
+def _decode(data: object) -> ParseResult:
+    if not isinstance(data, tuple) or len(data) != 3 or data[0] != _FORMAT:
+        raise TypeError("not a parse cache entry of this version")
+    _, weeks, diags = data
+    fromordinal = date.fromordinal
+    out = ParseResult(
+        [
+            Week(
+                fromordinal(start),
+                fromordinal(end),
+                title,
+                source,
+                tuple(
+                    Paper(
+                        rank,
+                        ptitle,
+                        summary,
+                        bullets,
+                        tuple(Link(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)),
+                        psource,
+                        pline,
+                        identity,
+                    )
+                    for rank, ptitle, summary, bullets, flat, psource, pline, identity in papers
+                ),
+                line,
+                kind,
+            )
+            for start, end, title, source, line, kind, papers in weeks
+        ],
+        [Diagnostic(*d) for d in diags],
+    )
+    return out
