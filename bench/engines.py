@@ -50,7 +50,6 @@ from bot.papers.search import (
     SearchIndex,
     SearchPage,
     SearchQuery,
-    _filter_query,
     _meta_tokens,
     parse_query,
 )
@@ -195,7 +194,6 @@ def measure(directory: Path, engine: str, queries: int, seed: int) -> dict[str, 
     times = search_bench.timed(searcher, mix)["all"]
     raw = sum(p.stat().st_size for p in directory.glob("*.md"))
     floor_s, floor_rows, _ = _floor(directory, engine)
-    _ = _filter_query  # the production filters, shared by both engines' tokens
     return {
         "engine": engine,
         "papers": len(catalog),

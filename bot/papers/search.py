@@ -13,7 +13,8 @@ measurement over SQLite FTS5 (``bench/engines.py``): exact ranking over every ma
 weighted above summaries (``TITLE_WEIGHT``). User text never reaches a query parser: queries are
 built term by term from the words ``parse_query`` found, so ``"``, ``*``, ``NEAR(``, ``-`` or
 ``title:`` are just characters. The index lives in memory or, given a directory, on disk, where
-a later start opens it instead of indexing again (``bot.papers.cache``).
+a later start opens it instead of indexing again (``bot.papers.archive`` keeps it by content
+hash).
 """
 
 from __future__ import annotations
