@@ -26,10 +26,9 @@ import gc
 import hashlib
 import logging
 import shutil
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -46,21 +45,6 @@ from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
 from bot.papers.sources.parsecache import ParseCache
 
 log = logging.getLogger("paperboy.sources")
-
-
-# While a catalog is built in a worker thread, the thread holding the GIL is asked to hand it
-# over this often (Python's default is 5 ms), so the event loop's searches wait less for it.
-REBUILD_SWITCH_INTERVAL = 0.0005
-
-
-@contextlib.contextmanager
-def _yielding_gil() -> Iterator[None]:
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, REBUILD_SWITCH_INTERVAL))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 class Archive:
@@ -130,7 +114,7 @@ class Archive:
     def _rebuild(self) -> None:
         """Build a new catalog from the current results (in a worker thread: searches keep
         using the old one meanwhile), then swap the reference."""
-        with self._build_lock, _yielding_gil():
+        with self._build_lock:
             weeks = list(self._local.weeks)
             for result in self._remote.values():
                 weeks.extend(result.weeks)
