@@ -1,8 +1,10 @@
-"""Search and autocomplete latency on a 130,000-paper catalog.
+"""Search and autocomplete latency on a 130,000-paper catalog, exact ranking over every match.
 
-    python bench/search.py [--weeks 13000] [--queries 2000] [--suggests 1000] [--profile]
+    python bench/search.py [--weeks 13000] [--queries 2000] [--suggests 1000] [--runs 3]
+                           [--profile]
 
-Builds the catalog from synthetic files (``bench/synth.py``, 10 papers a week), then times
+Builds the catalog from synthetic files (``bench/synth.py``, 10 papers a week, real-shaped
+rows: summaries of 500-1,500 characters, bullets), then, ``--runs`` times, times
 ``catalog.search(q)`` over a deterministic mix of queries: common and rare single words,
 multi-word queries (including ones no paper holds every word of, which fall back to any-word
 matches), title words, filters (``year:``, ``has:``, ``week:``, ``arxiv:``) with and without
@@ -19,6 +21,7 @@ import cProfile
 import gc
 import io
 import math
+import os
 import pstats
 import random
 import statistics
@@ -35,7 +38,8 @@ import synth
 from bot.papers.catalog import Catalog
 from bot.papers.sources.loader import load_paths
 
-TARGET_P99_MS = 5.0
+TARGET_P99_MS = 2.0
+TARGET_SUGGEST_P99_MS = 5.0
 Query = tuple[str, str]  # (kind, text)
 
 
@@ -167,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--suggests", type=int, default=1_000)
     ap.add_argument("--limit", type=int, default=5, help="hits per search page")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile the slowest query kind")
     args = ap.parse_args(argv)
 
@@ -176,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         result = load_paths([tmp])
         catalog = Catalog.build(result.weeks)
+        catalog.search("index")  # the search index is built on first use
         build_s = time.perf_counter() - t0
     del result
     t0 = time.perf_counter()
@@ -184,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.collect()
     print(
         f"catalog: {len(catalog):,} papers in {len(catalog.weeks()):,} weeks, "
-        f"loaded and indexed in {build_s:.1f} s; trigram index (warm) {warm_s:.2f} s"
+        f"loaded and indexed in {build_s:.1f} s; typo index (warm) {warm_s:.2f} s"
     )
 
     rng = random.Random(args.seed)
@@ -197,26 +203,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     def suggest(text: str) -> object:
         return catalog.suggest(text)
 
-    timed(search, queries[:50])  # warm-up: page cache, statement cache
-    search_times = timed(search, queries)
-    suggest_times = timed(suggest, prefixes)
+    timed(search, queries[:50])  # warm-up: page cache, first touches
+    p99s: list[float] = []
+    suggest_p99s: list[float] = []
+    for _ in range(max(1, args.runs)):
+        search_times = timed(search, queries)
+        suggest_times = timed(suggest, prefixes)
+        p99s.append(pct(search_times["all"], 0.99))
+        suggest_p99s.append(pct(suggest_times["all"], 0.99))
     report(f"catalog.search(q, limit={args.limit}): {len(queries)} queries", search_times)
     report(f"catalog.suggest(prefix): {len(prefixes)} prefixes", suggest_times)
 
-    p99 = pct(search_times["all"], 0.99)
-    print()
-    if p99 < TARGET_P99_MS:
-        print(f"search p99 {p99:.2f} ms: target < {TARGET_P99_MS} ms met")
-    else:
+    print(f"\ncores: {os.cpu_count()}; {len(catalog):,} papers; {len(p99s)} runs")
+    for name, values, target in (
+        ("search", p99s, TARGET_P99_MS),
+        ("suggest", suggest_p99s, TARGET_SUGGEST_P99_MS),
+    ):
+        verdict = "met" if max(values) < target else "MISSED"
         print(
-            f"search p99 {p99:.2f} ms: target < {TARGET_P99_MS} ms MISSED by "
-            f"{p99 - TARGET_P99_MS:.2f} ms (x{p99 / TARGET_P99_MS:.1f})"
+            f"{name} p99 {min(values):.2f}-{max(values):.2f} ms over the runs: "
+            f"target < {target} ms {verdict}"
         )
     slow_kinds = [
         k for k, v in search_times.items() if k != "all" and pct(v, 0.99) >= TARGET_P99_MS
     ]
     if slow_kinds:
-        print("kinds over the target at p99: " + ", ".join(sorted(slow_kinds)))
+        print("kinds over the target at p99 (last run): " + ", ".join(sorted(slow_kinds)))
 
     if args.profile:
         worst = max(

@@ -36,6 +36,7 @@ from typing import Any
 
 NEWEST_MONDAY = date(2025, 6, 30)
 PAPERS_PER_WEEK = 10
+SUMMARY_MIN, SUMMARY_MAX = 500, 1500  # characters of a summary, as in the real list
 
 
 def _wordlist(text: str) -> tuple[str, ...]:
@@ -181,6 +182,21 @@ class Generator:
             words.insert(rng.randint(1, len(words)), very_rare_word(rng.getrandbits(16)))
         return words[0].capitalize() + " " + " ".join(words[1:]) + "."
 
+    def summary(self) -> str:
+        """Sentences up to a target length: 500-1,500 characters, most of them short (the
+        real list's summaries: a median near 600, a tail to 1,500)."""
+        rng = self.rng
+        target = int(min(SUMMARY_MAX, SUMMARY_MIN + rng.expovariate(1 / 180)))
+        parts: list[str] = []
+        size = 0
+        while size < target:
+            parts.append(self.sentence(10, 24))
+            size += len(parts[-1]) + 1
+        text = " ".join(parts)
+        if len(text) > SUMMARY_MAX:
+            text = text[:SUMMARY_MAX].rsplit(" ", 1)[0] + "."
+        return text
+
     def title(self, escaped: bool = False) -> tuple[str, str]:
         """(markdown title, the title a reader sees); unique after normalisation."""
         rng = self.rng
@@ -228,9 +244,7 @@ class Generator:
         aid = self.ids.arxiv(day)
         n = self.ids.serial()
         title, shown = self.title(escaped=shape == "escaped")
-        summary = self.sentence()
-        if rng.random() < 0.5:
-            summary += " " + self.sentence(6, 14)
+        summary = self.summary()
         if shape in ("bold", "escaped", "no_links_cell"):
             body = f"**{title}** - {summary}"
         elif shape == "bold_ddash":
@@ -238,7 +252,9 @@ class Generator:
         elif shape == "plain":
             body = f"{title} - {summary[0].lower()}{summary[1:]}"
         elif shape == "two_space":
-            bullets = " ".join(f"<br>● {self.sentence(5, 12)}" for _ in range(rng.randint(2, 4)))
+            # Real rows of this shape run a shorter summary into two to four bullets.
+            summary = summary[: max(200, len(summary) // 2)].rsplit(" ", 1)[0] + "."
+            bullets = " ".join(f"<br>● {self.sentence(8, 18)}" for _ in range(rng.randint(2, 4)))
             body = f"{title}  {summary}  Key findings:  {bullets}"
         elif shape == "verb_led":
             body = f"{title} {rng.choice(_LEAD_VERBS)} {summary[0].lower()}{summary[1:]}"

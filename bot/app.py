@@ -94,8 +94,9 @@ class App:
             limits=s.sources.limits,
             hold_back=s.sources.hold_back,
             on_notice=self._notify_admin,
+            # Parsed sources and the search index, next to the cached copies: derived data.
+            index_dir=s.sources.index_dir,
         )
-        await self.archive.load()
         archive = self.archive
         self.digests = DigestBuilder(
             archive.current,
@@ -214,6 +215,7 @@ class App:
     async def start(self) -> None:
         await self.open()
         assert self.store is not None and self.archive is not None and self.digests is not None
+        archive = self.archive
         s = self.settings
         h = s.http
         self.http = HttpServer(h.host, h.port, health=self._health, metrics=self._metrics_text)
@@ -265,16 +267,20 @@ class App:
                 share_ttl=s.votes.share_ttl,
                 web_base_url=s.web_base_url,
                 arxiv=self.arxiv,
+                ready=lambda: archive.ready,
             )
         )
         self._install_web()
         self._build_adapters()
         self._preset_metrics()
         self.engine.posters.update(self.adapters)
+        # /healthz answers (``loading``) and commands get a "still loading" reply while the
+        # archive loads, off the event loop; digests and the scheduler wait for it.
         await self._start_http()
         for name, adapter in self.adapters.items():
             await adapter.start()
             log.info("adapter started", extra={"platform": name})
+        await self.archive.load()
         await self._check_workspaces()
         leading = await self.leadership.acquire()  # before seeding: only the leader seeds
         self._start_reactions()
@@ -417,9 +423,10 @@ class App:
 
     def _health(self) -> tuple[dict[str, Any], bool]:
         adapters = {name: a.healthy() for name, a in self.adapters.items()}
-        ok = all(adapters.values()) and not self._stopping.is_set()
+        loading = self.archive is None or not self.archive.ready
+        ok = all(adapters.values()) and not self._stopping.is_set() and not loading
         body = {
-            "status": "ok" if ok else "degraded",
+            "status": "loading" if loading else "ok" if ok else "degraded",
             "adapters": adapters,
             "papers": len(self.archive.catalog) if self.archive else 0,
         }
@@ -439,6 +446,10 @@ class App:
         if self.archive is not None:
             self.metrics.set("catalog_papers", len(self.archive.catalog))
             self.metrics.set("arxiv_papers", len(self.arxiv))
+            self.metrics.set("archive_ready", int(self.archive.ready))
+            self.metrics.set("sources_parsed", self.archive.parse_cache.parsed)
+            self.metrics.set("sources_parse_reused", self.archive.parse_cache.reused)
+            self.metrics.set("catalog_indexed_papers", self.archive.indexed)
             refreshed = self.archive.refreshed_at
             if refreshed is not None:
                 self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)

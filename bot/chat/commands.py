@@ -168,6 +168,18 @@ def unknown(sub: str, inv: Invocation) -> Reply:
     )
 
 
+# What cannot answer before the archive has loaded (help and subscriptions can).
+NEEDS_ARCHIVE = frozenset(("search", "find", "week", "show", "top", "random", "preview", "post"))
+
+
+def still_loading() -> Reply:
+    return notice(
+        "Still loading the archive",
+        "Paperboy has just started and is still loading the papers; "
+        "please try again in a few seconds.",
+    )
+
+
 class Commands:
     """Implements ``bot.platforms.base.CommandHandler``: ``handle``, ``suggest``, ``shared``."""
 
@@ -223,6 +235,8 @@ class Commands:
         return dataclasses.replace(reply, message=dataclasses.replace(msg, context=context))
 
     async def _dispatch(self, sub: str, rest: str, text: str, inv: Invocation) -> Reply:
+        if sub in NEEDS_ARCHIVE and not self.ctx.ready():
+            return still_loading()
         if sub in admin.HANDLERS:
             if not inv.is_admin:
                 return notice(
@@ -271,6 +285,8 @@ class Commands:
 
     def suggest(self, prefix: str, limit: int = 25) -> list[tuple[str, str]]:
         """Autocomplete: (title within 100 characters, paper id) for at most 25 papers."""
+        if not self.ctx.ready():
+            return []
         out = []
         for p in self.ctx.catalog().suggest(prefix[:200], limit=min(limit, 25)):
             out.append((truncate_words(p.title, 100), p.paper_id))

@@ -46,6 +46,8 @@ class CommandContext:
     web_base_url: str | None = None
     # arXiv metadata (authors, categories), filled in the background; may be empty.
     arxiv: ArxivIndex = field(default_factory=ArxivIndex)
+    # False while the archive is still loading at start: lookups say so instead of answering.
+    ready: Callable[[], bool] = lambda: True
 
     @cached_property
     def vote_service(self) -> VoteService:

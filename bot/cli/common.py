@@ -45,7 +45,10 @@ def source_paths(settings: Any, explicit: Sequence[str]) -> tuple[list[str], lis
 
 def archive_for(settings: Any, paths: Sequence[str], urls: Sequence[str]) -> Any:
     """An Archive (not loaded) over these sources, with the configured limits. The commands
-    print the diagnostics themselves, so the archive does not log them (each is shown once)."""
+    print the diagnostics themselves, so the archive does not log them (each is shown once).
+    Parsed sources and the search index kept by ``paperboy run`` are used (and what is parsed
+    or indexed here is kept for it), but built only when a command needs them: ``export`` and
+    ``week`` never index, ``search`` builds no typo index."""
     from bot.papers.archive import Archive
 
     return Archive(
@@ -56,6 +59,9 @@ def archive_for(settings: Any, paths: Sequence[str], urls: Sequence[str]) -> Any
         limits=settings.sources.limits,
         hold_back=settings.sources.hold_back,
         log_diagnostics=False,
+        index_dir=settings.sources.index_dir,
+        warm=False,
+        prune=False,
     )
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
@@ -31,6 +32,12 @@ class SourcesSettings:
     default_date: date | None = None
     limits: SourceLimits = field(default_factory=SourceLimits)
     hold_back: HoldBack = field(default_factory=HoldBack)
+
+    @property
+    def index_dir(self) -> str:
+        """Where parsed sources and the search index are kept: ``index/`` beside
+        ``cache_dir`` (``.paperboy/index`` by default). Derived data, safe to delete."""
+        return os.path.join(os.path.dirname(self.cache_dir.rstrip("/\\")) or ".", "index")
 
 
 @dataclass(frozen=True, slots=True)

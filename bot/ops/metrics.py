@@ -92,6 +92,16 @@ METRICS: dict[str, Spec] = {
     ),
     "catalog_papers": Spec("gauge", "Papers in the searchable archive."),
     "arxiv_papers": Spec("gauge", "Papers whose arXiv metadata the bot holds."),
+    "archive_ready": Spec("gauge", "1 once the archive has loaded (until then: loading), else 0."),
+    "sources_parsed": Spec(
+        "gauge", "Source texts parsed since start (not taken from the parse cache)."
+    ),
+    "sources_parse_reused": Spec(
+        "gauge", "Source texts taken from the parse cache since start (unchanged content)."
+    ),
+    "catalog_indexed_papers": Spec(
+        "gauge", "Papers indexed for search since start (not opened from a kept index)."
+    ),
     "sources_last_refresh_timestamp_seconds": Spec(
         "gauge", "Unix time the sources were last read without a failure."
     ),

@@ -2,7 +2,14 @@
 
 ``Archive.load()`` reads local files and the last good copies of remote sources (so the bot
 starts offline); ``refresh()`` fetches the URLs and swaps in a new catalog when anything changed;
-``run()`` refreshes every ``refresh_interval``. The current catalog is ``archive.catalog``.
+``run()`` refreshes every ``refresh_interval``. The current catalog is ``archive.catalog``; a
+new one is built in a worker thread and swapped in, so searches keep using the old one
+meanwhile (and one still running on it when it is replaced finishes normally). ``ready`` says
+the first load is done.
+
+With ``index_dir``, parsed sources (``sources.parsecache``) and the search index are kept
+there by content hash: a start on unchanged sources parses and indexes nothing, a refresh
+parses only what changed. ``parse_cache.parsed`` / ``reused`` and ``indexed`` count the work.
 
 New weeks (``on_new_weeks``) are those matching no week known before from any source
 (:mod:`bot.papers.known`). A source whose new copy is held back as suspicious
@@ -18,9 +25,12 @@ import contextlib
 import gc
 import hashlib
 import logging
+import shutil
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
+from pathlib import Path
 
 import aiohttp
 
@@ -32,6 +42,7 @@ from bot.papers.model import Diagnostic, ParseResult, Week
 from bot.papers.sources import FetchResult, RemoteSource, load_paths
 from bot.papers.sources.guard import DEFAULT_HOLD_BACK, Held, HoldBack
 from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
+from bot.papers.sources.parsecache import ParseCache
 
 log = logging.getLogger("paperboy.sources")
 
@@ -50,12 +61,30 @@ class Archive:
         hold_back: HoldBack = DEFAULT_HOLD_BACK,
         on_notice: Callable[[str, str], Awaitable[None]] | None = None,
         log_diagnostics: bool = True,
+        index_dir: str | None = None,
+        warm: bool = True,
+        prune: bool = True,
     ) -> None:
         self.paths = tuple(paths)
         self.limits = limits
+        # Parsed sources and the search index, kept by content hash (``index_dir``: on disk,
+        # so a start on unchanged sources neither parses nor indexes; else in memory, so a
+        # refresh parses only the sources that changed).
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        self.parse_cache = ParseCache(self.index_dir / "parsed" if self.index_dir else None)
+        # The bot builds the search and typo indexes with each catalog, off the event loop
+        # (``warm``) and drops kept data it no longer uses (``prune``); a CLI command builds
+        # only what it uses, on first use, and leaves the bot's kept data alone.
+        self.warm = warm
+        self.prune = prune
         self.remotes = [
             RemoteSource(
-                u, cache_dir, default_date=default_date, limits=limits, hold_back=hold_back
+                u,
+                cache_dir,
+                default_date=default_date,
+                limits=limits,
+                hold_back=hold_back,
+                parse_cache=self.parse_cache,
             )
             for u in urls
         ]
@@ -75,25 +104,56 @@ class Archive:
         self._told: set[str] = set()
         self._stop = asyncio.Event()
         self.refreshed_at: float | None = None  # Unix time the sources were last read in full
+        self.ready = False  # the first load is done (until then the catalog is empty)
+        self.indexed = 0  # papers indexed (not opened from a kept index), since start
+        self._build_lock = threading.Lock()  # one catalog built at a time
 
     def current(self) -> Catalog:
         return self.catalog
 
     def _rebuild(self) -> None:
-        weeks = list(self._local.weeks)
-        for result in self._remote.values():
-            weeks.extend(result.weeks)
-        weeks, self._merge_notes = combine_weeks(weeks)
-        old = self.catalog
-        catalog = Catalog.build(weeks)
-        catalog.warm()  # typo index now, in this thread, not on the first autocomplete
-        self.catalog = catalog
-        # The catalog is hundreds of thousands of long-lived objects: keep them out of the
-        # cyclic collector's full passes, which otherwise stall the event loop under load.
-        gc.collect()
-        gc.freeze()
-        self._collect_diagnostics()
-        old.close()
+        """Build a new catalog from the current results (in a worker thread: searches keep
+        using the old one meanwhile), then swap the reference."""
+        with self._build_lock:
+            weeks = list(self._local.weeks)
+            for result in self._remote.values():
+                weeks.extend(result.weeks)
+            fingerprint = self.parse_cache.fingerprint(weeks)
+            weeks, self._merge_notes = combine_weeks(weeks)
+            path = None
+            if self.index_dir is not None and fingerprint is not None:
+                path = str(self.index_dir / "search" / fingerprint)
+            catalog = Catalog.build(weeks, index_path=path)
+            if self.warm:
+                # the search and typo indexes now, in this thread, not on the first search
+                catalog.warm()
+                if not catalog.index_reused:
+                    self.indexed += len(catalog)
+            self.catalog = catalog
+            # The catalog is hundreds of thousands of long-lived objects: keep them out of the
+            # cyclic collector's full passes, which otherwise stall the event loop under load.
+            # No collection first: a pass over them here would hold the GIL (and so stall the
+            # loop's searches) for as long; they are acyclic and freed by reference counting.
+            gc.freeze()
+            self._collect_diagnostics()
+            if self.prune:
+                self._prune(path)
+        # The old catalog is not closed: a search still running on it finishes normally, and
+        # it goes when the last reference does.
+
+    def _prune(self, keep: str | None) -> None:
+        """Drop kept indexes and parsed sources the current catalog does not use."""
+        if self.index_dir is None:
+            return
+        try:
+            self.parse_cache.prune(self.parse_cache.live_keys())
+            search = self.index_dir / "search"
+            if keep is not None and search.is_dir():
+                for entry in search.iterdir():
+                    if str(entry) != keep:
+                        shutil.rmtree(entry, ignore_errors=True)
+        except OSError as exc:
+            log.warning("cannot prune the index directory", extra={"error": str(exc)})
 
     def _collect_diagnostics(self) -> None:
         diags = list(self._local.diagnostics)
@@ -111,7 +171,11 @@ class Archive:
     async def load(self) -> Catalog:
         """Local files plus cached remote copies; no network."""
         self._local = await asyncio.to_thread(
-            load_paths, self.paths, default_date=self.default_date, limits=self.limits
+            load_paths,
+            self.paths,
+            default_date=self.default_date,
+            limits=self.limits,
+            cache=self.parse_cache,
         )
         for remote in self.remotes:
             res = await remote.load_cached()
@@ -119,12 +183,16 @@ class Archive:
         await asyncio.to_thread(self._rebuild)
         self._log(self.diagnostics)
         self.refreshed_at = time.time()
+        self.ready = True
         log.info(
             "archive loaded",
             extra={
                 "papers": len(self.catalog),
                 "weeks": len(self.catalog.weeks()),
                 "problems": len(self.diagnostics),
+                "parsed": self.parse_cache.parsed,
+                "reused": self.parse_cache.reused,
+                "indexed": self.indexed,
             },
         )
         return self.catalog

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
@@ -33,7 +34,7 @@ META_WINDOW = 1000  # hits an author:/cat: filter looks through
 
 
 class Catalog:
-    def __init__(self, weeks: Iterable[Week] = ()) -> None:
+    def __init__(self, weeks: Iterable[Week] = (), *, index_path: str | None = None) -> None:
         self._weeks: list[Week] = []  # weekly tables, newest first
         self._collections: list[Week] = []
         self._papers: list[CatalogPaper] = []
@@ -43,14 +44,36 @@ class Catalog:
         self._titles: list[str] = []  # normalised, by index
         self._week_starts_asc: list[date] = []
         self._load(weeks)
-        self._index = SearchIndex(self._papers, self._titles)
+        self._index_path = index_path
+        self._index_lock = threading.Lock()
+        self._built: SearchIndex | None = None
+
+    @property
+    def _index(self) -> SearchIndex:
+        """The search index, built (or opened from ``index_path``) on first use: what never
+        searches (``paperboy export``, ``week``) never pays for it."""
+        if self._built is None:
+            with self._index_lock:
+                if self._built is None:
+                    self._built = SearchIndex(
+                        self._papers, self._titles, path=self._index_path, reuse=True
+                    )
+        return self._built
+
+    @property
+    def index_reused(self) -> bool:
+        """Whether the search index was opened from ``index_path`` rather than built (False
+        while it is not built yet)."""
+        return self._built is not None and self._built.reused
 
     # -- building -----------------------------------------------------------------
 
     @classmethod
-    def build(cls, weeks: Iterable[Week]) -> Catalog:
+    def build(cls, weeks: Iterable[Week], *, index_path: str | None = None) -> Catalog:
+        """A catalog of ``weeks``; with ``index_path`` (a directory named for exactly these
+        weeks) its search index is kept there, and opened from there when already built."""
         with pause_gc():
-            return cls(weeks)
+            return cls(weeks, index_path=index_path)
 
     def _load(self, weeks: Iterable[Week]) -> None:
         by_start: dict[date, Week] = {}
@@ -100,11 +123,13 @@ class Catalog:
             cp.summary = paper.summary
 
     def warm(self) -> None:
-        """Build lazy indexes now (call from a thread at start-up, off the event loop)."""
+        """Build the search index and its lazy parts now (call from a thread, off the event
+        loop), rather than on the first search or autocomplete."""
         self._index.warm()
 
     def close(self) -> None:
-        self._index.close()
+        if self._built is not None:
+            self._built.close()
 
     # -- size and listing --------------------------------------------------------------------------
 

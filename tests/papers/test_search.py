@@ -103,3 +103,29 @@ def test_query_admits_checks_year_week_and_links() -> None:
     assert not SearchQuery((), week=date(2025, 6, 30)).admits(DIFFUSION)
     assert SearchQuery((), has=("code",)).admits(DIFFUSION)
     assert not SearchQuery((), has=("code",)).admits(SCALING)
+
+
+def test_ranking_is_exact_over_every_match_the_best_being_the_oldest() -> None:
+    """The best match is the oldest paper of 2,000 that match: ranking covers every match (not
+    a window of the newest ones), and a title match outranks summary matches."""
+    papers = [
+        CatalogPaper(
+            f"n{i}",
+            f"Paper number {i}",
+            f"A long summary that mentions quasars once among many other words, number {i}.",
+            (),
+            (),
+            [JUNE],
+        )
+        for i in range(1_999)
+    ]
+    best = CatalogPaper(
+        "old", "Quasars in the Early Universe", "Bright distant objects.", (), (), [NEW_YEAR]
+    )
+    papers.append(best)  # positions run newest first: the oldest is last
+    idx = SearchIndex(papers, [normalize_title(p.title) for p in papers])
+    page = idx.search(parse_query("quasar"), 5, 0)
+    assert page.hits[0].paper is best
+    assert len(page.hits) == 5 and page.has_more
+    # Filters keep exact ranking too.
+    assert idx.search(parse_query("quasars year:2024"), 5, 0).hits[0].paper is best

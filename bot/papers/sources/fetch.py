@@ -35,6 +35,7 @@ from bot.papers.sources.guard import DEFAULT_HOLD_BACK, Guard, Held, HoldBack, l
 from bot.papers.sources.index import index_links, raw_url
 from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
 from bot.papers.sources.loader import parse_text
+from bot.papers.sources.parsecache import ParseCache
 from bot.papers.sources.weekly import looks_like_weekly
 
 __all__ = [
@@ -92,6 +93,7 @@ class RemoteSource:
         parser: TextParser | None = None,
         limits: SourceLimits = DEFAULT_LIMITS,
         hold_back: HoldBack = DEFAULT_HOLD_BACK,
+        parse_cache: ParseCache | None = None,
     ) -> None:
         try:
             parts = urlsplit(url)
@@ -108,6 +110,7 @@ class RemoteSource:
         self.default_year = default_year
         self.limits = limits
         self._parser = parser
+        self._parse_cache = parse_cache
         # The cache keeps the configured URL's name; a GitHub page URL is fetched raw.
         self._root = self._document(raw_url(url), cache_key=url)
         self._children: dict[str, Document] = {}
@@ -133,6 +136,14 @@ class RemoteSource:
     # --- parsing -------------------------------------------------------------------------------
 
     def _parse_safely(self, text: str, source: str) -> ParseResult:
+        if self._parse_cache is None or self._parser is not None:
+            return self._parse_text(text, source)
+        settings = f"{self.default_date}|{self.default_year}|{self.limits!r}"
+        return self._parse_cache.parse(
+            text, source, settings, lambda: self._parse_text(text, source)
+        )
+
+    def _parse_text(self, text: str, source: str) -> ParseResult:
         try:
             if self._parser is not None:
                 return self._parser(text, source)

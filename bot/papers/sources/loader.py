@@ -17,6 +17,7 @@ from bot.core.perf import pause_gc
 from bot.papers.model import Diagnostic, ParseResult
 from bot.papers.sources.collections import parse_collection
 from bot.papers.sources.limits import DEFAULT_LIMITS, SourceLimits
+from bot.papers.sources.parsecache import ParseCache
 from bot.papers.sources.weekly import looks_like_weekly, normalize_newlines, parse_weekly
 
 __all__ = ["decode_text", "load_paths", "parse_text", "too_large"]
@@ -113,15 +114,17 @@ def load_paths(
     default_date: date | None = None,
     default_year: int | None = None,
     limits: SourceLimits = DEFAULT_LIMITS,
+    cache: ParseCache | None = None,
 ) -> ParseResult:
     """Parse every file (and every ``*.md`` directly inside every directory) in ``paths``.
 
     Missing or unreadable paths and sources that fail to parse become error diagnostics naming
     them; the other files still load, and so does a file larger than
-    ``limits.max_document_bytes``. Weeks come in path order, then file-name order."""
+    ``limits.max_document_bytes``. Weeks come in path order, then file-name order. With a
+    ``cache``, a file whose text was parsed before is not parsed again."""
     result = ParseResult()
     with pause_gc():
-        _load_into(result, paths, default_date, default_year, limits)
+        _load_into(result, paths, default_date, default_year, limits, cache)
     return result
 
 
@@ -131,7 +134,9 @@ def _load_into(
     default_date: date | None,
     default_year: int | None,
     limits: SourceLimits,
+    cache: ParseCache | None = None,
 ) -> None:
+    settings = f"{default_date}|{default_year}|{limits!r}"
     for given in paths:
         for file in _expand(Path(given), result):
             source = str(file)
@@ -145,14 +150,18 @@ def _load_into(
                 continue
             text, problems = decode_text(data, source)
             result.diagnostics.extend(problems)
-            try:
-                parsed = parse_text(
+
+            def parse(text: str = text, source: str = source) -> ParseResult:
+                return parse_text(
                     text,
                     source,
                     default_date=default_date,
                     default_year=default_year,
                     limits=limits,
                 )
+
+            try:
+                parsed = parse() if cache is None else cache.parse(text, source, settings, parse)
             except SourceError as exc:
                 result.diagnostics.append(
                     Diagnostic("error", exc.source or source, exc.line, exc.message)
