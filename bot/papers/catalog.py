@@ -30,7 +30,7 @@ from bot.papers.model import (
 )
 from bot.papers.search import SearchHit, SearchIndex, SearchPage, SearchQuery, parse_query
 
-META_WINDOW = 1000  # hits an author:/cat: filter looks through
+META_WINDOW = 1000  # ranked hits an author:/cat: filter looks through first (then 10x more)
 
 
 class Catalog:
@@ -257,20 +257,29 @@ class Catalog:
         offset: int,
         meta: Callable[[CatalogPaper], ArxivMeta | None],
     ) -> SearchPage:
-        """The hits of the query without its ``author:``/``cat:`` filters (at most
-        ``META_WINDOW`` of them; all papers, newest first, when nothing else is asked), kept
-        when their metadata passes those filters."""
+        """The hits of the query without its ``author:``/``cat:`` filters, in their ranked
+        order (all papers, newest first, when nothing else is asked), kept when their metadata
+        passes those filters. The ranked hits are read ``META_WINDOW`` at a time, ten times more
+        each round, until the page is full or every match was read: the ranking stays exact
+        over every match, and a common word with a rare author costs more only when it must."""
         rest = dataclasses.replace(query, authors=(), cats=())
         relaxed = False
         if rest.empty:
             candidates = [SearchHit(p, 0.0) for p in self._papers]
+            found = [h for h in candidates if query.admits_meta(meta(h.paper))]
         elif rest.arxiv:
             candidates = self.search(rest, limit=1).hits
+            found = [h for h in candidates if query.admits_meta(meta(h.paper))]
         else:
             starts = self._starts_covering(rest.week) if rest.week is not None else set()
-            page = self._index.search(rest, META_WINDOW, 0, week_starts=starts)
-            candidates, relaxed = page.hits, page.relaxed
-        found = [h for h in candidates if query.admits_meta(meta(h.paper))]
+            window = META_WINDOW
+            while True:
+                page = self._index.search(rest, window, 0, week_starts=starts)
+                relaxed = page.relaxed
+                found = [h for h in page.hits if query.admits_meta(meta(h.paper))]
+                if len(found) > offset + limit or not page.has_more:
+                    break
+                window *= 10
         hits = found[offset : offset + limit]
         return SearchPage(query, hits, offset, len(found) > offset + limit, relaxed and bool(found))
 

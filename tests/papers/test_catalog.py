@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.core.arxivmeta import ArxivMeta
 from bot.core.messages import Link
+from bot.papers import catalog as catalog_module
 from bot.papers.catalog import Catalog, week_range_label
 from bot.papers.model import Paper, Week
 
@@ -199,3 +201,58 @@ def test_same_week_survives_curator_edits() -> None:
     assert not same_week(week, [*week[:5], *(f"q{i}" for i in range(5))])  # half is not more
     assert not same_week(week, [f"q{i}" for i in range(10)])
     assert not same_week([], week)
+
+
+def test_an_author_filter_finds_its_paper_ranked_below_the_first_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``author:`` filters the ranked hits; when the author's paper ranks below the first
+    window of hits, the window widens until it is found (exact over every match)."""
+    monkeypatch.setattr(catalog_module, "META_WINDOW", 3)
+    weeks = [
+        Week(
+            date(2025, 1, 6) + (date(2025, 1, 13) - date(2025, 1, 6)) * i,
+            date(2025, 1, 12) + (date(2025, 1, 13) - date(2025, 1, 6)) * i,
+            f"Week {i}",
+            "w.md",
+            (
+                Paper(
+                    1,
+                    f"Quasar survey number {i}",
+                    "Quasars, quasars and more quasars.",
+                    links=(Link("Paper", f"https://arxiv.org/abs/2501.{i:05d}"),),
+                ),
+            ),
+        )
+        for i in range(40)
+    ]
+    # The author's paper mentions the word once, in its summary: it ranks last of 41 matches.
+    weeks.append(
+        Week(
+            date(2024, 1, 1),
+            date(2024, 1, 7),
+            "Old",
+            "w.md",
+            (
+                Paper(
+                    1,
+                    "Stellar nurseries",
+                    "Dust clouds; one quasar mentioned.",
+                    links=(Link("Paper", "https://arxiv.org/abs/2401.00001"),),
+                ),
+            ),
+        )
+    )
+    cat = Catalog.build(weeks)
+    ranked = [h.paper.title for h in cat.search("quasar", limit=50).hits]
+    assert ranked[-1] == "Stellar nurseries" and len(ranked) == 41
+
+    def meta(p: object) -> ArxivMeta | None:
+        title = getattr(p, "title", "")
+        who = ("Vera Rubin",) if title == "Stellar nurseries" else ("Someone Else",)
+        return ArxivMeta("x", datetime(2025, 1, 1, tzinfo=UTC), authors=who)
+
+    page = cat.search("quasar author:Rubin", meta=meta)
+    assert [h.paper.title for h in page.hits] == ["Stellar nurseries"] and not page.has_more
+    others = cat.search("quasar author:Else", limit=5, offset=35, meta=meta)
+    assert len(others.hits) == 5 and not others.has_more  # 40 by "Someone Else" in all
