@@ -411,6 +411,7 @@ class App:
         from bot.web import WebContext, WebOptions, WebSite
 
         options = WebOptions(base_url=s.web.base_url, cache_seconds=s.web.cache_seconds)
+        archive = self.archive
         ctx = WebContext(
             self.archive.current,
             self.store,
@@ -418,6 +419,7 @@ class App:
             clock=self.clock,
             options=options,
             arxiv=self.arxiv,
+            ready=lambda: archive.ready,
         )
         WebSite(ctx).install(self.http.app)
 

@@ -126,8 +126,10 @@ class WebContext:
         clock: Clock,
         options: WebOptions | None = None,
         arxiv: ArxivIndex | None = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.catalog = catalog
+        self.ready = ready  # False while the archive is still loading at start
         self.arxiv = arxiv if arxiv is not None else ArxivIndex()  # arXiv metadata
         self.store = store
         self.votes = votes

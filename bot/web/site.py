@@ -99,6 +99,9 @@ class WebSite:
         self, request: web.Request, handler: Handler, kind: Kind, token: str
     ) -> Rendered:
         check_query_string(request.query_string)
+        if not self.ctx.ready():
+            # At start the archive loads for a few seconds: say so rather than show it empty.
+            raise BadRequest("The archive is still loading; try again in a few seconds.", 503)
         channel = None
         if "token" in request.match_info:
             # Unknown, malformed and rotated-away tokens all look the same: not found.

@@ -1,5 +1,5 @@
-"""While the archive loads at start, ``/healthz`` already answers (``"status": "loading"``, 503)
-and commands that need the papers get a friendly "still loading" reply; once it has loaded,
+"""While the archive loads at start, ``/healthz`` already answers (``"status": "loading"``, 503),
+the web archive answers 503 "still loading", and commands that need the papers get a friendly "still loading" reply; once it has loaded,
 both answer normally."""
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def settings(tmp_path: Path) -> Any:
     return parse_config(
         f"sources:\n  paths: [{REPO / 'digests'}]\n  cache_dir: {tmp_path / 'cache'}\n"
         f"store:\n  url: sqlite:///{tmp_path / 'paperboy.db'}\n"
-        "terminal:\n  enabled: false\nhttp:\n  host: 127.0.0.1\n  port: 0\n",
+        "terminal:\n  enabled: false\nhttp:\n  host: 127.0.0.1\n  port: 0\n"
+        "web:\n  enabled: true\n",
         source="test.yaml",
         env={},
     )
@@ -60,6 +61,11 @@ async def test_healthz_and_commands_while_the_archive_loads(
         async with aiohttp.ClientSession() as client:
             status, body = await health(client, app)
             assert (status, body["status"]) == (503, "loading")
+            # The web archive says it is loading instead of showing an empty archive.
+            for path in ("/", "/api/weeks", "/feeds/weeks.atom"):
+                async with client.get(f"http://127.0.0.1:{app.http_port}{path}") as resp:
+                    assert resp.status == 503, path
+                    assert "still loading" in (await resp.text()), path
             for text in ("search attention", "week latest", "random", "show attention"):
                 reply = await app.commands.handle(Invocation(CHANNEL, "U1", text))
                 assert reply.message.header == "Still loading the archive", text
@@ -74,6 +80,8 @@ async def test_healthz_and_commands_while_the_archive_loads(
             status, body = await health(client, app)
             assert (status, body["status"]) == (200, "ok")
             assert body["papers"] > 0
+            async with client.get(f"http://127.0.0.1:{app.http_port}/api/weeks") as resp:
+                assert resp.status == 200 and (await resp.json())["weeks"]
             reply = await app.commands.handle(Invocation(CHANNEL, "U1", "search attention"))
             assert reply.message.header != "Still loading the archive"
             assert reply.paper_ids
