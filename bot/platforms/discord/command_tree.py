@@ -61,6 +61,23 @@ def _papers_group(runner: Runner) -> app_commands.Group:
         name="papers", description="Curated ML papers: search, weekly top tens, leaderboards"
     )
 
+    _lookup_commands(papers, runner)
+    _vote_and_follow_commands(papers, runner)
+    _plain_commands(
+        papers,
+        runner,
+        {
+            "random": "A random paper from the archive",
+            "following": "What you follow (only you see it)",
+            "help": "What Paperboy can do",
+        },
+    )
+    return papers
+
+
+def _lookup_commands(papers: app_commands.Group, runner: Runner) -> None:
+    """``search``, ``week``, ``show`` and ``cite`` (with title autocomplete)."""
+
     @papers.command(name="search", description="Search paper titles and summaries")
     @app_commands.describe(
         query="Words to look for; filters: year:2024 week:2025-06-23 has:code "
@@ -109,6 +126,10 @@ def _papers_group(runner: Runner) -> app_commands.Group:
     ) -> list[app_commands.Choice[str]]:
         return runner.suggest(current)
 
+
+def _vote_and_follow_commands(papers: app_commands.Group, runner: Runner) -> None:
+    """``top`` (the leaderboard), ``follow`` and ``unfollow``."""
+
     @papers.command(name="top", description="The community leaderboard from reaction votes")
     @app_commands.describe(window="Period to count votes in", scope="This channel or the server")
     async def top(
@@ -131,17 +152,6 @@ def _papers_group(runner: Runner) -> app_commands.Group:
         interaction: discord.Interaction[Any], which: app_commands.Range[str, 1, 10]
     ) -> None:
         await runner.run(interaction, f"unfollow {which}")
-
-    _plain_commands(
-        papers,
-        runner,
-        {
-            "random": "A random paper from the archive",
-            "following": "What you follow (only you see it)",
-            "help": "What Paperboy can do",
-        },
-    )
-    return papers
 
 
 def _admin_group(runner: Runner) -> app_commands.Group:
