@@ -192,23 +192,24 @@ def find_week(cat: Catalog, spec: str) -> Week | Reply:
 # -- show and random -------------------------------------------------------------------------------
 
 
-async def show(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+def find_paper(ctx: CommandContext, rest: str, command: str) -> CatalogPaper | Reply:
+    """The paper ``rest`` names (an id, an arXiv id, a title or a close enough one), or the
+    reply that asks which one: none named, or candidates to choose from."""
     ref = rest.strip()
     if not ref:
         return notice(
             "Which paper?",
-            "Give a paper id, an arXiv id or a title, e.g. `/papers show 1706.03762`.",
+            f"Give a paper id, an arXiv id or a title, e.g. `/papers {command} 1706.03762`.",
         )
     cat = ctx.catalog()
     paper = cat.paper(ref)
     if paper is not None:
-        return paper_reply(paper, meta=ctx.arxiv.for_paper(paper))
+        return paper
     close = cat.suggest(ref, limit=5)
     if len(close) == 1 or (close and normalize_title(close[0].title) == normalize_title(ref)):
-        return paper_reply(close[0], meta=ctx.arxiv.for_paper(close[0]))
+        return close[0]
     text = f"No paper matches “{truncate_words(ref, 60)}”."
-    if close:
-        text += " Did you mean one of these?"
+    text += " Did you mean one of these?" if close else " Try `/papers search` to find its id."
     return Reply(
         Message(
             header="Paper not found",
@@ -219,6 +220,13 @@ async def show(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
             kind="notice",
         )
     )
+
+
+async def show(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
+    paper = find_paper(ctx, rest, "show")
+    if isinstance(paper, Reply):
+        return paper
+    return paper_reply(paper, meta=ctx.arxiv.for_paper(paper))
 
 
 async def random_paper(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
@@ -274,23 +282,9 @@ def paper_reply(paper: CatalogPaper, header: str = "", *, meta: ArxivMeta | None
 
 async def cite(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
     """BibTeX for one paper, in a code block (arXiv-style with authors once metadata is in)."""
-    ref = rest.strip()
-    if not ref:
-        return notice(
-            "Which paper?",
-            "Give a paper id, an arXiv id or a title, e.g. `/papers cite 1706.03762`.",
-        )
-    cat = ctx.catalog()
-    paper = cat.paper(ref)
-    if paper is None:
-        close = cat.suggest(ref, limit=2)
-        if len(close) == 1:
-            paper = close[0]
-    if paper is None:
-        return notice(
-            "Paper not found",
-            f"No paper matches “{truncate_words(ref, 60)}”. Try `/papers search` to find its id.",
-        )
+    paper = find_paper(ctx, rest, "cite")
+    if isinstance(paper, Reply):
+        return paper
     meta = ctx.arxiv.for_paper(paper)
     note = (
         ()
