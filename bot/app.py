@@ -197,6 +197,7 @@ class App:
                 gateway_url=s.discord.gateway_url,
                 test_guild=s.discord.test_guild,
                 shards=s.discord.shards,
+                ready_timeout=s.discord.ready_timeout.total_seconds(),
                 seed_reactions=s.discord.seed_reactions and s.digest.seed_reactions,
                 render_options={
                     "summary_length": min(s.digest.summary_length, 200),
@@ -335,12 +336,25 @@ class App:
     def _health(self) -> tuple[dict[str, Any], bool]:
         adapters = {name: a.healthy() for name, a in self.adapters.items()}
         ok = all(adapters.values()) and not self._stopping.is_set()
-        body = {
+        body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "adapters": adapters,
             "papers": len(self.archive.catalog) if self.archive else 0,
         }
+        shards = self._shard_status()
+        if shards:
+            body["shards"] = shards
         return body, ok
+
+    def _shard_status(self) -> dict[str, dict[str, int]]:
+        """Per platform with gateway shards: how many are connected of how many expected."""
+        out: dict[str, dict[str, int]] = {}
+        for name, adapter in self.adapters.items():
+            status = getattr(adapter, "shard_status", None)
+            if callable(status):
+                connected, expected = status()
+                out[name] = {"connected": connected, "expected": expected}
+        return out
 
     def _preset_metrics(self) -> None:
         """Votes and commands series from the start, at zero, for every configured platform."""
@@ -360,6 +374,9 @@ class App:
                 self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)
         for name, adapter in self.adapters.items():
             self.metrics.set("adapter_connected", int(adapter.healthy()), platform=name)
+        for name, shards in self._shard_status().items():
+            self.metrics.set("shards_connected", shards["connected"], platform=name)
+            self.metrics.set("shards_expected", shards["expected"], platform=name)
         return self.metrics.render_prometheus()
 
     async def _start_http(self) -> None:

@@ -136,6 +136,7 @@ def _discord(d: Section, env: Mapping[str, str]) -> DiscordSettings | None:
     guild = d.get("test_guild", optional(to_snowflake), None)
     shards = d.get("shards", optional(to_shards), None)
     seed = d.get("seed_reactions", to_bool, True)
+    ready = d.get("ready_timeout", to_duration(), timedelta(seconds=30))
     if token is None:
         if d.failed("token"):
             d.errs.broken.add("discord")
@@ -151,6 +152,7 @@ def _discord(d: Section, env: Mapping[str, str]) -> DiscordSettings | None:
         test_guild=int(guild) if guild else None,
         shards=shards,
         seed_reactions=seed,
+        ready_timeout=ready,
     )
 
 

@@ -91,6 +91,9 @@ class DiscordSettings:
     test_guild: int | None = None
     shards: int | Literal["auto"] | None = None
     seed_reactions: bool = True
+    # How long one shard may take from its IDENTIFY to ready (the first one bounds start-up;
+    # the rest are expected within this after their identify wave).
+    ready_timeout: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)

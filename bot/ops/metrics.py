@@ -84,6 +84,10 @@ METRICS: dict[str, Spec] = {
     "adapter_connected": Spec(
         "gauge", "1 while the platform adapter is connected and healthy, else 0.", ("platform",)
     ),
+    "shards_connected": Spec(
+        "gauge", "Gateway shards of this process that are ready now.", ("platform",)
+    ),
+    "shards_expected": Spec("gauge", "Gateway shards this process runs.", ("platform",)),
     "catalog_papers": Spec("gauge", "Papers in the searchable archive."),
     "sources_last_refresh_timestamp_seconds": Spec(
         "gauge", "Unix time the sources were last read without a failure."
