@@ -251,6 +251,9 @@ class Store(Protocol):
     async def lease_holder(self, name: str) -> tuple[str, int] | None:
         """(owner, token) while lease ``name`` is held, else None."""
 
+    async def live_leases(self, prefix: str) -> list[tuple[str, str]]:
+        """(name, owner) of every lease held now whose name starts with ``prefix``."""
+
     # --- admin notices ---------------------------------------------------------------------------
     async def add_notice(self, key: str, text: str, now: datetime) -> bool:
         """Queue a notice, due now; False if one with this key exists (said once, ever)."""

@@ -251,3 +251,79 @@ async def start_with(app: App, adapter_kw: dict[str, Any]) -> None:
 
     app._build_adapters = patched  # type: ignore[method-assign]
     await app.start()
+
+
+# --- shards across replicas (PostgreSQL leases) ------------------------------------------------
+
+
+async def crash(adapter: DiscordAdapter) -> None:
+    """The replica dies: its connections drop, its leases are never released (they expire)."""
+    adapter._leaser = None  # stop() would release them: a dead process cannot
+    await adapter.stop()
+
+
+def held(adapters: list[DiscordAdapter]) -> list[set[int]]:
+    return [set(a._shards.expected) for a in adapters]  # type: ignore[misc]
+
+
+def settled(adapters: list[DiscordAdapter], count: int) -> bool:
+    """Every shard held by exactly one replica, each replica ready on all it holds, and no
+    replica idle."""
+    sets = held(adapters)
+    union = set().union(*sets)
+    return (
+        union == set(range(count))
+        and sum(len(s) for s in sets) == count
+        and all(sets)
+        and all(a.shard_status()[0] == len(s) for a, s in zip(adapters, sets, strict=True))
+    )
+
+
+@pytest.mark.postgres
+async def test_three_replicas_share_eight_shards_and_take_over_a_dead_ones(
+    store_url: str, store_factory: Any
+) -> None:
+    if not store_url.startswith("postgres"):
+        pytest.skip("replicas share shards through a PostgreSQL database")
+    from bot.platforms.discord.shards import ShardLeaser
+
+    ttl, spacing = 1.5, 0.1  # three clients and the fake share one event loop: more jitter
+    async with FakeDiscord(guilds=spread(8, 1), shards=8, identify_spacing=spacing) as fake:
+        commands = [FakeCommands() for _ in range(3)]
+        replicas = []
+        try:
+            for n in range(3):
+                leaser = ShardLeaser(await store_factory(), f"replica-{n}", ttl=ttl)
+                a = make(fake, commands[n], FakeVotes(), leaser=leaser, identify_spacing=spacing)
+                await a.start()
+                replicas.append(a)
+            await fake.wait_for(lambda: settled(replicas, 8), timeout=30)
+            assert fake.identify_refused == 0  # identifies paced across replicas too
+            await answer_everywhere(fake, MergedCommands(commands))
+            dead = replicas[1]
+            dead_shards = held(replicas)[1]
+            await crash(dead)
+            alive = [replicas[0], replicas[2]]
+            # Within the lease ttl plus a round or two, the survivors hold all eight.
+            await fake.wait_for(lambda: settled(alive, 8), timeout=30)
+            assert dead_shards <= set().union(*held(alive))
+            for c in commands:
+                c.invocations.clear()
+            await answer_everywhere(fake, MergedCommands(commands))
+            assert commands[1].invocations == []  # the dead one answered nothing
+            # No shard was ever served by two replicas at once: one answer per command.
+            assert len(fake.calls("interaction_callback")) == len(fake.interactions)
+        finally:
+            for a in replicas:
+                await a.stop()
+
+
+class MergedCommands(FakeCommands):
+    """The invocations every replica's command handler saw, together."""
+
+    def __init__(self, parts: list[FakeCommands]) -> None:
+        self.parts = parts
+
+    @property  # type: ignore[override]
+    def invocations(self) -> list[Invocation]:
+        return [inv for p in self.parts for inv in p.invocations]

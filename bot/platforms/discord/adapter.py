@@ -58,6 +58,7 @@ from bot.platforms.discord.client import (
 )
 from bot.platforms.discord.errors import to_delivery_error
 from bot.platforms.discord.render import KEYCAPS, ref_of, render_message
+from bot.platforms.discord.shards import ShardLeaser
 
 log = logging.getLogger("paperboy.discord")
 
@@ -113,6 +114,7 @@ class DiscordAdapter:
         ready_timeout: float = 30.0,
         identify_spacing: float = IDENTIFY_SPACING,
         shard_ids: Sequence[int] | None = None,
+        leaser: ShardLeaser | None = None,
         guild_ready_timeout: float = 0.5,
         max_ratelimit_timeout: float = 30.0,
         global_rate: int | None = 48,
@@ -130,6 +132,11 @@ class DiscordAdapter:
         self._shard_ids = list(shard_ids) if shard_ids is not None else None
         self._shards = ShardState()
         self._pacer = IdentifyPacer(identify_spacing)
+        self._leaser = leaser
+        self._shard_count = 0
+        self._gate = leaser.may_identify if leaser is not None else None
+        if leaser is not None and shards is None:
+            raise ConfigError("discord.lease_shards", "needs discord.shards (a count or 'auto')")
         self._client_options = ClientOptions(
             application_id=int(application_id) if application_id else None,
             shards=shards,
@@ -186,18 +193,23 @@ class DiscordAdapter:
             return
         self._release = endpoints.acquire(self._api_base_url, self._gateway_url)
         self._shards = ShardState()
-        self._pacer = IdentifyPacer(self._identify_spacing)
+        self._pacer = IdentifyPacer(self._identify_spacing, gate=self._gate)
         client = self._make_client()
         self._client = client
         try:
             await self._login(client)
             await self._plan_shards(client)
-            self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
-            await self._wait_ready(client)
+            if self._leaser is not None:
+                self._use_shards(client, await self._leaser.round(self._shard_count))
+            if self._shards.expected:  # a replica that leases no shard yet only posts
+                self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
+                await self._wait_ready(client)
         except BaseException:
             await self.stop()
             raise
         await self._sync_commands()
+        if self._leaser is not None:
+            self._work.spawn(self._lease_loop(self._leaser))
         connected, expected = self.shard_status()
         log.info(
             "discord adapter ready as %s in %d guild(s), %d of %d shard(s) ready",
@@ -236,8 +248,61 @@ class DiscordAdapter:
         ids = ids if ids is not None else list(range(count))
         if not ids:
             raise ConfigError("discord.shards", f"none of the given shards is below {count}")
-        set_shards(client, count, ids)
+        self._shard_count = count
+        self._use_shards(client, ids)
+
+    def _use_shards(self, client: discord.Client, ids: Sequence[int]) -> None:
+        if ids:
+            set_shards(client, self._shard_count, ids)
         self._shards.expected = set(ids)
+
+    async def _lease_loop(self, leaser: ShardLeaser) -> None:
+        """Every ``leaser.interval``: renew and rebalance the shard leases, and reconnect with
+        the shards now held when they changed. Leases that could not be renewed for a whole
+        ttl are presumed lost: every shard is disconnected until a round succeeds."""
+        loop = asyncio.get_running_loop()
+        last_ok = loop.time()
+        while True:
+            await asyncio.sleep(leaser.interval)
+            try:
+                ids = await leaser.round(self._shard_count)
+                last_ok = loop.time()
+            except Exception as exc:
+                log.warning("could not renew the discord shard leases: %r", exc)
+                if loop.time() - last_ok < leaser.ttl:
+                    continue
+                leaser.held.clear()
+                ids = []
+            if set(ids) != self._shards.expected:
+                try:
+                    await self._reconnect(ids)
+                except Exception:
+                    log.exception("discord reconnect with shards %s failed", ids)
+            try:
+                await leaser.settle()
+            except Exception as exc:
+                log.warning("could not release discord shards: %r", exc)
+
+    async def _reconnect(self, ids: list[int]) -> None:
+        """Run exactly shards ``ids``: close the gateway of the shards held so far, then log a
+        new client in and connect those (none: REST only, for posting)."""
+        log.info("discord shards now %s of %d", ids, self._shard_count)
+        old, old_gateway = self._client, self._gateway_task
+        self._gateway_task = None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close()
+        if old_gateway is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(old_gateway, 5.0)
+        self._shards = ShardState(expected=set())
+        self._down = set()
+        client = self._make_client()
+        await self._login(client)
+        self._use_shards(client, ids)
+        self._client = client
+        if ids:
+            self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
 
     async def _wait_ready(self, client: discord.Client) -> None:
         """Until the first shard is ready (its READY and guilds in), for ``ready_timeout``."""
@@ -312,6 +377,11 @@ class DiscordAdapter:
         """Close the connection and every resource; restore global endpoints (idempotent)."""
         client, self._client = self._client, None
         await self._work.close()
+        if self._leaser is not None:
+            try:
+                await self._leaser.release()
+            except Exception as exc:
+                log.warning("could not release the discord shard leases: %r", exc)
         if client is not None:
             try:
                 await client.close()

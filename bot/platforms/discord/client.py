@@ -35,17 +35,26 @@ Shards = int | Literal["auto"] | None
 OnReaction = Callable[[discord.RawReactionActionEvent, bool], Awaitable[None]]
 
 IDENTIFY_SPACING = 5.0  # Discord: one IDENTIFY per 5 s per max_concurrency bucket
+GATE_TRIES = 600  # a minute of polls at 5 s spacing; then Discord's refusal is the backstop
 IDENTIFY_MARGIN = 1.05  # a little over the rule: Discord sees the frame, not our clock
 
 
 class IdentifyPacer:
     """Holds each IDENTIFY until its bucket (``shard % max_concurrency``) may start a session:
     ``spacing`` seconds after that bucket's previous one. Shards in different buckets go at
-    once; a re-identify after a lost session waits only as long as the rule requires."""
+    once; a re-identify after a lost session waits only as long as the rule requires. With a
+    ``gate`` (replicas sharing the shards) each identify also waits until the gate, shared by
+    every process of the bot, lets it go."""
 
-    def __init__(self, spacing: float = IDENTIFY_SPACING, max_concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        spacing: float = IDENTIFY_SPACING,
+        max_concurrency: int = 1,
+        gate: Callable[[int, float], Awaitable[bool]] | None = None,
+    ) -> None:
         self.spacing = spacing
         self.max_concurrency = max(1, max_concurrency)
+        self.gate = gate  # shared across processes: True when this identify may go now
         self._last: dict[int, float] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -62,7 +71,19 @@ class IdentifyPacer:
                 delay = last + self.spacing * IDENTIFY_MARGIN - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            if self.gate is not None:
+                for _ in range(GATE_TRIES):  # polls the shared gate (no event crosses processes)
+                    if await self._gate_open(bucket):
+                        break
+                    await asyncio.sleep(self.spacing / 10)
             self._last[bucket] = loop.time()
+
+    async def _gate_open(self, bucket: int) -> bool:
+        assert self.gate is not None
+        try:
+            return await self.gate(bucket, self.spacing * IDENTIFY_MARGIN)
+        except Exception:
+            return True  # the store is unreachable: Discord's own refusal is the backstop
 
 
 @dataclass
