@@ -52,6 +52,10 @@ LATE_AFTER = timedelta(minutes=1)
 _MAX_CATCHUP_STEPS = 20_000
 # Subscriptions read per store query while planning (memory stays flat however many there are).
 PAGE = 500
+# Pages of unplanned subscriptions one wake plans (each is a write per subscription) before it
+# fires what is due; the rest are planned by the wakes that follow at once. So 100,000
+# subscriptions left unplanned by the migration never hold a due fire back for long.
+UNPLANNED_PAGES = 4
 # With nothing scheduled and no refresh, sleep "forever" (until wake()).
 _IDLE = timedelta(days=3650)
 
@@ -277,11 +281,14 @@ class Scheduler:
         a time (``PAGE``); the earliest instant to come is one indexed query."""
         now = self.clock.now()
         store = self.store
-        after_id = 0
-        while not self._stop.is_set():  # not planned yet: new, changed, resumed, migrated
+        after_id, more_unplanned = 0, False
+        for _ in range(UNPLANNED_PAGES):  # not planned yet: new, changed, resumed, migrated
+            if self._stop.is_set():
+                break
             page = await store.unplanned_subscriptions(PAGE, after_id)
             await self._plan_page(page, now)
-            if len(page) < PAGE:
+            more_unplanned = len(page) == PAGE
+            if not more_unplanned:
                 break
             after_id = page[-1].id or 0
         after: tuple[datetime, int] | None = None
@@ -293,7 +300,7 @@ class Scheduler:
             last = page[-1]
             assert last.next_fire_at is not None and last.id is not None
             after = (last.next_fire_at, last.id)
-        earliest = await store.next_fire_after(now)
+        earliest = now if more_unplanned else await store.next_fire_after(now)
         if self._retry_at is not None:
             if self._retry_at <= now and not self._stop.is_set():
                 self._retry_at = None

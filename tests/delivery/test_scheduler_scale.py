@@ -215,3 +215,26 @@ async def test_stored_instants_follow_dst(store: Store) -> None:
     await tick_at(sched2, clock2, utc(2025, 3, 9, 7, 0))
     assert engine2.fired == [(utc(2025, 3, 9, 7, 0), [spring])]
     assert await next_of(store, spring) == utc(2025, 3, 10, 6, 30)  # 02:30 EDT
+
+
+async def test_planning_many_new_ones_does_not_hold_a_due_fire_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the migration every subscription is unplanned: a wake plans a few pages, fires
+    what is due, and asks to be woken again at once for the rest."""
+    monkeypatch.setattr(scheduler_module, "PAGE", 10)
+    monkeypatch.setattr(scheduler_module, "UNPLANNED_PAGES", 2)
+    clock, engine = FakeClock(utc(2025, 6, 30, 9, 0)), Engine()
+    last = utc(2025, 6, 29, 9)
+    due = await add(store, 0, "0 9 * * *", last_fire_at=last)  # the first one, due now
+    await store.set_last_fire(due, last)  # as left by a version without next_fire_at
+    later = [await add(store, n, "0 10 * * *", last_fire_at=last) for n in range(1, 50)]
+    sched = scheduler(store, clock, engine)
+    assert await sched.tick() == clock.now()  # more to plan: wake again at once
+    await sched.drain()
+    assert engine.fired == [(utc(2025, 6, 30, 9), [due])]
+    for _ in range(3):
+        await sched.tick()
+    assert await sched.tick() == utc(2025, 6, 30, 10)
+    for sid in later:
+        assert await next_of(store, sid) == utc(2025, 6, 30, 10)
