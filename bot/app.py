@@ -187,7 +187,12 @@ class App:
             )
         if s.discord is not None:
             from bot.platforms.discord import DiscordAdapter
+            from bot.platforms.discord.shards import ShardLeaser
 
+            leaser = None
+            if s.discord.lease_shards and self.leadership is not None:
+                ttl = s.scheduler.lease_ttl.total_seconds()
+                leaser = ShardLeaser(self.store, self.leadership.owner, ttl=ttl)
             self.adapters["discord"] = DiscordAdapter(
                 token=s.discord.token,
                 commands=self.commands,
@@ -198,6 +203,7 @@ class App:
                 test_guild=s.discord.test_guild,
                 shards=s.discord.shards,
                 ready_timeout=s.discord.ready_timeout.total_seconds(),
+                leaser=leaser,
                 seed_reactions=s.discord.seed_reactions and s.digest.seed_reactions,
                 render_options={
                     "summary_length": min(s.digest.summary_length, 200),
