@@ -303,6 +303,18 @@ class DiscordAdapter:
         self._client = client
         if ids:
             self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
+            self._work.spawn(self._caught_up(self._shards, len(ids)))
+
+    async def _caught_up(self, state: ShardState, count: int) -> None:
+        """Once the shards just connected are ready, have reactions read back: the ones made
+        while nobody held a shard (its old holder died) were never sent to anyone."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ready_budget(count)
+        while not state.all_ready and loop.time() < deadline:
+            state.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.changed.wait(), deadline - loop.time())
+        self._reconnected()
 
     async def _wait_ready(self, client: discord.Client) -> None:
         """Until the first shard is ready (its READY and guilds in), for ``ready_timeout``."""
