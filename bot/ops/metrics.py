@@ -56,6 +56,9 @@ METRICS: dict[str, Spec] = {
         ("status", "platform"),
     ),
     "posts_sent": Spec("counter", "Digests posted to a channel.", ("platform",)),
+    "delivery_queue_depth": Spec(
+        "gauge", "Deliveries due and waiting for a send slot (servers take turns)."
+    ),
     "posts_failed": Spec("counter", "Digest deliveries that failed.", ("platform",)),
     "rate_limited": Spec(
         "counter", "Sends a platform answered with a rate limit (429).", ("platform", "is_global")
