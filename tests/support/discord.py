@@ -137,6 +137,7 @@ class FakeDiscord(GatewayMixin):
         self.denied: dict[int, int] = {}  # channel -> error code (50001/50013)
         self.reject_resume = False  # True: a RESUME gets "invalid session", a new READY follows
         self.reply_delay = 0.0  # seconds a stored message waits for its reply
+        self.hold_replies: asyncio.Event | None = None  # stored messages' replies wait for it
         self.too_many_429 = 0
         self.global_429 = 0
         self.route_429 = 0
@@ -506,6 +507,8 @@ class FakeDiscord(GatewayMixin):
             self._nonces[(channel, str(nonce))] = (now, msg)
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)  # stored; the reply is on its way
+        if self.hold_replies is not None:
+            await self.hold_replies.wait()
         return self._json(200, {**msg, "nonce": nonce})
 
     async def _get_messages(self, request: web.Request, body: Any) -> web.Response:
