@@ -313,6 +313,13 @@ async def test_three_replicas_share_eight_shards_and_take_over_a_dead_ones(
             assert commands[1].invocations == []  # the dead one answered nothing
             # No shard was ever served by two replicas at once: one answer per command.
             assert len(fake.calls("interaction_callback")) == len(fake.interactions)
+            # A clean stop (a rolling restart) gives the shards up at once, not after the ttl.
+            leaving, last = replicas[0], replicas[2]
+            gone = replicas[0]._leaser
+            assert gone is not None
+            await leaving.stop()
+            assert not any(o == gone.owner for _, o in await gone.store.live_leases("discord-"))
+            await fake.wait_for(lambda: settled([last], 8), timeout=30)
         finally:
             for a in replicas:
                 await a.stop()

@@ -389,11 +389,6 @@ class DiscordAdapter:
         """Close the connection and every resource; restore global endpoints (idempotent)."""
         client, self._client = self._client, None
         await self._work.close()
-        if self._leaser is not None:
-            try:
-                await self._leaser.release()
-            except Exception as exc:
-                log.warning("could not release the discord shard leases: %r", exc)
         if client is not None:
             try:
                 await client.close()
@@ -403,6 +398,11 @@ class DiscordAdapter:
         if gateway is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(gateway, 5.0)
+        if self._leaser is not None:  # disconnected first: a taker never overlaps with us
+            try:
+                await self._leaser.release()
+            except Exception as exc:
+                log.warning("could not release the discord shard leases: %r", exc)
         release, self._release = self._release, None
         if release is not None:
             release()

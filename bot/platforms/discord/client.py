@@ -184,14 +184,37 @@ def make_client(
     client.event(on_raw_reaction_remove)
     track_connection(client, down, on_reconnect, state)
     if pacer is not None:
-
-        async def before_identify_hook(shard_id: int | None, *, initial: bool = False) -> None:
-            await pacer.wait(shard_id)
-
-        client.before_identify_hook = before_identify_hook  # type: ignore[method-assign]
+        pace_identifies(client, pacer)
     if opts.global_rate:
         pace(client, opts.global_rate)
     return client
+
+
+def pace_identifies(client: discord.Client, pacer: IdentifyPacer) -> None:
+    """Every IDENTIFY waits its turn with ``pacer``. A sharded client waits *before* it opens
+    a shard's websocket (``launch_shard``), so a client closed meanwhile launches nothing more
+    and leaves no half-open shard behind (its heartbeat thread would outlive the client); a
+    re-identify (a session lost later) waits in the identify hook."""
+    paced: set[int | None] = set()
+    if isinstance(client, discord.AutoShardedClient):
+        launch = client.launch_shard
+
+        async def launch_shard(gateway: Any, shard_id: int, *, initial: bool = False) -> None:
+            await pacer.wait(shard_id)
+            if client.is_closed():
+                return
+            paced.add(shard_id)
+            await launch(gateway, shard_id, initial=initial)
+
+        client.launch_shard = launch_shard  # type: ignore[method-assign]
+
+    async def before_identify_hook(shard_id: int | None, *, initial: bool = False) -> None:
+        if shard_id in paced:
+            paced.discard(shard_id)  # launched just now, after its turn
+            return
+        await pacer.wait(shard_id)
+
+    client.before_identify_hook = before_identify_hook  # type: ignore[method-assign]
 
 
 async def login(client: discord.Client, token: str) -> None:
