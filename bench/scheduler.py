@@ -2,7 +2,11 @@
 temporary directory, with an engine that delivers instantly (only the scheduler is measured).
 
     python bench/scheduler.py [--sizes 1000,10000,100000] [--servers 10000] [--due 10]
-                              [--wakes 50] [--runs 3]
+                              [--wakes 50] [--runs 3] [--database-url postgresql://...]
+
+SQLite by default; with ``--database-url`` PostgreSQL (a schema of its own per run, dropped
+after; analysed once every subscription is planned, as autovacuum would soon do: with the
+statistics of the freshly loaded table, where next_fire_at was all NULL, the planner scans).
 
 For each size N, N weekly subscriptions are spread over ``--servers`` servers (workspaces).
 ``--wakes`` minute slots on Monday morning each hold exactly ``--due`` subscriptions; all the
@@ -21,21 +25,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
+import secrets
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 from bot.core.clock import Clock
 from bot.delivery.outcome import Outcome
 from bot.delivery.scheduler import Scheduler, next_fire
+from bot.storage import Store, open_store
 from bot.storage.records import Subscription
 from bot.storage.sqlite import SqliteStore, to_db_time
 
@@ -78,12 +88,25 @@ def other_slot(rng: random.Random) -> tuple[int, int, int]:
             return minute, hour, dow
 
 
-def populate(path: Path, n: int, servers: int, due: int, wakes: int, seed: int) -> None:
-    """N subscriptions, written in one transaction (the store API would take one per row)."""
+COLUMNS = (
+    "platform",
+    "workspace",
+    "channel",
+    "cron",
+    "timezone",
+    "last_fire_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def rows_for(n: int, servers: int, due: int, wakes: int, seed: int) -> list[tuple[Any, ...]]:
+    """N subscriptions: ``due`` in each of Monday's first minutes, the rest spread over the
+    week; every one handled up to the first wake."""
     rng = random.Random(seed)
-    now = to_db_time(datetime.now(UTC))
-    last = to_db_time(MONDAY - timedelta(minutes=30))  # all handled up to the first wake
-    rows = []
+    now = datetime.now(UTC)
+    last = MONDAY - timedelta(minutes=30)
+    rows: list[tuple[Any, ...]] = []
     for i in range(n):
         if i < due * (wakes + MEMORY_WAKES):
             minute, hour, dow = i // due, 0, 1  # Monday 00:MM, exactly `due` per slot
@@ -91,14 +114,78 @@ def populate(path: Path, n: int, servers: int, due: int, wakes: int, seed: int) 
             minute, hour, dow = other_slot(rng)
         cron = f"{minute} {hour} * * {dow}"
         rows.append(("discord", f"g{i % servers}", f"c{i}", cron, "UTC", last, now, now))
+    return rows
+
+
+def populate_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:
+    """Written in one transaction (the store API would take one per row)."""
+    text = [(*r[:5], to_db_time(r[5]), to_db_time(r[6]), to_db_time(r[7])) for r in rows]
     db = sqlite3.connect(path)
     with db:
         db.executemany(
-            "INSERT INTO subscriptions (platform, workspace, channel, cron, timezone,"
-            " last_fire_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            f"INSERT INTO subscriptions ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            text,
         )
     db.close()
+
+
+async def populate_postgres(url: str, schema: str, rows: list[tuple[Any, ...]]) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.copy_records_to_table(
+            "subscriptions", records=rows, columns=COLUMNS, schema_name=schema
+        )
+        await conn.execute(f'ANALYZE "{schema}".subscriptions')
+    finally:
+        await conn.close()
+
+
+async def analyze(url: str, store: Store) -> None:
+    """Fresh planner statistics: the column was all NULL when the table was loaded."""
+    schema = getattr(store, "_schema", None)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'ANALYZE "{schema}".subscriptions')
+    finally:
+        await conn.close()
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def opened(n: int, args: argparse.Namespace, seed: int) -> AsyncIterator[Store]:
+    """A migrated store holding the benchmark's subscriptions (SQLite, or PostgreSQL)."""
+    rows = rows_for(n, args.servers, args.due, args.wakes, seed)
+    if args.database_url:
+        base = args.database_url
+        schema = f"pb_bench_{secrets.token_hex(4)}"
+        store = open_store(f"{base}{'&' if '?' in base else '?'}schema={schema}")
+        await store.open()
+        try:
+            await populate_postgres(base, schema, rows)
+            yield store
+        finally:
+            await store.close()
+            await drop_schema(base, schema)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.sqlite3"
+        first = SqliteStore(str(path))
+        await first.open()  # migrated
+        await first.close()
+        populate_sqlite(path, rows)
+        store = SqliteStore(str(path))
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.close()
 
 
 async def wake(sched: Scheduler) -> None:
@@ -108,58 +195,48 @@ async def wake(sched: Scheduler) -> None:
 
 
 async def one_run(n: int, args: argparse.Namespace, seed: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.sqlite3"
-        store = SqliteStore(str(path))
-        await store.open()
-        await store.close()
-        populate(path, n, args.servers, args.due, args.wakes, seed)
-        store = SqliteStore(str(path))
-        await store.open()
-        try:
-            clock = FixedClock(MONDAY - timedelta(minutes=30))
-            engine = InstantEngine()
-            sched = Scheduler(store, engine, clock, refresh=None)
+    async with opened(n, args, seed) as store:
+        clock = FixedClock(MONDAY - timedelta(minutes=30))
+        engine = InstantEngine()
+        sched = Scheduler(store, engine, clock, refresh=None)
+        t0 = time.perf_counter()
+        while await sched.tick() == clock.now():  # plans every subscription, as the loop
+            pass  # does after the migration: wake after wake until none is left
+        plan_s = time.perf_counter() - t0
+        if args.database_url:  # what autovacuum does soon after so many rows changed
+            await analyze(args.database_url, store)
+        clock.at = MONDAY - timedelta(minutes=10)
+        idle = []
+        for _ in range(5):
             t0 = time.perf_counter()
-            while await sched.tick() == clock.now():  # plans every subscription, as the loop
-                pass  # does after the migration: wake after wake until none is left
-            plan_s = time.perf_counter() - t0
-            clock.at = MONDAY - timedelta(minutes=10)
-            idle = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                await wake(sched)
-                idle.append(time.perf_counter() - t0)
-            times, peaks = [], []
-            for slot in range(args.wakes):
-                clock.at = MONDAY + timedelta(minutes=slot)
-                t0 = time.perf_counter()
-                await wake(sched)
-                times.append(time.perf_counter() - t0)
-            for slot in range(args.wakes, args.wakes + MEMORY_WAKES):  # memory apart: tracemalloc
-                clock.at = MONDAY + timedelta(minutes=slot)  # slows what it traces
-                tracemalloc.start()
-                await wake(sched)
-                peaks.append(tracemalloc.get_traced_memory()[1])
-                tracemalloc.stop()
-            expected = args.due * (args.wakes + MEMORY_WAKES)
-            assert engine.fired == expected, (engine.fired, expected)
-            sample = await store.get_subscription_by_id(1)
-            assert sample is not None and sample.next_fire_at == next_fire(
-                sample.cron, "UTC", MONDAY
-            )
+            await wake(sched)
+            idle.append(time.perf_counter() - t0)
+        times, peaks = [], []
+        for slot in range(args.wakes):
+            clock.at = MONDAY + timedelta(minutes=slot)
             t0 = time.perf_counter()
-            every = await store.list_subscriptions(enabled_only=True)
-            full_s = time.perf_counter() - t0
-            assert len(every) == n
-            del every
+            await wake(sched)
+            times.append(time.perf_counter() - t0)
+        for slot in range(args.wakes, args.wakes + MEMORY_WAKES):  # memory apart: tracemalloc
+            clock.at = MONDAY + timedelta(minutes=slot)  # slows what it traces
             tracemalloc.start()
-            every = await store.list_subscriptions(enabled_only=True)
-            full_peak = tracemalloc.get_traced_memory()[1]
+            await wake(sched)
+            peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
-            del every
-        finally:
-            await store.close()
+        expected = args.due * (args.wakes + MEMORY_WAKES)
+        assert engine.fired == expected, (engine.fired, expected)
+        t0 = time.perf_counter()
+        every = await store.list_subscriptions(enabled_only=True)
+        full_s = time.perf_counter() - t0
+        assert len(every) == n
+        sample = every[0]
+        assert sample.next_fire_at == next_fire(sample.cron, "UTC", MONDAY), sample
+        del every, sample
+        tracemalloc.start()
+        every = await store.list_subscriptions(enabled_only=True)
+        full_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del every
     times.sort()
     return {
         "p50": statistics.median(times) * 1000,
@@ -180,7 +257,8 @@ def fmt(values: list[float], digits: int = 1) -> str:
 async def main_async(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(
-        f"scheduler wake cost, SQLite, {args.due} due per wake, {args.wakes} wakes, "
+        f"scheduler wake cost, {'PostgreSQL' if args.database_url else 'SQLite'}, "
+        f"{args.due} due per wake, {args.wakes} wakes, "
         f"{args.servers} servers, {args.runs} runs, {os.cpu_count()} cores"
     )
     header = (
@@ -209,6 +287,7 @@ def main() -> int:
     ap.add_argument("--due", type=int, default=10)
     ap.add_argument("--wakes", type=int, default=50)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
     args = ap.parse_args()
     if args.wakes + MEMORY_WAKES > 55:
         ap.error("at most 50 wakes (one a minute in Monday's first hour)")
