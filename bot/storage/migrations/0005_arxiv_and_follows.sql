@@ -6,7 +6,8 @@
 -- 2. follows: what each person follows, per workspace (private, a few each): a spec as typed,
 --    normalised (`diffusion -video`, `author:vaswani`, `cat:cs.cl`).
 -- 3. followers: per person, where they last followed from (to tell them privately there when
---    their direct messages are blocked) and whether their follows are paused.
+--    their direct messages are blocked), whether their follows are paused, and whether they
+--    were told (where the platform cannot tell them at once, their next command does).
 -- 4. follow_alerts: the ledger of follow alerts, one row per (person, week), claimed before
 --    the direct message is sent, so restarts and replicas never send one twice.
 
@@ -40,6 +41,7 @@ CREATE TABLE followers (
     user_id       TEXT     NOT NULL,
     channel       TEXT     NOT NULL,
     paused_reason TEXT,
+    told          {{BOOL}} NOT NULL DEFAULT {{FALSE}},
     updated_at    {{TIME}} NOT NULL,
     PRIMARY KEY (platform, workspace, user_id)
 );
