@@ -1,7 +1,9 @@
 """Fan-out benchmark: one digest to many channels through a fake platform that enforces
 Discord-like limits, using the real DeliveryEngine on a SQLite store in a temporary directory.
 
-    python bench/fanout.py [--channels 1000] [--global-limit 50] [--channel-limit 5]
+    python bench/fanout.py [--channels 1000] [--servers 1] [--global-limit 50] [--channel-limit 5]
+
+``--servers`` spreads the channels over that many servers (the engine takes turns by server).
 
 The fake answers 429 (with retry_after, global or per channel) past about 5 posts per 5 s per
 channel and 50 requests per second overall, with a few milliseconds of simulated network
@@ -32,6 +34,13 @@ from bot.storage.sqlite import SqliteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.db import count_sent
+
+SERVERS = 1
+
+
+def guild(i: int) -> str:
+    """The server channel ``i`` belongs to (``--servers`` of them, channels dealt in turn)."""
+    return "g" if SERVERS == 1 else f"g{i % SERVERS}"
 
 
 class LimitedPlatform:
@@ -128,7 +137,7 @@ async def run(channels: int, global_limit: int, channel_limit: int) -> int:
         try:
             subs = [
                 await store.upsert_subscription(
-                    Subscription(ChannelRef("discord", "g", f"c{i:04}"), "0 9 * * MON", "UTC")
+                    Subscription(ChannelRef("discord", guild(i), f"c{i:04}"), "0 9 * * MON", "UTC")
                 )
                 for i in range(channels)
             ]
@@ -155,7 +164,7 @@ async def run(channels: int, global_limit: int, channel_limit: int) -> int:
             await store.close()
 
     statuses = Counter(o.status for o in outcomes)
-    expected = {(f"discord:g:c{i:04}", digest.message.header) for i in range(channels)}
+    expected = {(f"discord:{guild(i)}:c{i:04}", digest.message.header) for i in range(channels)}
     duplicates = sum(n - 1 for n in platform.posts.values() if n > 1)
     losses = len(expected - set(platform.posts))
     floor = channels / global_limit
@@ -185,7 +194,10 @@ def main() -> int:
     ap.add_argument("--channels", type=int, default=1000)
     ap.add_argument("--global-limit", type=int, default=50)
     ap.add_argument("--channel-limit", type=int, default=5)
+    ap.add_argument("--servers", type=int, default=1)
     args = ap.parse_args()
+    global SERVERS
+    SERVERS = max(1, args.servers)
     return asyncio.run(run(args.channels, args.global_limit, args.channel_limit))
 
 

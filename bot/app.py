@@ -195,7 +195,12 @@ class App:
             )
         if s.discord is not None:
             from bot.platforms.discord import DiscordAdapter
+            from bot.platforms.discord.shards import ShardLeaser
 
+            leaser = None
+            if s.discord.lease_shards and self.leadership is not None:
+                ttl = s.scheduler.lease_ttl.total_seconds()
+                leaser = ShardLeaser(self.store, self.leadership.owner, ttl=ttl)
             self.adapters["discord"] = DiscordAdapter(
                 token=s.discord.token,
                 commands=self.commands,
@@ -205,6 +210,8 @@ class App:
                 gateway_url=s.discord.gateway_url,
                 test_guild=s.discord.test_guild,
                 shards=s.discord.shards,
+                ready_timeout=s.discord.ready_timeout.total_seconds(),
+                leaser=leaser,
                 seed_reactions=s.discord.seed_reactions and s.digest.seed_reactions,
                 render_options={
                     "summary_length": min(s.digest.summary_length, 200),
@@ -427,12 +434,25 @@ class App:
         adapters = {name: a.healthy() for name, a in self.adapters.items()}
         loading = self.archive is None or not self.archive.ready
         ok = all(adapters.values()) and not self._stopping.is_set() and not loading
-        body = {
+        body: dict[str, Any] = {
             "status": "loading" if loading else "ok" if ok else "degraded",
             "adapters": adapters,
             "papers": len(self.archive.catalog) if self.archive else 0,
         }
+        shards = self._shard_status()
+        if shards:
+            body["shards"] = shards
         return body, ok
+
+    def _shard_status(self) -> dict[str, dict[str, int]]:
+        """Per platform with gateway shards: how many are connected of how many expected."""
+        out: dict[str, dict[str, int]] = {}
+        for name, adapter in self.adapters.items():
+            status = getattr(adapter, "shard_status", None)
+            if callable(status):
+                connected, expected = status()
+                out[name] = {"connected": connected, "expected": expected}
+        return out
 
     def _preset_metrics(self) -> None:
         """Votes and commands series from the start, at zero, for every configured platform."""
@@ -457,6 +477,9 @@ class App:
                 self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)
         for name, adapter in self.adapters.items():
             self.metrics.set("adapter_connected", int(adapter.healthy()), platform=name)
+        for name, shards in self._shard_status().items():
+            self.metrics.set("shards_connected", shards["connected"], platform=name)
+            self.metrics.set("shards_expected", shards["expected"], platform=name)
         return self.metrics.render_prometheus()
 
     async def _start_http(self) -> None:

@@ -137,6 +137,11 @@ def _discord(d: Section, env: Mapping[str, str]) -> DiscordSettings | None:
     guild = d.get("test_guild", optional(to_snowflake), None)
     shards = d.get("shards", optional(to_shards), None)
     seed = d.get("seed_reactions", to_bool, True)
+    ready = d.get("ready_timeout", to_duration(), timedelta(seconds=30))
+    lease = d.get("lease_shards", to_bool, False)
+    if lease and shards is None:
+        msg = "needs discord.shards (a count or 'auto'): the shards are what replicas share"
+        d.errs.add(d.sub("lease_shards"), msg, d.line_of("lease_shards"))
     if token is None:
         if d.failed("token"):
             d.errs.broken.add("discord")
@@ -152,6 +157,8 @@ def _discord(d: Section, env: Mapping[str, str]) -> DiscordSettings | None:
         test_guild=int(guild) if guild else None,
         shards=shards,
         seed_reactions=seed,
+        ready_timeout=ready,
+        lease_shards=lease,
     )
 
 
@@ -400,6 +407,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
     admin = top.section("admin_channel", ChannelRef)
     admin_ref = ChannelRef(*_channel(admin, terminal)) if admin.items else None
     subs = _subscriptions(top, timezone, terminal)
+    ds = top.section("discord", DiscordSettings)
     settings = Settings(
         sources=sources,
         store=store,
@@ -409,7 +417,7 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
         digest=digest,
         votes=votes,
         slack=_slack(top.section("slack", SlackSettings), env),
-        discord=_discord(top.section("discord", DiscordSettings), env),
+        discord=_discord(ds, env),
         terminal=terminal,
         http=http,
         web=web,
@@ -423,7 +431,17 @@ def _build(root: Node | None, env: Mapping[str, str], errs: ErrorLog) -> Setting
     )
     _check_channels(settings, subs, admin)
     _check_http(settings, hp)
+    _check_shard_leases(settings, ds)
     return settings
+
+
+def _check_shard_leases(settings: Settings, ds: Section) -> None:
+    """Replicas share shards through one database's leases: SQLite is one process's file."""
+    d = settings.discord
+    if d is None or not d.lease_shards or settings.store.url.startswith("postgresql://"):
+        return
+    msg = "replicas share shards through PostgreSQL leases; store.url is not a PostgreSQL URL"
+    ds.errs.add(ds.sub("lease_shards"), msg, ds.line_of("lease_shards"))
 
 
 def parse_config(

@@ -98,6 +98,11 @@ class DiscordSettings:
     test_guild: int | None = None
     shards: int | Literal["auto"] | None = None
     seed_reactions: bool = True
+    # How long one shard may take from its IDENTIFY to ready (the first one bounds start-up;
+    # the rest are expected within this after their identify wave).
+    ready_timeout: timedelta = timedelta(seconds=30)
+    # Replicas share the shards: each leases a fair share from the (PostgreSQL) store.
+    lease_shards: bool = False
 
 
 @dataclass(frozen=True, slots=True)

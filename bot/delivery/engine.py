@@ -46,6 +46,7 @@ from typing import Protocol
 from bot.core.clock import Clock
 from bot.core.messages import ChannelRef, Message
 from bot.delivery.digest import Digest, DigestProvider, delivered_as
+from bot.delivery.fairness import FairSlots
 from bot.delivery.leadership import Leadership
 from bot.delivery.notices import AdminNotices
 from bot.delivery.outcome import Outcome, already_sent, error_text, idempotency_key, no_poster
@@ -123,6 +124,9 @@ class DeliveryEngine:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.concurrency = concurrency
+        self._slots = FairSlots(
+            concurrency, on_depth=lambda n: self.metrics.set("delivery_queue_depth", n)
+        )
         self.activity = activity or SendActivity()
         self.leadership = leadership or Leadership(store)
         limiters = PlatformLimiters(limiter)
@@ -158,14 +162,16 @@ class DeliveryEngine:
 
     # --- public ----------------------------------------------------------------------------------
     async def fire(self, subs: Sequence[Subscription], fire_time: datetime) -> list[Outcome]:
-        """Deliver to every subscription concurrently (at most ``concurrency`` at once; the
-        rate limiter sets the pace). ``fire_time`` is the scheduled instant: providers see it as
-        "now", so every replica and every retry builds the same digest key."""
-        sem = asyncio.Semaphore(self.concurrency)
+        """Deliver to every subscription concurrently: at most ``concurrency`` at once across
+        every fire, servers taking turns (``FairSlots``); the rate limiter sets the pace.
+        ``fire_time`` is the scheduled instant: providers see it as "now", so every replica
+        and every retry builds the same digest key."""
+        slots = self._slots
 
         async def one(sub: Subscription) -> Outcome:
-            with self.activity.sending(sub.channel.platform):  # due now, even while queued
-                async with sem:
+            ch = sub.channel
+            with self.activity.sending(ch.platform):  # due now, even while queued
+                async with slots.slot((ch.platform, ch.workspace)):
                     return await self.deliver(sub, now=fire_time)
 
         outcomes = list(await asyncio.gather(*(one(s) for s in subs)))

@@ -13,6 +13,11 @@ So a daily or weekly digest fires exactly once per scheduled local day. The sche
 a fire whose local wall time equals the last one it handled, and the delivery ledger refuses a
 second delivery of the same digest anyway.
 
+Each subscription's next instant is stored (``next_fire_at``, indexed): a wake reads only the
+subscriptions that are due or not yet planned (new, schedule changed, resumed), a page at a
+time, and asks the store for the earliest instant to come; the others are never read, so a
+wake costs what is due, not how many subscriptions exist.
+
 The ``Scheduler`` runs one loop that sleeps until the earliest due subscription (woken early by
 ``wake()`` when subscriptions change, and at least every ``leader_poll`` to renew the
 leadership lease), and fires only while this process leads (``bot.delivery.leadership``).
@@ -45,6 +50,12 @@ _MAX_STEPS = 64
 LATE_AFTER = timedelta(minutes=1)
 # Upper bound on instants walked while looking for the latest missed one inside the grace window.
 _MAX_CATCHUP_STEPS = 20_000
+# Subscriptions read per store query while planning (memory stays flat however many there are).
+PAGE = 500
+# Pages of unplanned subscriptions one wake plans (each is a write per subscription) before it
+# fires what is due; the rest are planned by the wakes that follow at once. So 100,000
+# subscriptions left unplanned by the migration never hold a due fire back for long.
+UNPLANNED_PAGES = 4
 # With nothing scheduled and no refresh, sleep "forever" (until wake()).
 _IDLE = timedelta(days=3650)
 
@@ -128,8 +139,9 @@ class Scheduler:
     * Catch-up: an instant missed while nothing ran (down, suspended) is fired late if it lies
       within ``grace`` of now (only the latest missed one); an older one is skipped and logged.
       A subscription the scheduler has never handled (``last_fire_at`` None) starts from now.
-    * After a fire, ``store.set_last_fire(sub.id, instant)`` records it as handled (not for a
-      subscription the fire left to another leader: it came back ``standby``).
+    * After a fire, ``store.set_last_fire(sub.id, instant, next)`` records it as handled and
+      stores the next instant (not for a subscription the fire left to another leader: it
+      came back ``standby``).
     * Leadership: only the process holding ``leadership`` fires. The loop renews the lease (or
       tries to take it) at least every ``leader_poll``; on taking it over it first finishes
       what the previous leader left pending (``engine.reconcile_pending``), and while leading
@@ -265,25 +277,30 @@ class Scheduler:
 
     async def tick(self) -> datetime | None:
         """Fire every subscription that is due, and return the next instant one will be (None
-        when there is nothing scheduled)."""
+        when there is nothing scheduled). Reads only what is due or not yet planned, a page at
+        a time (``PAGE``); the earliest instant to come is one indexed query."""
         now = self.clock.now()
-        subs = await self.store.list_subscriptions(enabled_only=True)
-        due: dict[datetime, list[Subscription]] = defaultdict(list)
-        earliest: datetime | None = None
-        for sub in subs:
-            if sub.id is None or sub.id in self._inflight:
-                continue
-            try:
-                when = await self._plan(sub, now, due)
-            except Exception as exc:
-                self.on_error(exc, f"subscription {sub.id} ({sub.channel})")
-                continue
-            if when is not None and (earliest is None or when < earliest):
-                earliest = when
-        for instant, group in sorted(due.items()):
+        store = self.store
+        after_id, more_unplanned = 0, False
+        for _ in range(UNPLANNED_PAGES):  # not planned yet: new, changed, resumed, migrated
             if self._stop.is_set():
                 break
-            self._spawn(instant, group)
+            page = await store.unplanned_subscriptions(PAGE, after_id)
+            await self._plan_page(page, now)
+            more_unplanned = len(page) == PAGE
+            if not more_unplanned:
+                break
+            after_id = page[-1].id or 0
+        after: tuple[datetime, int] | None = None
+        while not self._stop.is_set():
+            page = await store.due_subscriptions(now, PAGE, after)
+            await self._plan_page(page, now)
+            if len(page) < PAGE:
+                break
+            last = page[-1]
+            assert last.next_fire_at is not None and last.id is not None
+            after = (last.next_fire_at, last.id)
+        earliest = now if more_unplanned else await store.next_fire_after(now)
         if self._retry_at is not None:
             if self._retry_at <= now and not self._stop.is_set():
                 self._retry_at = None
@@ -291,6 +308,24 @@ class Scheduler:
             elif earliest is None or self._retry_at < earliest:
                 earliest = self._retry_at
         return earliest
+
+    async def _plan_page(self, page: Sequence[Subscription], now: datetime) -> None:
+        """Plan each subscription of ``page``: fire the due ones (grouped by instant), store
+        the next instant of the others."""
+        due: dict[datetime, list[Subscription]] = defaultdict(list)
+        for sub in page:
+            if sub.id is None or sub.id in self._inflight:
+                continue
+            try:
+                when = await self._plan(sub, now, due)
+                if when is not None and sub.last_fire_at is not None and when != sub.next_fire_at:
+                    await self.store.set_next_fire(sub.id, (sub.cron, sub.timezone, when))
+            except Exception as exc:
+                self.on_error(exc, f"subscription {sub.id} ({sub.channel})")
+        for instant, group in sorted(due.items()):
+            if self._stop.is_set():
+                break
+            self._spawn(instant, group)
 
     def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
@@ -331,8 +366,9 @@ class Scheduler:
         last = sub.last_fire_at
         if last is None:
             # Never handled: start counting from now (nothing before now is owed).
-            await self.store.set_last_fire(sub.id, now)
-            return next_fire(sub.cron, sub.timezone, now)
+            first = next_fire(sub.cron, sub.timezone, now)
+            await self.store.set_last_fire(sub.id, now, (sub.cron, sub.timezone, first))
+            return first
         nxt = next_fire(sub.cron, sub.timezone, last)
         if nxt > now:
             return nxt
@@ -345,7 +381,7 @@ class Scheduler:
             c = next_fire(sub.cron, sub.timezone, c)
         if latest is not None and _wall(latest, sub.timezone) == _wall(last, sub.timezone):
             # The same local wall time again (fall-back overlap): handled already.
-            await self.store.set_last_fire(sub.id, latest)
+            await self.store.set_last_fire(sub.id, latest, (sub.cron, sub.timezone, c))
             return c
         if latest is not None:
             if latest != nxt:
@@ -365,7 +401,7 @@ class Scheduler:
             "missed fire beyond grace; skipped",
             extra={**_fields(sub, nxt), "grace_s": int(self.grace.total_seconds())},
         )
-        await self.store.set_last_fire(sub.id, skipped)
+        await self.store.set_last_fire(sub.id, skipped, (sub.cron, sub.timezone, c))
         return c
 
     def _spawn(self, instant: datetime, subs: list[Subscription]) -> None:
@@ -393,7 +429,9 @@ class Scheduler:
                 if sub.id in left:
                     continue
                 try:
-                    await self.store.set_last_fire(sub.id, instant)
+                    nxt = next_fire(sub.cron, sub.timezone, instant)
+                    planned = (sub.cron, sub.timezone, nxt)
+                    await self.store.set_last_fire(sub.id, instant, planned)
                 except Exception as exc:
                     self.on_error(exc, f"set_last_fire {sub.id}")
         finally:

@@ -56,6 +56,9 @@ METRICS: dict[str, Spec] = {
         ("status", "platform"),
     ),
     "posts_sent": Spec("counter", "Digests posted to a channel.", ("platform",)),
+    "delivery_queue_depth": Spec(
+        "gauge", "Deliveries due and waiting for a send slot (servers take turns)."
+    ),
     "posts_failed": Spec("counter", "Digest deliveries that failed.", ("platform",)),
     "rate_limited": Spec(
         "counter", "Sends a platform answered with a rate limit (429).", ("platform", "is_global")
@@ -90,6 +93,10 @@ METRICS: dict[str, Spec] = {
     "adapter_connected": Spec(
         "gauge", "1 while the platform adapter is connected and healthy, else 0.", ("platform",)
     ),
+    "shards_connected": Spec(
+        "gauge", "Gateway shards of this process that are ready now.", ("platform",)
+    ),
+    "shards_expected": Spec("gauge", "Gateway shards this process runs.", ("platform",)),
     "catalog_papers": Spec("gauge", "Papers in the searchable archive."),
     "arxiv_papers": Spec("gauge", "Papers whose arXiv metadata the bot holds."),
     "archive_ready": Spec("gauge", "1 once the archive has loaded (until then: loading), else 0."),

@@ -34,6 +34,7 @@ from bot.storage.records import (
     Notice,
     NoticeStatus,
     Person,
+    Planned,
     PostedDigest,
     SeedJob,
     Share,
@@ -69,8 +70,27 @@ class Store(Protocol):
     async def set_paused(self, sub_id: int, reason: str | None) -> None:
         """Pause with a reason (``enabled`` false), or resume when ``reason`` is None."""
 
-    async def set_last_fire(self, sub_id: int, fired_at: datetime) -> None:
-        """Record the scheduled instant the scheduler last handled (fired or skipped)."""
+    async def set_last_fire(
+        self, sub_id: int, fired_at: datetime, next_fire: Planned | None = None
+    ) -> None:
+        """Record the scheduled instant the scheduler last handled (fired or skipped), and the
+        next one planned, ``(cron, timezone, instant)``: kept only if the subscription still
+        has that cron and timezone, else (or when None) it is left to plan again."""
+
+    async def set_next_fire(self, sub_id: int, planned: Planned) -> None:
+        """Store the next instant ``(cron, timezone, instant)`` if the schedule is still that."""
+
+    async def unplanned_subscriptions(self, limit: int, after_id: int = 0) -> list[Subscription]:
+        """Enabled subscriptions with no next instant yet, by id, after ``after_id``."""
+
+    async def due_subscriptions(
+        self, now: datetime, limit: int, after: tuple[datetime, int] | None = None
+    ) -> list[Subscription]:
+        """Enabled subscriptions whose next instant is at or before ``now``, by (instant, id),
+        after the key ``after`` (one page; index-backed, never the whole table)."""
+
+    async def next_fire_after(self, now: datetime) -> datetime | None:
+        """The earliest next instant of an enabled subscription that is after ``now``."""
 
     async def config_applied(self, channel: ChannelRef) -> str | None:
         """The hash of the config file entry last applied to ``channel`` (None: never)."""
@@ -237,6 +257,9 @@ class Store(Protocol):
 
     async def lease_holder(self, name: str) -> tuple[str, int] | None:
         """(owner, token) while lease ``name`` is held, else None."""
+
+    async def live_leases(self, prefix: str) -> list[tuple[str, str]]:
+        """(name, owner) of every lease held now whose name starts with ``prefix``."""
 
     # --- admin notices ---------------------------------------------------------------------------
     async def add_notice(self, key: str, text: str, now: datetime) -> bool:

@@ -201,6 +201,16 @@ class LedgerQueries(SqlDialect):
         )
         return None if row is None else (str(row["owner"]), int(row["token"]))
 
+    async def live_leases(self, prefix: str) -> list[tuple[str, str]]:
+        """(name, owner) of every lease held now whose name starts with ``prefix``."""
+        rows = await self._all(
+            "SELECT name, owner FROM leases"
+            f" WHERE substr(name, 1, length($1)) = $1 AND expires_at > {self.NOW}"
+            " ORDER BY name",
+            (prefix,),
+        )
+        return [(str(r["name"]), str(r["owner"])) for r in rows]
+
     # --- admin notices -------------------------------------------------------------------------
     async def add_notice(self, key: str, text: str, now: datetime) -> bool:
         changed = await self._exec(

@@ -51,10 +51,11 @@ from bot.storage.chat_queries import ChatQueries
 from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
 from bot.storage.follow_queries import FollowQueries
 from bot.storage.ledger import LedgerQueries
-from bot.storage.records import ScheduleOrigin, Subscription, SubscriptionKind
+from bot.storage.records import Planned, ScheduleOrigin, Subscription, SubscriptionKind
 from bot.storage.webqueries import WebQueries
 
 EVENT_TTL = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueries):
@@ -89,6 +90,12 @@ class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueri
                      AND subscriptions.timezone = excluded.timezone
                     THEN COALESCE(subscriptions.last_fire_at, excluded.last_fire_at)
                     ELSE excluded.last_fire_at END,
+                next_fire_at = CASE
+                    WHEN subscriptions.cron = excluded.cron
+                     AND subscriptions.timezone = excluded.timezone
+                     AND subscriptions.enabled = excluded.enabled
+                    THEN subscriptions.next_fire_at
+                    ELSE NULL END,
                 updated_at = excluded.updated_at
             RETURNING *
             """,
@@ -133,17 +140,74 @@ class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueri
         return changed > 0
 
     async def set_paused(self, sub_id: int, reason: str | None) -> None:
+        # Resuming leaves the next instant to be planned again (from last_fire_at, so a fire
+        # missed while paused is caught up within grace, as after downtime).
         await self._exec(
-            "UPDATE subscriptions SET enabled = $2, paused_reason = $3, updated_at = $4"
+            "UPDATE subscriptions SET enabled = $2, paused_reason = $3, updated_at = $4,"
+            " next_fire_at = CASE WHEN $2 THEN NULL ELSE next_fire_at END"
             " WHERE id = $1",
             (sub_id, self._flag(reason is None), reason, self._time(datetime.now(UTC))),
         )
 
-    async def set_last_fire(self, sub_id: int, fired_at: datetime) -> None:
+    async def set_last_fire(
+        self, sub_id: int, fired_at: datetime, next_fire: Planned | None = None
+    ) -> None:
+        """``next_fire`` is (cron, timezone, instant): stored only while the subscription
+        still has that cron and timezone; otherwise it is left unplanned (NULL)."""
+        fired, now = self._time(fired_at), self._time(datetime.now(UTC))
+        if next_fire is not None:
+            cron, tz, at = next_fire
+            changed = await self._exec(
+                "UPDATE subscriptions SET last_fire_at = $2, updated_at = $3, next_fire_at = $6"
+                " WHERE id = $1 AND cron = $4 AND timezone = $5",
+                (sub_id, fired, now, cron, tz, self._time(at)),
+            )
+            if changed:
+                return
         await self._exec(
-            "UPDATE subscriptions SET last_fire_at = $2, updated_at = $3 WHERE id = $1",
-            (sub_id, self._time(fired_at), self._time(datetime.now(UTC))),
+            "UPDATE subscriptions SET last_fire_at = $2, updated_at = $3, next_fire_at = NULL"
+            " WHERE id = $1",
+            (sub_id, fired, now),
         )
+
+    async def set_next_fire(self, sub_id: int, planned: Planned) -> None:
+        cron, tz, at = planned
+        await self._exec(
+            "UPDATE subscriptions SET next_fire_at = $4"
+            " WHERE id = $1 AND cron = $2 AND timezone = $3",
+            (sub_id, cron, tz, self._time(at)),
+        )
+
+    async def unplanned_subscriptions(self, limit: int, after_id: int = 0) -> list[Subscription]:
+        rows = await self._all(
+            "SELECT * FROM subscriptions WHERE enabled = $1 AND next_fire_at IS NULL"
+            " AND id > $2 ORDER BY id LIMIT $3",
+            (self._flag(True), after_id, limit),
+        )
+        return [self._subscription(r) for r in rows]
+
+    async def due_subscriptions(
+        self, now: datetime, limit: int, after: tuple[datetime, int] | None = None
+    ) -> list[Subscription]:
+        at, after_id = after if after is not None else (EPOCH, 0)
+        rows = await self._all(
+            """
+            SELECT * FROM subscriptions
+            WHERE enabled = $1 AND next_fire_at <= $2
+              AND (next_fire_at > $3 OR (next_fire_at = $3 AND id > $4))
+            ORDER BY next_fire_at, id LIMIT $5
+            """,
+            (self._flag(True), self._time(now), self._time(at), after_id, limit),
+        )
+        return [self._subscription(r) for r in rows]
+
+    async def next_fire_after(self, now: datetime) -> datetime | None:
+        row = await self._one(
+            "SELECT MIN(next_fire_at) AS t FROM subscriptions"
+            " WHERE enabled = $1 AND next_fire_at > $2",
+            (self._flag(True), self._time(now)),
+        )
+        return None if row is None or row["t"] is None else self._from_time(row["t"])
 
     async def config_applied(self, channel: ChannelRef) -> str | None:
         row = await self._one(
@@ -181,6 +245,7 @@ class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueri
     # --- rows -> records -------------------------------------------------------------------------
     def _subscription(self, row: Row) -> Subscription:
         last_fire = row["last_fire_at"]
+        next_fire = row["next_fire_at"]
         return Subscription(
             channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
             cron=row["cron"],
@@ -191,6 +256,7 @@ class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueri
             last_fire_at=None if last_fire is None else self._from_time(last_fire),
             id=int(row["id"]),
             origin=cast(ScheduleOrigin, row["origin"]),
+            next_fire_at=None if next_fire is None else self._from_time(next_fire),
         )
 
 

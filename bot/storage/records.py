@@ -27,7 +27,14 @@ class Subscription:
     last_fire_at: datetime | None = None
     id: int | None = None
     origin: ScheduleOrigin = "chat"
+    # The next instant (UTC) the scheduler handles it; None: not planned yet (the scheduler
+    # plans it). The store resets it when the schedule changes or the subscription resumes.
+    next_fire_at: datetime | None = None
 
+
+# A planned next fire: (cron, timezone, instant). Stored only while the subscription still has
+# that cron and timezone, so a plan made just before a schedule change never overwrites it.
+Planned = tuple[str, str, datetime]
 
 DeliveryStatus = Literal["pending", "sent", "skipped"]
 

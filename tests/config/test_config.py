@@ -697,3 +697,22 @@ def test_the_arxiv_section_and_its_mistakes_by_key_path() -> None:
     assert "arxiv.api_base_url: 'ftp://arxiv.org' is not a valid URL" in text and "(line 2)" in text
     assert "arxiv.refresh_after:" in text and "(line 3)" in text
     assert "arxiv.enable: unknown key; did you mean 'enabled'? (line 4)" in text
+
+
+def test_discord_shard_keys() -> None:
+    env = {"DISCORD_TOKEN": "abc.def.ghi"}
+    s = parse_config("discord:\n  shards: 8\n", env=env)
+    assert s.discord is not None
+    assert s.discord.ready_timeout == timedelta(seconds=30) and not s.discord.lease_shards
+    pg = "store:\n  url: postgres://u@db.example.org/paperboy\n"
+    s = parse_config(pg + "discord:\n  shards: auto\n  lease_shards: true\n", env=env)
+    assert s.discord is not None and s.discord.lease_shards
+    assert error_of(pg + "discord:\n  lease_shards: true\n", env) == (
+        "discord.lease_shards: needs discord.shards (a count or 'auto'): the shards are what "
+        "replicas share (line 4)"
+    )
+    assert error_of("discord:\n  shards: 4\n  lease_shards: true\n", env) == (
+        "discord.lease_shards: replicas share shards through PostgreSQL leases; store.url is "
+        "not a PostgreSQL URL (line 3)"
+    )
+    assert error_of("discord:\n  ready_timeout: soon\n", env).startswith("discord.ready_timeout: ")

@@ -106,6 +106,8 @@ class FakeDiscord(GatewayMixin):
         global_window: float = 1.0,
         nonce_window: float = 300.0,
         heartbeat_interval: int = 41250,
+        identify_spacing: float = 0.0,
+        max_concurrency: int = 1,
     ) -> None:
         self.guilds = guilds if guilds is not None else {GUILD_ID: [CHANNEL_ID]}
         self.shards = shards
@@ -114,6 +116,14 @@ class FakeDiscord(GatewayMixin):
         self.global_limit, self.global_window = global_limit, global_window
         self.nonce_window = nonce_window
         self.heartbeat_interval = heartbeat_interval
+        # Discord's session start rule: one IDENTIFY per ``identify_spacing`` seconds per bucket
+        # (shard % max_concurrency); a faster one gets "invalid session" (op 9).
+        self.identify_spacing = identify_spacing
+        self.max_concurrency = max_concurrency
+        self.identify_refused = 0
+        self.identified_at: dict[int, float] = {}
+        self.hold_ready: set[int] = set()  # shards whose READY waits for ``release_ready``
+        self._ready_released = asyncio.Event()
         self.channels: dict[int, int] = {c: g for g, cs in self.guilds.items() for c in cs}
         self.messages: dict[int, list[dict[str, Any]]] = {c: [] for c in self.channels}
         self.ephemeral: dict[int, dict[str, Any]] = {}
@@ -131,6 +141,7 @@ class FakeDiscord(GatewayMixin):
         self.closed_dms: set[int] = set()
         self.reject_resume = False  # True: a RESUME gets "invalid session", a new READY follows
         self.reply_delay = 0.0  # seconds a stored message waits for its reply
+        self.hold_replies: asyncio.Event | None = None  # stored messages' replies wait for it
         self.too_many_429 = 0
         self.global_429 = 0
         self.route_429 = 0
@@ -227,6 +238,10 @@ class FakeDiscord(GatewayMixin):
         msg = ERRORS.get(code, (status, f"{status} error"))[1]
         fault = Fault(status, code, msg, retry_after, is_global)
         self._faults.setdefault(route, deque()).extend([fault] * times)
+
+    def release_ready(self) -> None:
+        self.hold_ready = set()
+        self._ready_released.set()
 
     def deny(self, channel: int, code: int = 50001) -> None:
         self.denied[channel] = code
@@ -430,6 +445,7 @@ class FakeDiscord(GatewayMixin):
     async def _get_gateway_bot(self, request: web.Request, body: Any) -> web.Response:
         data = fixture("gateway_bot")
         data.update(url=self.gateway_url, shards=self.shards)
+        data["session_start_limit"]["max_concurrency"] = self.max_concurrency
         return self._json(200, data)
 
     async def _sync(self, request: web.Request, body: Any) -> web.Response:
@@ -512,6 +528,8 @@ class FakeDiscord(GatewayMixin):
             self._nonces[(channel, str(nonce))] = (now, msg)
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)  # stored; the reply is on its way
+        if self.hold_replies is not None:
+            await self.hold_replies.wait()
         return self._json(200, {**msg, "nonce": nonce})
 
     async def _get_messages(self, request: web.Request, body: Any) -> web.Response:

@@ -54,6 +54,12 @@ class GatewayMixin:
     heartbeat_interval: int
     _sessions: list[_Session]
     _notify: Callable[[], None]
+    identify_spacing: float
+    max_concurrency: int
+    identify_refused: int
+    identified_at: dict[int, float]
+    hold_ready: set[int]
+    _ready_released: asyncio.Event
     snowflake: Callable[[], int]
     set_reaction: Callable[..., bool]
     reject_resume: bool
@@ -127,10 +133,28 @@ class GatewayMixin:
         g["channels"] = chans
         return g
 
+    def _identify_too_soon(self, shard_id: int) -> bool:
+        """Discord's session start rule (see ``FakeDiscord``); records an accepted IDENTIFY."""
+        bucket = shard_id % max(1, self.max_concurrency)
+        now = asyncio.get_running_loop().time()
+        last = self.identified_at.get(bucket)
+        # Measured on arrival, so network jitter is forgiven up to a quarter of the spacing.
+        floor = self.identify_spacing * 0.75
+        if self.identify_spacing > 0 and last is not None and now - last < floor:
+            self.identify_refused += 1
+            return True
+        self.identified_at[bucket] = now
+        return False
+
     async def _identify(self, session: _Session, d: dict[str, Any]) -> None:
         self.identifies.append(d)
         shard = tuple(d.get("shard") or (0, 1))
         session.shard = (int(shard[0]), int(shard[1]))
+        if self._identify_too_soon(session.shard[0]):
+            await self._send(session, {"op": 9, "d": False})
+            return
+        if session.shard[0] in self.hold_ready:
+            await self._ready_released.wait()
         mine = [g for g in self.guilds if self._shard_of(g, session.shard[1]) == session.shard[0]]
         ready = fixture("ready")
         ready.update(

@@ -1,4 +1,8 @@
-"""Discord through discord.py 2.x: digests as embeds, ``/papers`` app commands, reaction votes."""
+"""Discord through discord.py 2.x: digests as embeds, ``/papers`` app commands, reaction votes.
+
+The client and its pacing (``client``), the adapter (``adapter``), shards shared by replicas
+through the store's leases (``shards``), commands and buttons (``command_tree``,
+``interactions``), rendering (``render``) and endpoint overrides (``endpoints``)."""
 
 import bot.platforms.discord.render  # noqa: F401  (imports discord.py quietly first)
 from bot.platforms.discord.adapter import DiscordAdapter

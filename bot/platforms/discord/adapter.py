@@ -15,6 +15,13 @@
   message the ledger says was posted before the send (Discord's ids, never the local clock).
 * Votes come from the raw reaction events, which fire for messages not in the cache (digests
   posted before a restart); one user's events on one message are applied in arrival order.
+* Start-up scales with the shard count: a sharded client asks ``GET /gateway/bot`` for the
+  recommended count (``shards: auto``) and the identify concurrency, identifies through the
+  pacer (``client.IdentifyPacer``), and ``start`` returns once the first shard is ready
+  (within ``ready_timeout``); every other shard serves its guilds as soon as it is ready. All of
+  them are expected within ``ready_timeout + identify_spacing * (waves - 1)``, a wave being
+  ``max_concurrency`` shards; past that the log says which are missing. ``shard_status`` (and
+  ``/healthz``) tell how many are connected of how many expected; ``healthy`` means all.
 * ``api_base_url`` / ``gateway_url`` other than Discord's own switch discord.py's process-wide
   endpoints (see ``endpoints``): for a REST proxy in production, or a local fake in tests.
 """
@@ -25,7 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -40,9 +47,19 @@ from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
 from bot.platforms.discord import command_tree, endpoints, interactions
 from bot.platforms.discord import translate as tr
-from bot.platforms.discord.client import ClientOptions, Shards, login, make_client
+from bot.platforms.discord.client import (
+    IDENTIFY_SPACING,
+    ClientOptions,
+    IdentifyPacer,
+    Shards,
+    ShardState,
+    login,
+    make_client,
+    set_shards,
+)
 from bot.platforms.discord.errors import to_delivery_error
 from bot.platforms.discord.render import KEYCAPS, ref_of, render_message
+from bot.platforms.discord.shards import ShardLeaser
 
 log = logging.getLogger("paperboy.discord")
 
@@ -99,6 +116,9 @@ class DiscordAdapter:
         seed_reactions: bool = True,
         render_options: dict[str, Any] | None = None,
         ready_timeout: float = 30.0,
+        identify_spacing: float = IDENTIFY_SPACING,
+        shard_ids: Sequence[int] | None = None,
+        leaser: ShardLeaser | None = None,
         guild_ready_timeout: float = 0.5,
         max_ratelimit_timeout: float = 30.0,
         global_rate: int | None = 48,
@@ -112,6 +132,15 @@ class DiscordAdapter:
         self._test_guild = test_guild
         self._render_options = options
         self._ready_timeout = ready_timeout
+        self._identify_spacing = identify_spacing
+        self._shard_ids = list(shard_ids) if shard_ids is not None else None
+        self._shards = ShardState()
+        self._pacer = IdentifyPacer(identify_spacing)
+        self._leaser = leaser
+        self._shard_count = 0
+        self._gate = leaser.may_identify if leaser is not None else None
+        if leaser is not None and shards is None:
+            raise ConfigError("discord.lease_shards", "needs discord.shards (a count or 'auto')")
         self._client_options = ClientOptions(
             application_id=int(application_id) if application_id else None,
             shards=shards,
@@ -156,6 +185,8 @@ class DiscordAdapter:
             on_reaction=self._on_reaction,
             down=self._down,
             on_reconnect=self._reconnected,
+            pacer=self._pacer,
+            state=self._shards,
         )
         self._tree = command_tree.install(client, self._runner)
         return client
@@ -165,17 +196,34 @@ class DiscordAdapter:
         if self._client is not None:
             return
         self._release = endpoints.acquire(self._api_base_url, self._gateway_url)
+        self._shards = ShardState()
+        self._pacer = IdentifyPacer(self._identify_spacing, gate=self._gate)
         client = self._make_client()
         self._client = client
         try:
             await self._login(client)
-            self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
-            await self._wait_ready(client)
+            await self._plan_shards(client)
+            if self._leaser is not None:
+                self._use_shards(client, await self._leaser.round(self._shard_count))
+            if self._shards.expected:  # a replica that leases no shard yet only posts
+                self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
+                await self._wait_ready(client)
         except BaseException:
             await self.stop()
             raise
         await self._sync_commands()
-        log.info("discord adapter ready as %s in %d guild(s)", client.user, len(client.guilds))
+        if self._leaser is not None:
+            self._work.spawn(self._lease_loop(self._leaser))
+        connected, expected = self.shard_status()
+        log.info(
+            "discord adapter ready as %s in %d guild(s), %d of %d shard(s) ready",
+            client.user,
+            len(client.guilds),
+            connected,
+            expected,
+        )
+        if connected < expected:
+            self._work.spawn(self._watch_shards(expected))
 
     async def _login(self, client: discord.Client) -> None:
         await login(client, self._token)
@@ -188,19 +236,141 @@ class DiscordAdapter:
         except Exception:
             log.exception("discord gateway stopped")
 
+    async def _plan_shards(self, client: discord.Client) -> None:
+        """Sharded: the shard count (Discord's recommendation for ``auto``), the identify
+        concurrency, and the shards this process runs (all, unless ``shard_ids`` says)."""
+        shards = self._client_options.shards
+        if shards is None:
+            return
+        try:
+            recommended, _url, limits = await client.http.get_bot_gateway()
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+            raise TransientError(f"cannot ask Discord for the shard count: {exc!r}") from exc
+        count = int(recommended) if shards == "auto" else shards
+        self._pacer.max_concurrency = max(1, int(limits.get("max_concurrency") or 1))
+        ids = [i for i in self._shard_ids if i < count] if self._shard_ids is not None else None
+        ids = ids if ids is not None else list(range(count))
+        if not ids:
+            raise ConfigError("discord.shards", f"none of the given shards is below {count}")
+        self._shard_count = count
+        self._use_shards(client, ids)
+
+    def _use_shards(self, client: discord.Client, ids: Sequence[int]) -> None:
+        if ids:
+            set_shards(client, self._shard_count, ids)
+        self._shards.expected = set(ids)
+
+    async def _lease_loop(self, leaser: ShardLeaser) -> None:
+        """Every ``leaser.interval``: renew and rebalance the shard leases, and reconnect with
+        the shards now held when they changed. Leases that could not be renewed for a whole
+        ttl are presumed lost: every shard is disconnected until a round succeeds."""
+        loop = asyncio.get_running_loop()
+        last_ok = loop.time()
+        while True:
+            await asyncio.sleep(leaser.interval)
+            try:
+                ids = await leaser.round(self._shard_count)
+                last_ok = loop.time()
+            except Exception as exc:
+                log.warning("could not renew the discord shard leases: %r", exc)
+                if loop.time() - last_ok < leaser.ttl:
+                    continue
+                leaser.held.clear()
+                ids = []
+            if set(ids) != self._shards.expected:
+                try:
+                    await self._reconnect(ids)
+                except Exception:
+                    log.exception("discord reconnect with shards %s failed", ids)
+            try:
+                await leaser.settle()
+            except Exception as exc:
+                log.warning("could not release discord shards: %r", exc)
+
+    async def _reconnect(self, ids: list[int]) -> None:
+        """Run exactly shards ``ids``: close the gateway of the shards held so far, then log a
+        new client in and connect those (none: REST only, for posting)."""
+        log.info("discord shards now %s of %d", ids, self._shard_count)
+        old, old_gateway = self._client, self._gateway_task
+        self._gateway_task = None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.close()
+        if old_gateway is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(old_gateway, 5.0)
+        self._shards = ShardState(expected=set())
+        self._down = set()
+        client = self._make_client()
+        await self._login(client)
+        self._use_shards(client, ids)
+        self._client = client
+        if ids:
+            self._gateway_task = asyncio.create_task(self._run_gateway(client), name="discord")
+            self._work.spawn(self._caught_up(self._shards, len(ids)))
+
+    async def _caught_up(self, state: ShardState, count: int) -> None:
+        """Once the shards just connected are ready, have reactions read back: the ones made
+        while nobody held a shard (its old holder died) were never sent to anyone."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.ready_budget(count)
+        while not state.all_ready and loop.time() < deadline:
+            state.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.changed.wait(), deadline - loop.time())
+        self._reconnected()
+
     async def _wait_ready(self, client: discord.Client) -> None:
-        ready = asyncio.ensure_future(client.wait_until_ready())
+        """Until the first shard is ready (its READY and guilds in), for ``ready_timeout``."""
         gateway = self._gateway_task
         assert gateway is not None
-        try:
-            await asyncio.wait(
-                {ready, gateway}, timeout=self._ready_timeout, return_when="FIRST_COMPLETED"
-            )
-        finally:
-            if not ready.done():
-                ready.cancel()
-        if not client.is_ready():
+        state = self._shards
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._ready_timeout
+        while not state.connected and not gateway.done():
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            state.changed.clear()
+            changed = asyncio.ensure_future(state.changed.wait())
+            try:
+                await asyncio.wait({changed, gateway}, timeout=left, return_when="FIRST_COMPLETED")
+            finally:
+                changed.cancel()
+        if not state.connected:
             raise TransientError("the Discord gateway did not become ready")
+
+    def ready_budget(self, shards: int) -> float:
+        """Seconds within which ``shards`` shards are all expected ready: one ready timeout
+        after the last identify wave (``max_concurrency`` shards per ``identify_spacing``)."""
+        pacer = self._pacer
+        return self._ready_timeout + pacer.spacing * (pacer.waves(shards) - 1)
+
+    async def _watch_shards(self, expected: int) -> None:
+        """Log once when every shard is ready, or which are still missing past the budget."""
+        state = self._shards
+        loop = asyncio.get_running_loop()
+        budget = self.ready_budget(expected)
+        deadline = loop.time() + budget
+        while not state.all_ready:
+            left = deadline - loop.time()
+            if left <= 0:
+                missing = sorted(s for s in state.expected - state.ready if s is not None)
+                log.error(
+                    "discord shards %s not ready %.0f s after start-up (of %d expected)",
+                    missing,
+                    budget,
+                    expected,
+                )
+                return
+            state.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.changed.wait(), left)
+        log.info("all %d discord shard(s) ready", expected)
+
+    def shard_status(self) -> tuple[int, int]:
+        """(shards ready now, shards this process runs)."""
+        return self._shards.connected, len(self._shards.expected)
 
     async def _sync_commands(self) -> None:
         """Register the commands: to the test guild (instant) if set, else globally."""
@@ -232,15 +402,23 @@ class DiscordAdapter:
         if gateway is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(gateway, 5.0)
+        if self._leaser is not None:  # disconnected first: a taker never overlaps with us
+            try:
+                await self._leaser.release()
+            except Exception as exc:
+                log.warning("could not release the discord shard leases: %r", exc)
         release, self._release = self._release, None
         if release is not None:
             release()
 
     def healthy(self) -> bool:
-        """Ready, not closed, and no gateway connection is down (reconnecting)."""
+        """Every shard ready, not closed, and no gateway connection down (reconnecting)."""
         client = self._client
         return (
-            client is not None and client.is_ready() and not client.is_closed() and not self._down
+            client is not None
+            and self._shards.all_ready
+            and not client.is_closed()
+            and not self._down
         )
 
     # --- Poster -------------------------------------------------------------------------------
