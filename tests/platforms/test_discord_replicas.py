@@ -81,7 +81,7 @@ async def start(text: str) -> tuple[App, FakeClock]:
 
     def patched() -> None:
         build()
-        adapter(app)._identify_spacing = SPACING
+        adapter(app)._gateway.identify_spacing = SPACING
 
     app._build_adapters = patched  # type: ignore[method-assign]
     await app.start()
@@ -89,7 +89,7 @@ async def start(text: str) -> tuple[App, FakeClock]:
 
 
 def shard_sets(apps: list[App]) -> list[set[int]]:
-    return [{s for s in adapter(a)._shards.expected if s is not None} for a in apps]
+    return [{s for s in adapter(a)._gateway.shards.expected if s is not None} for a in apps]
 
 
 def settled(apps: list[App]) -> bool:
@@ -124,7 +124,7 @@ def digests_per_channel(fake: FakeDiscord) -> dict[int, int]:
 async def crash(app: App) -> None:
     """The replica dies: connections drop, its shard leases are never released (they expire);
     it is not the leader, so nothing of the scheduler's is left behind."""
-    adapter(app)._leaser = None
+    adapter(app)._gateway.leaser = None
     await app.stop()
 
 

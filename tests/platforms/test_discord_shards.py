@@ -247,7 +247,7 @@ async def start_with(app: App, adapter_kw: dict[str, Any]) -> None:
         build()
         d = app.adapters["discord"]
         assert isinstance(d, DiscordAdapter)
-        d._identify_spacing = adapter_kw["identify_spacing"]
+        d._gateway.identify_spacing = adapter_kw["identify_spacing"]
 
     app._build_adapters = patched  # type: ignore[method-assign]
     await app.start()
@@ -258,12 +258,12 @@ async def start_with(app: App, adapter_kw: dict[str, Any]) -> None:
 
 async def crash(adapter: DiscordAdapter) -> None:
     """The replica dies: its connections drop, its leases are never released (they expire)."""
-    adapter._leaser = None  # stop() would release them: a dead process cannot
+    adapter._gateway.leaser = None  # stop() would release them: a dead process cannot
     await adapter.stop()
 
 
 def held(adapters: list[DiscordAdapter]) -> list[set[int]]:
-    return [set(a._shards.expected) for a in adapters]  # type: ignore[misc]
+    return [set(a._gateway.shards.expected) for a in adapters]  # type: ignore[misc]
 
 
 def settled(adapters: list[DiscordAdapter], count: int) -> bool:
@@ -315,7 +315,7 @@ async def test_three_replicas_share_eight_shards_and_take_over_a_dead_ones(
             assert len(fake.calls("interaction_callback")) == len(fake.interactions)
             # A clean stop (a rolling restart) gives the shards up at once, not after the ttl.
             leaving, last = replicas[0], replicas[2]
-            gone = replicas[0]._leaser
+            gone = replicas[0]._gateway.leaser
             assert gone is not None
             await leaving.stop()
             assert not any(o == gone.owner for _, o in await gone.store.live_leases("discord-"))

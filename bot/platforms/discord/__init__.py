@@ -1,6 +1,8 @@
 """Discord through discord.py 2.x: digests as embeds, ``/papers`` app commands, reaction votes.
 
-The client and its pacing (``client``), the adapter (``adapter``), shards shared by replicas
+The adapter (``adapter``) puts the parts together: the connection and its shards (``gateway``),
+posting and finding posts again (``posting``), the vote keycaps, reading reactions back and
+votes (``reactions``). The client and its pacing (``client``), shards shared by replicas
 through the store's leases (``shards``), commands and buttons (``command_tree``,
 ``interactions``), rendering (``render``) and endpoint overrides (``endpoints``)."""
 

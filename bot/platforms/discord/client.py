@@ -253,58 +253,80 @@ def track_connection(
     ``on_reconnect``: reactions made meanwhile were never sent to us. ``state`` (if given)
     follows each shard's readiness: ready once its guilds are in, not while it is down."""
     down.clear()
-    shards = state if state is not None else ShardState()
-
-    def connected(shard: int | None) -> None:
-        was_down = shard in down
-        down.discard(shard)
-        if was_down and on_reconnect is not None:
-            on_reconnect()
-
-    def disconnected(shard: int | None) -> None:
-        down.add(shard)
-        shards.mark(shard, False)
-
-    def resumed(shard: int | None) -> None:
-        down.discard(shard)
-        shards.mark(shard, True)
-
+    tracker = _Tracker(down, on_reconnect, state if state is not None else ShardState())
     if isinstance(client, discord.AutoShardedClient):
+        _track_shards(client, tracker)
+    else:
+        _track_single(client, tracker)
 
-        async def on_shard_disconnect(shard_id: int) -> None:
-            disconnected(shard_id)
 
-        async def on_shard_connect(shard_id: int) -> None:
-            connected(shard_id)
+class _Tracker:
+    """What each gateway event of one shard (None: the only connection) changes."""
 
-        async def on_shard_ready(shard_id: int) -> None:
-            shards.mark(shard_id, True)
+    def __init__(
+        self,
+        down: set[int | None],
+        on_reconnect: Callable[[], None] | None,
+        state: ShardState,
+    ) -> None:
+        self.down = down
+        self.on_reconnect = on_reconnect
+        self.state = state
 
-        async def on_shard_resumed(shard_id: int) -> None:
-            resumed(shard_id)
+    def connected(self, shard: int | None) -> None:
+        was_down = shard in self.down
+        self.down.discard(shard)
+        if was_down and self.on_reconnect is not None:
+            self.on_reconnect()
 
-        client.event(on_shard_disconnect)
-        client.event(on_shard_connect)
-        client.event(on_shard_ready)
-        client.event(on_shard_resumed)
-        return
+    def disconnected(self, shard: int | None) -> None:
+        self.down.add(shard)
+        self.state.mark(shard, False)
+
+    def ready(self, shard: int | None) -> None:
+        self.state.mark(shard, True)
+
+    def resumed(self, shard: int | None) -> None:
+        self.down.discard(shard)
+        self.state.mark(shard, True)
+
+
+def _track_shards(client: discord.AutoShardedClient, tracker: _Tracker) -> None:
+    """A sharded client's per-shard events (discord.py names the handlers by event)."""
+
+    async def on_shard_disconnect(shard_id: int) -> None:
+        tracker.disconnected(shard_id)
+
+    async def on_shard_connect(shard_id: int) -> None:
+        tracker.connected(shard_id)
+
+    async def on_shard_ready(shard_id: int) -> None:
+        tracker.ready(shard_id)
+
+    async def on_shard_resumed(shard_id: int) -> None:
+        tracker.resumed(shard_id)
+
+    for handler in (on_shard_disconnect, on_shard_connect, on_shard_ready, on_shard_resumed):
+        client.event(handler)
+
+
+def _track_single(client: discord.Client, tracker: _Tracker) -> None:
+    """An unsharded client's connection events."""
 
     async def on_disconnect() -> None:
-        disconnected(None)
+        tracker.disconnected(None)
 
     async def on_connect() -> None:
-        connected(None)
+        tracker.connected(None)
 
     async def on_ready() -> None:
-        shards.mark(None, True)
+        tracker.ready(None)
 
     async def on_resumed() -> None:
-        resumed(None)
+        tracker.resumed(None)
 
-    client.event(on_disconnect)
-    client.event(on_connect)
-    client.event(on_ready)
-    client.event(on_resumed)
+    for handler in (on_disconnect, on_connect, on_ready, on_resumed):
+        client.event(handler)
 
 
 def pace(client: discord.Client, per_second: int) -> None:
