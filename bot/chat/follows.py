@@ -63,7 +63,7 @@ async def following(ctx: CommandContext, rest: str, inv: Invocation) -> Reply:
             header=f"You follow {len(follows)} of at most {FOLLOW_LIMIT}",
             text=text,
             fields=tuple(
-                Field(f"{n}.", f"`{truncate_words(f.spec, 200)}`")
+                Field(f"Follow {n}", f"`{truncate_words(f.spec, 200)}`")
                 for n, f in enumerate(follows, start=1)
             ),
             context=("`/papers unfollow <n>` stops one; `/papers unfollow all` stops all.",),

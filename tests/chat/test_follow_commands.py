@@ -48,7 +48,10 @@ async def test_follow_list_and_unfollow(commands: Commands) -> None:
     assert (await ask(commands, "follow diffusion -video")).message.header == "Already following"
     await ask(commands, "follow author:Vaswani")
     listed = (await ask(commands, "following")).message
-    assert [f.value for f in listed.fields] == ["`diffusion -video`", "`author:vaswani`"]
+    assert [(f.name, f.value) for f in listed.fields] == [
+        ("Follow 1", "`diffusion -video`"),
+        ("Follow 2", "`author:vaswani`"),
+    ]
     # Someone else, or the same person in another workspace, sees none of it.
     assert (await ask(commands, "following", user="U2")).message.header == "You follow nothing yet"
     other = await ask(commands, "following", channel=ELSEWHERE)
