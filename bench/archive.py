@@ -275,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"= {rng('refresh_ratio')}x idle (target <= {TARGETS['refresh_ratio']}x); the refresh "
           f"took {rng('refresh_s')} s and parsed {rng('refresh_parsed', '{:.0f}')} "
           "file(s)")  # fmt: skip
+    print(f"  during a refresh / floor    {rng('during_floor_ratio')}x")
     return 0
 
 
