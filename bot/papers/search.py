@@ -40,7 +40,14 @@ from bot.papers.model import CatalogPaper, arxiv_id_from_url
 
 log = logging.getLogger("paperboy.search")
 
-__all__ = ["SearchHit", "SearchIndex", "SearchPage", "SearchQuery", "parse_query"]
+__all__ = [
+    "SearchHit",
+    "SearchIndex",
+    "SearchPage",
+    "SearchPlan",
+    "SearchQuery",
+    "parse_query",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,17 @@ class SearchQuery:
         ):
             return False
         return all(p.has(h) for h in self.has)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPlan:
+    """What ``SearchIndex.search`` asks Tantivy: ``query``, ranked by score or (``newest``,
+    filters without words) by position; ``relaxed`` when it matches any word, no paper having
+    every one."""
+
+    query: tantivy.Query
+    relaxed: bool = False
+    newest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,30 +305,16 @@ class SearchIndex:
         over every match (``arxiv`` is the catalog's lookup, not a search). ``week_starts``:
         the start dates of the loaded weeks that cover ``query.week``; none means no paper can
         match it."""
-        filters = _filter_query(query, week_starts)
-        if filters is None:
+        plan = self.plan(query, week_starts=week_starts)
+        if plan is None:
             return SearchPage(query, [], offset, False)
-        terms = [t for w in query.words for t in _stem(w)][:MAX_QUERY_WORDS]
-        if not terms:
-            if not query.words:
-                return self._filter_only(query, filters, limit, offset)
-            return SearchPage(query, [], offset, False)
-        words = _words_query(terms, tantivy.Occur.Must)
-        relaxed = False
-        if len(terms) > 1 and not self._searcher.search(words, 1, count=False).hits:
-            # No paper has every word: show papers with any of them, and say so.
-            words, relaxed = _words_query(terms, tantivy.Occur.Should), True
-        q = words
-        if filters is not _NO_FILTER:
-            q = tantivy.Query.boolean_query(
-                [
-                    (tantivy.Occur.Must, words),
-                    (tantivy.Occur.Must, tantivy.Query.const_score_query(filters, 0.0)),
-                ]
-            )
+        if plan.newest:  # filters without words: the newest matching papers first
+            rows = self._newest(plan.query, limit + 1, offset)
+            newest = [SearchHit(self._papers[r], 0.0) for r in rows]
+            return SearchPage(query, newest[:limit], offset, len(newest) > limit)
         # Equal scores go newest first, whatever segment the index put each paper in: take a
         # few more than the page and order by (score, position) here.
-        found = self._searcher.search(q, offset + limit + 1 + TIE_SLACK, count=False).hits
+        found = self._searcher.search(plan.query, offset + limit + 1 + TIE_SLACK, count=False).hits
         positions = self._positions([addr for _, addr in found])
         order = sorted(zip(found, positions, strict=True), key=lambda h: (-h[0][0], h[1]))
         hits = [
@@ -318,18 +322,41 @@ class SearchIndex:
             for (score, _), i in order[offset : offset + limit + 1]
         ]
         return SearchPage(
-            query, hits[:limit], offset, len(hits) > limit, relaxed and bool(hits or offset)
+            query, hits[:limit], offset, len(hits) > limit, plan.relaxed and bool(hits or offset)
         )
 
-    def _filter_only(
-        self, q: SearchQuery, filters: tantivy.Query, limit: int, offset: int
-    ) -> SearchPage:
-        """Filters without words: the newest matching papers first."""
+    def plan(self, query: SearchQuery, *, week_starts: Collection[date] = ()) -> SearchPlan | None:
+        """The Tantivy query ``search`` runs for ``query`` (None when nothing can match, so
+        nothing is searched). Deciding whether to relax to any-word matching searches once
+        (one hit, no count) when there are several words. ``bench/search.py`` times the
+        engine alone on these queries."""
+        filters = _filter_query(query, week_starts)
+        if filters is None:
+            return None
+        terms = [t for w in query.words for t in _stem(w)][:MAX_QUERY_WORDS]
+        if not terms:
+            if query.words or filters is _NO_FILTER:
+                return None
+            return SearchPlan(filters, newest=True)
+        words = _words_query(terms, tantivy.Occur.Must)
+        relaxed = False
+        if len(terms) > 1 and not self._searcher.search(words, 1, count=False).hits:
+            # No paper has every word: show papers with any of them, and say so.
+            words, relaxed = _words_query(terms, tantivy.Occur.Should), True
         if filters is _NO_FILTER:
-            return SearchPage(q, [], offset, False)
-        rows = self._newest(filters, limit + 1, offset)
-        hits = [SearchHit(self._papers[r], 0.0) for r in rows]
-        return SearchPage(q, hits[:limit], offset, len(hits) > limit)
+            return SearchPlan(words, relaxed=relaxed)
+        both = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, words),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(filters, 0.0)),
+            ]
+        )
+        return SearchPlan(both, relaxed=relaxed)
+
+    @property
+    def searcher(self) -> tantivy.Searcher:
+        """The Tantivy searcher the index answers with (for ``bench/``)."""
+        return self._searcher
 
     def _newest(self, query: tantivy.Query, limit: int, offset: int = 0) -> list[int]:
         """Positions of the papers matching ``query``, newest (lowest position) first."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from support.curated import history, weekly_file
 from support.listserver import list_server
 
-from bot.papers.archive import Archive
+from bot.papers.archive import REBUILD_NICE, Archive
 from bot.papers.catalog import Catalog
 from bot.papers.search import SearchPage
 
@@ -160,3 +161,32 @@ async def test_searches_use_the_old_catalog_while_the_new_one_is_built(
         await refresh
         assert archive.current() is not old and len(archive.current()) == 60
         assert old.search("synthetic").hits  # the old one still answers whoever holds it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority: Linux")
+async def test_a_refresh_builds_at_a_lower_cpu_priority_than_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load builds at the loop's priority; a refresh builds in a thread niced by
+    ``REBUILD_NICE``, so the searches it competes with keep the cores."""
+    seen: list[int] = []
+    real_build = Catalog.build
+
+    def recording_build(weeks: object, **kw: object) -> Catalog:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real_build(weeks, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Catalog, "build", recording_build)
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    async with list_server() as st, aiohttp.ClientSession() as session:
+        st.put("/a.md", weekly_file(WEEKS[:4]))
+        archive = Archive([], [st.url("/a.md")], cache_dir=str(tmp_path / "c"))
+        seen.clear()  # the empty catalog it starts with
+        await archive.load()
+        await archive.refresh(session)
+        st.put("/a.md", weekly_file(WEEKS[:6]))
+        await archive.refresh(session)
+    assert len(archive.current()) == 60
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice
+    # the load (nothing fetched yet), then the two refreshes that brought a new copy
+    assert seen == [loop_nice, *[min(19, loop_nice + REBUILD_NICE)] * 2]
