@@ -45,13 +45,12 @@ import tantivy
 from bot.papers import search as search_module
 from bot.papers.catalog import Catalog
 from bot.papers.model import CatalogPaper, normalize_title
+from bot.papers.query import SearchQuery, parse_query
 from bot.papers.search import (
     SearchHit,
     SearchIndex,
     SearchPage,
-    SearchQuery,
     _meta_tokens,
-    parse_query,
 )
 from bot.papers.sources.loader import load_paths
 

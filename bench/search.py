@@ -44,7 +44,8 @@ import synth
 import tantivy
 
 from bot.papers.catalog import Catalog
-from bot.papers.search import FUZZY_BELOW, SearchPlan, parse_query
+from bot.papers.query import parse_query
+from bot.papers.search import FUZZY_BELOW, SearchPlan
 from bot.papers.sources.loader import load_paths
 
 TARGET_P99_MS = 2.0

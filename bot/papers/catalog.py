@@ -28,7 +28,8 @@ from bot.papers.model import (
     normalize_title,
     paper_identity,
 )
-from bot.papers.search import SearchHit, SearchIndex, SearchPage, SearchQuery, parse_query
+from bot.papers.query import SearchQuery, parse_query
+from bot.papers.search import SearchHit, SearchIndex, SearchPage
 
 META_WINDOW = 1000  # ranked hits an author:/cat: filter looks through first (then 10x more)
 

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 from bot.core.arxivmeta import ArxivMeta
 from bot.core.perf import pause_gc
 from bot.papers.model import CatalogPaper, Paper
-from bot.papers.search import fold
+from bot.papers.query import fold
 
 __all__ = [
     "FollowIndex",

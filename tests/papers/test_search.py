@@ -9,7 +9,8 @@ import pytest
 
 from bot.core.messages import Link
 from bot.papers.model import Appearance, CatalogPaper, normalize_title
-from bot.papers.search import SearchIndex, SearchQuery, parse_query
+from bot.papers.query import SearchQuery, parse_query
+from bot.papers.search import SearchIndex
 
 JUNE = Appearance(date(2025, 6, 23), date(2025, 6, 29), 1, "b.md")
 NEW_YEAR = Appearance(date(2024, 12, 30), date(2025, 1, 5), 2, "a.md")
