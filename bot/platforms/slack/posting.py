@@ -47,10 +47,10 @@ class SlackPosting:
         """``chat.postMessage`` with blocks, text fallback and the key in message metadata."""
         rendered = render_message(message, **self._render_options)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": idempotency_key}}
-        return await self.post_rendered(channel.channel, rendered, metadata)
+        return await self.post_rendered(channel.workspace, channel.channel, rendered, metadata)
 
     async def post_rendered(
-        self, channel_id: str, rendered: dict[str, Any], metadata: dict[str, Any]
+        self, team: str, channel_id: str, rendered: dict[str, Any], metadata: dict[str, Any]
     ) -> str:
         """Post rendered blocks; if Slack refuses the blocks, the text alone. Returns the ts."""
         kwargs: dict[str, Any] = {
@@ -62,7 +62,7 @@ class SlackPosting:
         }
         if rendered["blocks"]:
             kwargs["blocks"] = rendered["blocks"]
-        client = self._conn.client
+        client = await self._conn.client_for(team)
         try:
             resp = await client.chat_postMessage(**kwargs)
         except SlackApiError as exc:
@@ -79,11 +79,11 @@ class SlackPosting:
             raise to_delivery_error(exc, may_have_sent=True) from exc
         return str(resp["ts"])
 
-    async def send_direct(self, user_id: str, message: Message) -> str:
+    async def send_direct(self, team: str, user_id: str, message: Message) -> str:
         """``conversations.open`` with the user, then ``chat.postMessage`` there (scope
         ``im:write``). ``DirectMessagesClosed`` when the user does not take messages from the
         bot."""
-        client = self._conn.client
+        client = await self._conn.client_for(team)
         try:
             opened = await client.conversations_open(users=user_id)
         except SlackApiError as exc:
@@ -96,7 +96,7 @@ class SlackPosting:
         rendered = render_message(message, **self._render_options)
         metadata = {"event_type": FOLLOW_EVENT, "event_payload": {"key": "follow"}}
         try:
-            return await self.post_rendered(channel_id, rendered, metadata)
+            return await self.post_rendered(team, channel_id, rendered, metadata)
         except PermanentError as exc:
             if exc.reason in DM_CLOSED:
                 raise DirectMessagesClosed(exc.reason) from exc
@@ -110,7 +110,8 @@ class SlackPosting:
         if rendered["blocks"]:
             kwargs["blocks"] = rendered["blocks"]
         try:
-            await self._conn.client.chat_postEphemeral(**kwargs)
+            client = await self._conn.client_for(channel.workspace)
+            await client.chat_postEphemeral(**kwargs)
         except (SlackApiError, *CALL_ERRORS) as exc:
             raise to_delivery_error(exc, may_have_sent=False) from exc
         return True
@@ -135,10 +136,11 @@ class SlackPosting:
     async def _find(self, channel: ChannelRef, key: str, after: str | None) -> str | None:
         """One search; Slack's own errors are raised as they are."""
         cursor: str | None = None
+        client = await self._conn.client_for(channel.workspace)
         for _ in range(HISTORY_PAGES_MAX):
             kwargs: dict[str, Any] = {"oldest": after} if after else {}
             try:
-                resp = await self._conn.client.conversations_history(
+                resp = await client.conversations_history(
                     channel=channel.channel,
                     include_all_metadata=True,
                     limit=200,
@@ -162,7 +164,8 @@ class SlackPosting:
         """``conversations.join``: a public channel's history is readable from now on.
         Raises ``PermanentError`` for a channel the bot cannot join (private, archived)."""
         try:
-            await self._conn.client.conversations_join(channel=channel.channel)
+            client = await self._conn.client_for(channel.workspace)
+            await client.conversations_join(channel=channel.channel)
         except CALL_ERRORS as exc:
             raise to_delivery_error(exc, may_have_sent=False) from exc
         log.info("joined %s to read its history", channel)
