@@ -145,6 +145,21 @@ def _add_setup(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     accept.add_argument("urls", nargs="+", metavar="URL", help="a URL from sources.urls")
 
+    forget = sub.add_parser(
+        "forget-workspace",
+        parents=[common],
+        help="delete everything kept about one workspace or server",
+        description="Delete the workspace's subscriptions, their delivery ledger, posted "
+        "digests, votes, shares, feed links, follows and (Slack) its installation from the "
+        "store, on that workspace's request. Remove its subscriptions from the config file "
+        "too, or the next start applies them again.",
+    )
+    forget.add_argument(
+        "platform", choices=("slack", "discord", "terminal"), help="the workspace's platform"
+    )
+    forget.add_argument("workspace", help="the Slack team id (T...) or Discord server id")
+    forget.add_argument("--yes", action="store_true", help="really delete (else: refuse)")
+
     invite = sub.add_parser("discord-invite", parents=[common], help="print the Discord invite URL")
     invite.add_argument(
         "--application-id", metavar="ID", help="defaults to discord.application_id from the config"

@@ -366,5 +366,9 @@ class Store(Protocol):
     ) -> int:
         """Resume the workspace's subscriptions paused with exactly ``reason``; how many."""
 
+    async def forget_workspace(self, platform: str, workspace: str) -> dict[str, int]:
+        """Delete everything kept about the workspace (and its Slack installation); rows
+        deleted by table."""
+
 
 __all__ = ["Store"]

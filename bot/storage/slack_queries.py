@@ -1,7 +1,7 @@
 """The queries for Slack distribution (tables ``slack_installations`` and
 ``slack_oauth_states``, migration 7), written once for both stores like the rest of ``SqlStore``
-(see ``bot.storage.queries`` for the rules); and pausing or resuming every subscription of one
-workspace, which an uninstall and a reinstall do.
+(see ``bot.storage.queries`` for the rules); pausing or resuming every subscription of one
+workspace, which an uninstall and a reinstall do; and forgetting a workspace on request.
 
 An installation is kept as opaque JSON (slack_sdk's ``Installation``, serialised by
 ``bot.platforms.slack.oauth``), one row per (enterprise, team): installing again replaces it.
@@ -13,6 +13,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.storage.dialect import SqlDialect
+
+# Every table keyed by (platform, workspace, ...): what ``forget_workspace`` deletes.
+WORKSPACE_TABLES = (
+    "subscriptions",
+    "config_applied",
+    "deliveries",
+    "posted",
+    "votes",
+    "seed_jobs",
+    "shares",
+    "feed_tokens",
+    "follows",
+    "followers",
+    "follow_alerts",
+)
 
 
 class SlackQueries(SqlDialect):
@@ -84,5 +99,22 @@ class SlackQueries(SqlDialect):
             (platform, workspace, self._flag(True), reason, self._time(now), self._flag(False)),
         )
 
+    # --- forgetting a workspace --------------------------------------------------------------
+    async def forget_workspace(self, platform: str, workspace: str) -> dict[str, int]:
+        """Delete everything kept about one workspace (on its request): its subscriptions,
+        their ledger, posted digests, votes, seed jobs, shares, feed links, what people there
+        follow, and for Slack its installation. Rows deleted, by table."""
+        deleted: dict[str, int] = {}
+        for table in WORKSPACE_TABLES:
+            deleted[table] = await self._exec(
+                f"DELETE FROM {table} WHERE platform = $1 AND workspace = $2",
+                (platform, workspace),
+            )
+        if platform == "slack":
+            deleted["slack_installations"] = await self._exec(
+                "DELETE FROM slack_installations WHERE team_id = $1", (workspace,)
+            )
+        return deleted
 
-__all__ = ["SlackQueries"]
+
+__all__ = ["WORKSPACE_TABLES", "SlackQueries"]

@@ -11,7 +11,7 @@ from slack_sdk.oauth.installation_store import Installation
 from bot.core.messages import ChannelRef
 from bot.platforms.slack.oauth import StoreInstallationStore, StoreStateStore
 from bot.storage import Store
-from bot.storage.records import Subscription
+from bot.storage.records import Person, PostedDigest, Subscription, Vote
 
 T0 = datetime(2025, 6, 30, 9, 0, tzinfo=UTC)
 
@@ -94,3 +94,33 @@ async def test_pausing_a_workspace_leaves_the_others_and_resume_takes_only_its_o
     assert await store.resume_workspace("slack", "TA", "uninstalled", T0) == 1
     resumed = {s.channel: (s.enabled, s.paused_reason) for s in await store.list_subscriptions()}
     assert resumed[a1] == (True, None) and resumed[a2] == (False, "channel_not_found")
+
+
+async def test_forget_workspace_deletes_that_workspace_only(store: Store) -> None:
+    gone = ChannelRef("slack", "TA", "C1")
+    kept = ChannelRef("slack", "TB", "C1")
+    for channel in (gone, kept):
+        await store.upsert_subscription(
+            Subscription(channel=channel, cron="0 9 * * MON", timezone="UTC")
+        )
+        await store.record_posted(PostedDigest(channel, "1.0", "week:1", ("p1",), T0))
+        await store.add_vote(Vote(channel, "1.0", "U1", "one", "p1", T0))
+        await store.add_follow(Person("slack", channel.workspace, "U1"), "x", "C1", T0, limit=5)
+    installs = StoreInstallationStore(store, now=lambda: T0)
+    await installs.async_save(install("TA", "xoxb-a"))
+    await installs.async_save(install("TB", "xoxb-b"))
+
+    deleted = await store.forget_workspace("slack", "TA")
+    assert {k: v for k, v in deleted.items() if v} == {
+        "subscriptions": 1,
+        "posted": 1,
+        "votes": 1,
+        "follows": 1,
+        "followers": 1,
+        "slack_installations": 1,
+    }
+    assert [s.channel for s in await store.list_subscriptions()] == [kept]
+    assert await store.slack_installation("", "TA") is None
+    assert await store.slack_installation("", "TB") is not None
+    assert len(await store.list_follows(Person("slack", "TB", "U1"))) == 1
+    assert await store.list_follows(Person("slack", "TA", "U1")) == []
