@@ -264,7 +264,17 @@ def _slack_manifest(args: argparse.Namespace) -> int:
     from bot.platforms.slack import slack_manifest
 
     # --http and --name were checked (and /slack/events added) when the options were parsed.
-    manifest = slack_manifest(socket_mode=args.http is None, request_url=args.http, name=args.name)
+    if args.oauth and args.http is None:
+        print(
+            "paperboy: --oauth needs --http (the distribution mode runs over HTTP)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    manifest = slack_manifest(
+        socket_mode=args.http is None,
+        request_url=args.http,
+        name=args.name,
+        distribution=args.oauth,
+    )
     if args.format == "json":
         print(json.dumps(manifest, indent=2))
     else:

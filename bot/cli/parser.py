@@ -130,6 +130,12 @@ def _add_setup(sub: Any, common: argparse.ArgumentParser) -> None:
     manifest.add_argument(
         "--format", choices=("yaml", "json"), default="yaml", help="output format (yaml)"
     )
+    manifest.add_argument(
+        "--oauth",
+        action="store_true",
+        help="for the distribution mode (slack.oauth, needs --http): the OAuth redirect URL "
+        "and the uninstall events",
+    )
 
     sources = sub.add_parser("sources", parents=[common], help="manage remote sources")
     sources_sub = sources.add_subparsers(

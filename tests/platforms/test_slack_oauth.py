@@ -5,7 +5,9 @@ Two workspaces install through ``/slack/install`` -> Slack -> ``/slack/oauth_red
 gets its digest posted (and its keycaps added) with its own bot token, the fake refusing any
 call about a channel with another workspace's token. An ``app_uninstalled`` event stops that
 workspace only, and installing again resumes it. A forged state, a replayed one and a state
-without its browser cookie are refused before any code is exchanged.
+without its browser cookie are refused before any code is exchanged. A workspace that never
+installed the app is paused (nothing is tried there) until it does; ``tokens_revoked`` stops a
+workspace only when its bot token is among them.
 """
 
 from __future__ import annotations
@@ -133,17 +135,15 @@ def tokens(fake: FakeSlack, method: str, channel: str) -> set[str]:
     }
 
 
-async def uninstall(fake: FakeSlack, base: str, team: str) -> None:
-    """The workspace removes the app: Slack revokes its tokens and sends ``app_uninstalled``."""
-    fake.revoke(team)
+async def send_event(fake: FakeSlack, base: str, team: str, event: dict[str, object]) -> None:
     body = json.dumps(
         {
             "token": "legacy-verification-token",
             "team_id": team,
             "api_app_id": "A0APP",
-            "event": {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"},
+            "event": event,
             "type": "event_callback",
-            "event_id": f"Ev{team}",
+            "event_id": f"Ev{time.monotonic_ns()}",
             "event_time": int(time.time()),
         }
     )
@@ -151,6 +151,12 @@ async def uninstall(fake: FakeSlack, base: str, team: str) -> None:
         f"{base}/slack/events", body, content_type="application/json"
     )
     assert status == 200, text
+
+
+async def uninstall(fake: FakeSlack, base: str, team: str) -> None:
+    """The workspace removes the app: Slack revokes its tokens and sends ``app_uninstalled``."""
+    fake.revoke(team)
+    await send_event(fake, base, team, {"type": "app_uninstalled"})
 
 
 async def subscription_state(app: App, team: str, channel: str) -> tuple[bool, str | None]:
@@ -269,3 +275,39 @@ async def test_forged_replayed_and_cookieless_states_are_refused(
         assert status == 401
         assert len(fake.calls("oauth.v2.access")) == 1
         assert await app.store.slack_installation("", TEAM_A) == first
+
+
+async def test_not_installed_pauses_until_installed_and_only_bot_token_revocation_stops(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    clock = FakeClock(BEFORE_FIRE)
+    async with (
+        running(oauth_settings(tmp_path, fake, port), clock) as app,
+        aiohttp.ClientSession() as client,
+    ):
+        assert app.store is not None
+        await install(client, base, TEAM_A)
+        # B never installed the app: its digest is not tried, the subscription is paused.
+        await fire_at(app, clock, FIRE)
+        assert len(fake.messages(CHANNEL_A)) == 1 and fake.messages(CHANNEL_B) == []
+        assert await subscription_state(app, TEAM_B, CHANNEL_B) == (False, "not_installed")
+        await install(client, base, TEAM_B)
+        assert await subscription_state(app, TEAM_B, CHANNEL_B) == (True, None)
+
+        # Only user tokens revoked: Paperboy uses none, nothing changes.
+        await send_event(
+            fake, base, TEAM_A, {"type": "tokens_revoked", "tokens": {"oauth": ["U0INSTALLER"]}}
+        )
+        assert await app.store.slack_installation("", TEAM_A) is not None
+        assert await subscription_state(app, TEAM_A, CHANNEL_A) == (True, None)
+        # The bot token revoked: like an uninstall, for A only.
+        fake.revoke(TEAM_A)
+        await send_event(
+            fake, base, TEAM_A, {"type": "tokens_revoked", "tokens": {"bot": ["U0BOT"]}}
+        )
+        assert await app.store.slack_installation("", TEAM_A) is None
+        enabled, reason = await subscription_state(app, TEAM_A, CHANNEL_A)
+        assert not enabled and reason is not None and "uninstalled" in reason
+        assert await subscription_state(app, TEAM_B, CHANNEL_B) == (True, None)

@@ -38,6 +38,7 @@ from bot.platforms.slack import translate as tr
 from bot.platforms.slack.connection import SlackConnection, bolt_app
 from bot.platforms.slack.listeners import CommandListeners, ReactionListener
 from bot.platforms.slack.oauth import (
+    NOT_INSTALLED,
     OAuthOptions,
     StoreInstallationStore,
     StoreStateStore,
@@ -255,11 +256,14 @@ class SlackAdapter:
 
     async def _on_installed(self, team: str) -> None:
         """A workspace installed the app (again): a fresh token, and its subscriptions paused
-        by an uninstall run again."""
+        because the app was not (or no longer) installed there run again."""
         self._teams.forget(team)
         if self._store is not None and team:
             now = datetime.now(UTC)
-            resumed = await self._store.resume_workspace("slack", team, UNINSTALLED, now)
+            resumed = 0
+            # Paused by an uninstall, or by a digest due before the app was installed there.
+            for reason in (UNINSTALLED, NOT_INSTALLED):
+                resumed += await self._store.resume_workspace("slack", team, reason, now)
             if resumed:
                 log.info("slack workspace installed again", extra={"team": team, "n": resumed})
 

@@ -9,8 +9,10 @@ kept in Paperboy's own store (SQLite or PostgreSQL), and a Web API client per wo
   ``/slack/oauth_redirect`` checks the cookie against the state, consumes the state, exchanges
   the code (``oauth.v2.access``) and saves the installation.
 * ``TeamClients`` gives the client for a workspace: the installation's bot token, looked up
-  once and kept until the workspace uninstalls. A workspace without an installation is a
-  ``PermanentError("not_installed")`` for whatever wanted to call Slack there.
+  and kept for ``CLIENT_TTL`` (so a reinstall or uninstall handled by another replica is seen
+  within that time; the replica that handled it forgets at once). A workspace without an
+  installation is a ``PermanentError("not_installed")`` for whatever wanted to call Slack
+  there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_TTL = timedelta(minutes=10)
+CLIENT_TTL = 60.0  # seconds a workspace's token is used before it is read from the store again
 NOT_INSTALLED = "not_installed"
 
 Now = Callable[[], datetime]
@@ -204,10 +208,15 @@ class TeamClients:
         self,
         base: AsyncWebClient,
         installations: StoreInstallationStore | None,
+        *,
+        ttl: float = CLIENT_TTL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._base = base
         self._installations = installations
-        self._clients: dict[str, AsyncWebClient] = {}
+        self._ttl = ttl
+        self._clock = clock
+        self._clients: dict[str, tuple[float, AsyncWebClient]] = {}
 
     @property
     def per_team(self) -> bool:
@@ -219,9 +228,10 @@ class TeamClients:
         if self._installations is None:
             return self._base
         hit = self._clients.get(team)
-        if hit is not None:
-            hit.session = self._base.session
-            return hit
+        if hit is not None and hit[0] > self._clock():
+            hit[1].session = self._base.session
+            return hit[1]
+        self._clients.pop(team, None)
         bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team)
         if bot is None:
             raise PermanentError(NOT_INSTALLED, f"the Slack app is not installed in {team}")
@@ -232,7 +242,7 @@ class TeamClients:
             retry_handlers=[],
             logger=self._base.logger,
         )
-        self._clients[team] = client
+        self._clients[team] = (self._clock() + self._ttl, client)
         return client
 
     def forget(self, team: str) -> None:
