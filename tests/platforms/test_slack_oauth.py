@@ -17,7 +17,7 @@ import socket
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -311,3 +311,29 @@ async def test_not_installed_pauses_until_installed_and_only_bot_token_revocatio
         enabled, reason = await subscription_state(app, TEAM_A, CHANNEL_A)
         assert not enabled and reason is not None and "uninstalled" in reason
         assert await subscription_state(app, TEAM_B, CHANNEL_B) == (True, None)
+
+
+async def test_a_lost_reply_is_found_on_one_short_history_page_with_the_workspace_token(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    fake.add_channel(CHANNEL_A, team=TEAM_A, member=True)
+    fake.drop_next("chat.postMessage")  # stored by Slack, the reply never arrives
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    clock = FakeClock(BEFORE_FIRE)
+    async with (
+        running(oauth_settings(tmp_path, fake, port), clock) as app,
+        aiohttp.ClientSession() as client,
+    ):
+        await install(client, base, TEAM_A)
+        await clock.set(FIRE)
+        await clock.wait_for_sleepers(2)  # the scheduler, and the send backing off
+        await clock.advance(timedelta(seconds=5))
+        assert app.scheduler is not None
+        await app.scheduler.drain()
+        assert len(fake.messages(CHANNEL_A)) == 1  # found by its metadata, not posted again
+        assert [c.args["channel"] for c in fake.calls("chat.postMessage")] == [CHANNEL_A]
+        # Distributed apps get 15 messages a read: one read, with A's own token.
+        [read] = fake.calls("conversations.history")
+        assert int(read.args["limit"]) == 15
+        assert read.headers["Authorization"] == f"Bearer {fake.token_of(TEAM_A)}"
