@@ -351,7 +351,10 @@ class Store(Protocol):
     async def delete_slack_installation(self, enterprise_id: str, team_id: str) -> bool:
         """True if there was one."""
 
-    async def issue_slack_oauth_state(self, state: str, expires_at: datetime) -> None: ...
+    async def issue_slack_oauth_state(
+        self, state: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Keep a new state (and drop those expired by ``now``)."""
 
     async def consume_slack_oauth_state(self, state: str, now: datetime) -> bool:
         """True exactly once for an issued state that has not expired."""

@@ -62,7 +62,14 @@ class SlackQueries(SqlDialect):
         return n > 0
 
     # --- OAuth states ----------------------------------------------------------------------------
-    async def issue_slack_oauth_state(self, state: str, expires_at: datetime) -> None:
+    async def issue_slack_oauth_state(
+        self, state: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Keep a new state; states expired by ``now`` are dropped, so abandoned installs do
+        not pile up."""
+        await self._exec(
+            "DELETE FROM slack_oauth_states WHERE expires_at <= $1", (self._time(now),)
+        )
         await self._exec(
             "INSERT INTO slack_oauth_states (state, expires_at) VALUES ($1, $2)",
             (state, self._time(expires_at)),

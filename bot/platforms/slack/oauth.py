@@ -166,7 +166,8 @@ class StoreStateStore(AsyncOAuthStateStore):
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
-        await self._store.issue_slack_oauth_state(state, self._now() + self._ttl)
+        now = self._now()
+        await self._store.issue_slack_oauth_state(state, now + self._ttl, now)
         return state
 
     async def async_consume(self, state: str) -> bool:
