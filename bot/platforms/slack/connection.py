@@ -93,8 +93,8 @@ def bolt_app(
 class SlackConnection:
     """``app`` (bolt) and its ``client`` (Web API) over a transport; who the bot is once open.
 
-        ``mode`` "socket" connects with ``app_token`` (to ``socket_mode_url`` if given, else where
-        ``apps.connections.open`` says); "http" serves ``EVENTS_PATH`` on ``web_app``. With an
+    ``mode`` "socket" connects with ``app_token`` (to ``socket_mode_url`` if given, else where
+    ``apps.connections.open`` says); "http" serves ``EVENTS_PATH`` on ``web_app``. With an
     OAuth flow on ``app`` (distribution), ``web_app`` also serves its install and redirect paths,
     and ``teams`` gives the client for each workspace."""
 
