@@ -101,7 +101,15 @@ def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
             msg = "the OAuth install flow needs http mode (Slack sends events over HTTP)"
             s.errs.add(s.sub("mode"), msg, s.line_of("mode"))
         mode = "http"
-    elif bot is None:
+    elif bot is not None and env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET"):
+        # slack-bolt reads these two itself and, when both are set, swaps the bot token for an
+        # install flow of its own (installations in local files): say so rather than break.
+        msg = (
+            "not set, but SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are, which makes slack-bolt "
+            "ignore the bot token; add slack.oauth to serve many workspaces, or unset them"
+        )
+        s.errs.add(s.sub("oauth"), msg, s.line)
+    if oauth is None and bot is None:
         if s.failed("bot_token"):
             s.errs.broken.add("slack")
         elif app or signing:

@@ -65,3 +65,15 @@ def test_oauth_mode_still_needs_the_signing_secret_and_the_http_server() -> None
     assert error.startswith("slack.signing_secret: http mode needs the app's signing secret")
     [error] = errors_of("slack:\n  oauth: {}\nhttp:\n  enabled: false\n", ENV)
     assert error.startswith("http.enabled: must be true when Slack runs in http mode")
+
+
+def test_client_id_and_secret_in_the_environment_without_slack_oauth_is_an_error() -> None:
+    # slack-bolt would switch to its own install flow and drop the bot token without a word.
+    env = {**ENV, "SLACK_BOT_TOKEN": "xoxb-1-test"}
+    [error] = errors_of("slack:\n  mode: http\n" + HTTP, env)
+    assert error.startswith(
+        "slack.oauth: not set, but SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are, which makes "
+        "slack-bolt ignore the bot token"
+    )
+    single = {k: v for k, v in env.items() if k != "SLACK_CLIENT_SECRET"}
+    assert parse_config("slack:\n  mode: http\n" + HTTP, env=single).slack is not None
