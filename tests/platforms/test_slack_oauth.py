@@ -54,9 +54,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def oauth_settings(tmp_path: Path, fake: FakeSlack, port: int) -> Settings:
+def oauth_settings(
+    tmp_path: Path, fake: FakeSlack, port: int, store_url: str | None = None
+) -> Settings:
     """``paperboy run`` in the distribution mode: no bot token, the app's client id and secret
-    from the environment, a weekly subscription in a channel of each workspace."""
+    from the environment, a weekly subscription in a channel of each workspace; SQLite in
+    ``tmp_path`` unless ``store_url`` names another database."""
+    if store_url is None:
+        store_url = str(tmp_path / "paperboy.db")
+    if not store_url.startswith("postgres"):
+        store_url = f"sqlite:///{store_url}"
     weekly = tmp_path / "picks.md"
     weekly.write_text(WEEKLY, encoding="utf-8")
     subs = "".join(
@@ -74,7 +81,7 @@ sources:
   paths: [{weekly}]
   cache_dir: {tmp_path / "cache"}
 store:
-  url: sqlite:///{tmp_path / "paperboy.db"}
+  url: {store_url}
 timezone: UTC
 slack:
   mode: http
@@ -238,13 +245,14 @@ async def test_two_workspaces_post_with_their_own_tokens_and_an_uninstall_stops_
 
 
 async def test_forged_replayed_and_cookieless_states_are_refused(
-    tmp_path: Path, fake: FakeSlack
+    tmp_path: Path, fake: FakeSlack, store_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL (where replicas share the states)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FakeClock(BEFORE_FIRE)
     async with (
-        running(oauth_settings(tmp_path, fake, port), clock) as app,
+        running(oauth_settings(tmp_path, fake, port, store_url), clock) as app,
         aiohttp.ClientSession() as client,
     ):
         assert app.store is not None
