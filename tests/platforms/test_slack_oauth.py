@@ -30,7 +30,7 @@ from support.watch import fire_at, running
 from bot.app import App
 from bot.config.load import parse_config
 from bot.config.settings import Settings
-from bot.core.messages import ChannelRef
+from bot.core.messages import ChannelRef, Message
 from bot.platforms.slack.manifest import BOT_SCOPES
 
 TEAM_A, CHANNEL_A = "T0AAA", "C0AAA"
@@ -345,3 +345,33 @@ async def test_a_lost_reply_is_found_on_one_short_history_page_with_the_workspac
         [read] = fake.calls("conversations.history")
         assert int(read.args["limit"]) == 15
         assert read.headers["Authorization"] == f"Bearer {fake.token_of(TEAM_A)}"
+
+
+async def test_an_install_started_on_one_replica_finishes_on_another(
+    tmp_path: Path, fake: FakeSlack, store_url: str
+) -> None:
+    """Two replicas on one database: the state one issued is consumed by the other, once, and
+    the installation it saves is the one the first replica posts with."""
+    ports = _free_port(), _free_port()
+    bases = [f"http://127.0.0.1:{p}" for p in ports]
+    first = oauth_settings(tmp_path, fake, ports[0], store_url)
+    second = oauth_settings(tmp_path, fake, ports[1], store_url)
+    async with (
+        running(first, FakeClock(BEFORE_FIRE)) as app,
+        running(second, FakeClock(BEFORE_FIRE)),
+        aiohttp.ClientSession() as client,
+    ):
+        back, cookie = await start_install(client, bases[0], TEAM_A)
+        on_second = back.replace(bases[0], bases[1])
+        assert on_second != back
+        status, text = await finish_install(client, on_second, cookie)
+        assert status == 200, text
+        status, _ = await finish_install(client, back, cookie)  # and again on the first
+        assert status == 401
+        assert len(fake.calls("oauth.v2.access")) == 1
+        adapter = app.adapters["slack"]
+        digest = Message(header="Hello", text="from the first replica", ephemeral=False)
+        ts = await adapter.post(ChannelRef("slack", TEAM_A, CHANNEL_A), digest, "key-1")
+        [post] = [c for c in fake.calls("chat.postMessage") if c.args.get("channel") == CHANNEL_A]
+        assert post.headers["Authorization"] == f"Bearer {fake.token_of(TEAM_A)}"
+        assert fake.messages(CHANNEL_A)[0]["ts"] == ts
