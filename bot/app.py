@@ -174,6 +174,19 @@ class App:
             )
         if s.slack is not None:
             from bot.platforms.slack import SlackAdapter
+            from bot.platforms.slack.manifest import BOT_SCOPES
+            from bot.platforms.slack.oauth import OAuthOptions
+
+            o = s.slack.oauth
+            oauth = None
+            if o is not None:
+                oauth = OAuthOptions(
+                    client_id=o.client_id,
+                    client_secret=o.client_secret,
+                    scopes=o.scopes or BOT_SCOPES,
+                    redirect_uri=o.redirect_uri,
+                    authorization_url=o.authorization_url,
+                )
 
             self.adapters["slack"] = SlackAdapter(
                 bot_token=s.slack.bot_token,
@@ -188,6 +201,8 @@ class App:
                 reaction_calls=s.slack.reaction_calls,
                 reaction_period=s.slack.reaction_period.total_seconds(),
                 http_app=self.http.app if self.http is not None else None,
+                oauth=oauth,
+                store=self.store,
                 render_options={
                     "summary_length": s.digest.summary_length,
                     "show_links": s.digest.links,

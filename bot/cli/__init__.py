@@ -8,6 +8,7 @@
     paperboy week [DATE|latest]              one curated week
     paperboy slack-manifest                  a Slack app manifest to paste into Slack
     paperboy discord-invite                  the Discord invite URL with the permissions needed
+    paperboy forget-workspace P W --yes      delete everything kept about one workspace
 
 ``--config FILE`` may come before or after the command. Errors print one clear line (with
 ``--json``, also a JSON object on stdout) and exit non-zero; no tracebacks for expected problems.
@@ -263,7 +264,17 @@ def _slack_manifest(args: argparse.Namespace) -> int:
     from bot.platforms.slack import slack_manifest
 
     # --http and --name were checked (and /slack/events added) when the options were parsed.
-    manifest = slack_manifest(socket_mode=args.http is None, request_url=args.http, name=args.name)
+    if args.oauth and args.http is None:
+        print(
+            "paperboy: --oauth needs --http (the distribution mode runs over HTTP)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    manifest = slack_manifest(
+        socket_mode=args.http is None,
+        request_url=args.http,
+        name=args.name,
+        distribution=args.oauth,
+    )
     if args.format == "json":
         print(json.dumps(manifest, indent=2))
     else:
@@ -291,6 +302,35 @@ def _discord_invite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _forget_workspace(args: argparse.Namespace) -> int:
+    from bot.storage import open_store
+
+    settings = settings_of(args)
+    if not args.yes:
+        print(
+            f"paperboy: this deletes everything kept about {args.platform} workspace "
+            f"{args.workspace}; add --yes to do it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    async def go() -> dict[str, int]:
+        store = open_store(settings.store.url)
+        try:
+            await store.open()
+            return await store.forget_workspace(args.platform, args.workspace)
+        finally:
+            await store.close()
+
+    deleted = asyncio.run(go())
+    total = sum(deleted.values())
+    parts = ", ".join(f"{table} {n}" for table, n in deleted.items() if n)
+    print(
+        f"{args.platform} {args.workspace}: {total} rows deleted" + (f" ({parts})" if parts else "")
+    )
+    return EXIT_OK
+
+
 HANDLERS.update(
     {
         "run": _run,
@@ -301,5 +341,6 @@ HANDLERS.update(
         "week": _week,
         "slack-manifest": _slack_manifest,
         "discord-invite": _discord_invite,
+        "forget-workspace": _forget_workspace,
     }
 )

@@ -130,6 +130,12 @@ def _add_setup(sub: Any, common: argparse.ArgumentParser) -> None:
     manifest.add_argument(
         "--format", choices=("yaml", "json"), default="yaml", help="output format (yaml)"
     )
+    manifest.add_argument(
+        "--oauth",
+        action="store_true",
+        help="for the distribution mode (slack.oauth, needs --http): the OAuth redirect URL "
+        "and the uninstall events",
+    )
 
     sources = sub.add_parser("sources", parents=[common], help="manage remote sources")
     sources_sub = sources.add_subparsers(
@@ -144,6 +150,21 @@ def _add_setup(sub: Any, common: argparse.ArgumentParser) -> None:
         "copy up at its next refresh.",
     )
     accept.add_argument("urls", nargs="+", metavar="URL", help="a URL from sources.urls")
+
+    forget = sub.add_parser(
+        "forget-workspace",
+        parents=[common],
+        help="delete everything kept about one workspace or server",
+        description="Delete the workspace's subscriptions, their delivery ledger, posted "
+        "digests, votes, shares, feed links, follows and (Slack) its installation from the "
+        "store, on that workspace's request. Remove its subscriptions from the config file "
+        "too, or the next start applies them again.",
+    )
+    forget.add_argument(
+        "platform", choices=("slack", "discord", "terminal"), help="the workspace's platform"
+    )
+    forget.add_argument("workspace", help="the Slack team id (T...) or Discord server id")
+    forget.add_argument("--yes", action="store_true", help="really delete (else: refuse)")
 
     invite = sub.add_parser("discord-invite", parents=[common], help="print the Discord invite URL")
     invite.add_argument(

@@ -51,6 +51,7 @@ from bot.config.settings import (
     HttpSettings,
     SchedulerSettings,
     Settings,
+    SlackOAuthSettings,
     SlackSettings,
     SourcesSettings,
     StoreSettings,
@@ -90,7 +91,25 @@ def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
     seed = s.get("seed_reactions", to_bool, True)
     calls = s.get("reaction_calls", to_int(1, 10_000), 50)
     period = s.get("reaction_period", to_duration(), timedelta(seconds=60))
-    if bot is None:
+    oauth = _slack_oauth(s.section("oauth", SlackOAuthSettings), env) if s.has("oauth") else None
+    if oauth is not None or s.failed("oauth"):
+        if s.has("bot_token"):
+            msg = "not used with slack.oauth (each workspace's token comes from its install)"
+            s.errs.add(s.sub("bot_token"), msg, s.line_of("bot_token"))
+        bot = None
+        if (mode or "http") != "http":
+            msg = "the OAuth install flow needs http mode (Slack sends events over HTTP)"
+            s.errs.add(s.sub("mode"), msg, s.line_of("mode"))
+        mode = "http"
+    elif bot is not None and env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET"):
+        # slack-bolt reads these two itself and, when both are set, swaps the bot token for an
+        # install flow of its own (installations in local files): say so rather than break.
+        msg = (
+            "not set, but SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are, which makes slack-bolt "
+            "ignore the bot token; add slack.oauth to serve many workspaces, or unset them"
+        )
+        s.errs.add(s.sub("oauth"), msg, s.line)
+    if oauth is None and bot is None:
         if s.failed("bot_token"):
             s.errs.broken.add("slack")
         elif app or signing:
@@ -101,7 +120,7 @@ def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
             )
         return None
     for key, var, value, prefix, what in (
-        ("bot_token", "SLACK_BOT_TOKEN", bot, "xoxb-", "Slack bot token"),
+        ("bot_token", "SLACK_BOT_TOKEN", bot or "", "xoxb-", "Slack bot token"),
         ("app_token", "SLACK_APP_TOKEN", app, "xapp-", "Slack app-level token"),
     ):
         problem = token_problem(prefix, what, value) if value else None
@@ -126,6 +145,32 @@ def _slack(s: Section, env: Mapping[str, str]) -> SlackSettings | None:
         seed_reactions=seed,
         reaction_calls=calls,
         reaction_period=period,
+        oauth=oauth,
+    )
+
+
+def _slack_oauth(o: Section, env: Mapping[str, str]) -> SlackOAuthSettings | None:
+    """``slack.oauth``: the app's client id and secret (``SLACK_CLIENT_ID``,
+    ``SLACK_CLIENT_SECRET``), the scopes and the redirect URL."""
+    client_id = o.env_or_file("client_id", "SLACK_CLIENT_ID", env, to_str)
+    secret = o.env_or_file("client_secret", "SLACK_CLIENT_SECRET", env, to_str)
+    scopes: tuple[str, ...] = o.get("scopes", to_str_list, ())
+    redirect = o.get("redirect_uri", optional(to_url("https", "http")), None)
+    authorize = o.get("authorization_url", optional(to_url("https", "http")), None)
+    if client_id is None and not o.failed("client_id"):
+        msg = "the Slack app's client id is required; set it or SLACK_CLIENT_ID"
+        o.errs.add(o.sub("client_id"), msg, o.line)
+    if secret is None and not o.failed("client_secret"):
+        msg = "the Slack app's client secret is required; set SLACK_CLIENT_SECRET"
+        o.errs.add(o.sub("client_secret"), msg, o.line)
+    if any(not scope.strip() for scope in scopes):
+        o.errs.add(o.sub("scopes"), "a scope cannot be empty", o.line_of("scopes"))
+    return SlackOAuthSettings(
+        client_id=client_id or "",
+        client_secret=secret or "",
+        scopes=tuple(scope.strip() for scope in scopes),
+        redirect_uri=redirect,
+        authorization_url=authorize,
     )
 
 
@@ -488,10 +533,13 @@ def load_config(path: str | Path | None, *, env: Mapping[str, str] | None = None
 
 # --- describing ------------------------------------------------------------------------------
 
-_SECRET_FIELDS = frozenset({"bot_token", "app_token", "signing_secret", "token"})
+_SECRET_FIELDS = frozenset({"bot_token", "app_token", "signing_secret", "token", "client_secret"})
 
 
 def _mask(name: str, value: object) -> str:
+    if is_dataclass(value) and not isinstance(value, type):
+        inner = (f"{g.name}={_mask(g.name, getattr(value, g.name))}" for g in fields(value))
+        return ", ".join(inner)
     if isinstance(value, str) and name in _SECRET_FIELDS:
         return token_prefix(value) + "****"
     if isinstance(value, str) and name == "url" and "://" in value:

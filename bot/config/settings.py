@@ -76,8 +76,25 @@ class VoteSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SlackOAuthSettings:
+    """The distribution mode: the app is installed in many workspaces through Slack's OAuth
+    flow, each with its own bot token, kept in the store."""
+
+    client_id: str
+    client_secret: str
+    # The bot scopes to ask for; empty: the ones the manifest declares.
+    scopes: tuple[str, ...] = ()
+    # The redirect URL registered with Slack (https://<host>/slack/oauth_redirect); None: the
+    # one registered with the app.
+    redirect_uri: str | None = None
+    # Where Slack's consent page is (tests point it elsewhere); None: Slack's own.
+    authorization_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SlackSettings:
-    bot_token: str
+    # None in the distribution mode (``oauth``): each workspace's token is its installation's.
+    bot_token: str | None
     app_token: str | None = None
     signing_secret: str | None = None
     mode: Literal["socket", "http"] = "http"
@@ -87,6 +104,7 @@ class SlackSettings:
     # reactions.add (and, counted apart, reactions.get) calls per workspace per period: Tier 3.
     reaction_calls: int = 50
     reaction_period: timedelta = timedelta(seconds=60)
+    oauth: SlackOAuthSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

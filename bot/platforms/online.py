@@ -74,6 +74,8 @@ async def _slack_call(name: str, call: str, token: str, api: str) -> tuple[Probe
 
 async def _slack(slack: SlackSettings) -> list[Probe]:
     api = slack.api_base_url
+    if slack.bot_token is None:  # distribution mode: a token per installed workspace
+        return [Probe("slack bot token", True, "none: OAuth mode, each workspace has its own")]
     bot, info = await _slack_call("slack bot token", "auth.test", slack.bot_token, api)
     if bot.ok:
         team = f"{info.get('team', '?')} ({info.get('team_id', '?')})"

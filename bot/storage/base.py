@@ -9,7 +9,8 @@ channel), the delivery ledger, posted digests (message -> papers), votes, the vo
 reactions still to seed, answers kept for sharing, processed event ids, the admin-notice
 outbox, leadership leases, the private per-channel web link tokens, the arXiv metadata of the
 archive's papers (kept to start offline), what each person follows and the ledger of their
-follow alerts. A message id is
+follow alerts, and the Slack app's installations in each workspace with the OAuth states of
+installs under way. A message id is
 unique only within its channel (a Slack ``ts``), so posted digests and votes are keyed by
 (channel, message id).
 
@@ -337,6 +338,40 @@ class Store(Protocol):
         self, week_key: str | None = None, *, unsent_only: bool = False
     ) -> list[FollowAlert]:
         """Ledger rows, oldest first; ``unsent_only``: claimed, not yet attempted."""
+
+    # --- Slack distribution (OAuth installs) ---------------------------------------------------
+    async def save_slack_installation(
+        self, enterprise_id: str, team_id: str, data: str, now: datetime
+    ) -> None:
+        """Keep the workspace's installation (opaque JSON), replacing any earlier one.
+        ``enterprise_id`` is '' outside Enterprise Grid."""
+
+    async def slack_installation(self, enterprise_id: str, team_id: str) -> str | None: ...
+
+    async def delete_slack_installation(self, enterprise_id: str, team_id: str) -> bool:
+        """True if there was one."""
+
+    async def issue_slack_oauth_state(
+        self, state: str, expires_at: datetime, now: datetime
+    ) -> None:
+        """Keep a new state (and drop those expired by ``now``)."""
+
+    async def consume_slack_oauth_state(self, state: str, now: datetime) -> bool:
+        """True exactly once for an issued state that has not expired."""
+
+    async def pause_workspace(
+        self, platform: str, workspace: str, reason: str, now: datetime
+    ) -> int:
+        """Pause every enabled subscription of the workspace with ``reason``; how many."""
+
+    async def resume_workspace(
+        self, platform: str, workspace: str, reason: str, now: datetime
+    ) -> int:
+        """Resume the workspace's subscriptions paused with exactly ``reason``; how many."""
+
+    async def forget_workspace(self, platform: str, workspace: str) -> dict[str, int]:
+        """Delete everything kept about the workspace (and its Slack installation); rows
+        deleted by table."""
 
 
 __all__ = ["Store"]

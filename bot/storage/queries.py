@@ -52,18 +52,20 @@ from bot.storage.dialect import PRUNE_EVERY, Row, as_utc
 from bot.storage.follow_queries import FollowQueries
 from bot.storage.ledger import LedgerQueries
 from bot.storage.records import Planned, ScheduleOrigin, Subscription, SubscriptionKind
+from bot.storage.slack_queries import SlackQueries
 from bot.storage.webqueries import WebQueries
 
 EVENT_TTL = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueries):
+class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueries, SlackQueries):
     """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
     Subscriptions and events are here; the delivery ledger, leases and admin notices are
     ``LedgerQueries`` (``bot.storage.ledger``), what chat needs (posted digests, votes, seed jobs,
     shares) ``ChatQueries`` (``bot.storage.chat_queries``), the web archive's queries
-    ``WebQueries`` (``bot.storage.webqueries``)."""
+    ``WebQueries`` (``bot.storage.webqueries``), Slack installations and OAuth states
+    ``SlackQueries`` (``bot.storage.slack_queries``)."""
 
     def __init__(self) -> None:
         super().__init__()

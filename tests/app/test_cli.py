@@ -132,3 +132,19 @@ def test_slack_manifest_points_at_the_events_route(capsys: pytest.CaptureFixture
     assert json.loads(text)["settings"]["socket_mode_enabled"] is False
     assert main(["slack-manifest", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["settings"]["socket_mode_enabled"] is True
+    assert "uninstalled" not in text and "redirect_urls" not in text
+
+
+def test_slack_manifest_for_distribution_has_the_redirect_and_uninstall_events(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["slack-manifest", "--format", "json", "--http", "https://bot.example.org", "--oauth"]
+    assert main(argv) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["oauth_config"]["redirect_urls"] == [
+        "https://bot.example.org/slack/oauth_redirect"
+    ]
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert {"app_uninstalled", "tokens_revoked"} <= set(events)
+    assert main(["slack-manifest", "--oauth"]) == 2
+    assert "--oauth needs --http" in capsys.readouterr().err

@@ -74,6 +74,7 @@ def test_every_option_of_every_command_has_help() -> None:
     commands = _subparsers()
     assert set(commands) == {
         "run", "check", "export", "sources", "search", "week", "slack-manifest", "discord-invite",
+        "forget-workspace",
     }  # fmt: skip
     [nested] = [
         a for a in commands["sources"]._actions if isinstance(a, argparse._SubParsersAction)
@@ -217,3 +218,36 @@ def test_manifest_name_within_slacks_limit(capsys: pytest.CaptureFixture[str]) -
     assert main(["slack-manifest", "--format", "json", "--name", "P" * 35]) == 0
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["display_information"]["name"] == "P" * 35
+
+
+def test_forget_workspace_needs_yes_then_deletes_only_that_workspace(
+    here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bot.core.messages import ChannelRef
+    from bot.storage import open_store
+    from bot.storage.records import Subscription
+
+    db = here / "paperboy.db"
+    (here / "custom.yaml").write_text(f"store:\n  url: sqlite:///{db}\n", encoding="utf-8")
+
+    async def channels(add: bool) -> list[ChannelRef]:
+        store = open_store(f"sqlite:///{db}")
+        await store.open()
+        try:
+            if add:
+                for team in ("TA", "TB"):
+                    sub = Subscription(ChannelRef("slack", team, "C1"), "0 9 * * MON", "UTC")
+                    await store.upsert_subscription(sub)
+            return [s.channel for s in await store.list_subscriptions()]
+        finally:
+            await store.close()
+
+    assert len(asyncio.run(channels(True))) == 2
+    assert main(["-c", "custom.yaml", "forget-workspace", "slack", "TA"]) == 2
+    assert "add --yes" in capsys.readouterr().err
+    assert len(asyncio.run(channels(False))) == 2
+    assert main(["-c", "custom.yaml", "forget-workspace", "slack", "TA", "--yes"]) == 0
+    assert "slack TA: 1 rows deleted (subscriptions 1)" in capsys.readouterr().out
+    assert asyncio.run(channels(False)) == [ChannelRef("slack", "TB", "C1")]

@@ -22,12 +22,22 @@ joins (``conversations.join``). A private channel is invisible to a bot that is 
 (``channel_not_found``) and cannot be joined; an archived one refuses posts and joins
 (``is_archived``). A channel first named by a post is public, without the bot.
 
+Workspaces and the OAuth install flow (distribution): ``/oauth/v2/authorize`` stands for
+Slack's consent page (the installing user picks the workspace: ``team`` in the query, as
+bolt passes it from ``/slack/install?team=``) and redirects to ``redirect_uri`` with a one-time
+``code``; ``oauth.v2.access`` checks the app's client id and secret and exchanges the code for
+that workspace's own bot token. Every token belongs to one workspace (the default
+``bot_token`` to ``TEAM_ID``), ``auth.test`` answers for the token's workspace, and a channel
+belongs to the workspace whose token first used it (or ``add_channel(team=...)``): a call about
+a channel of another workspace answers ``channel_not_found``, as Slack does.
+
 Payload shapes come from the recorded examples in ``tests/fixtures/slack``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import hashlib
 import hmac
@@ -53,6 +63,8 @@ TEAM_ID = "T0FAKE"
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0APP"
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "fake-client-secret"
 TIER3 = (50, 60.0)  # reactions.add, reactions.get: 50 calls per minute per workspace
 
 
@@ -101,6 +113,7 @@ class _Channel:
     private: bool = False
     archived: bool = False
     members: set[str] = field(default_factory=set)
+    team: str | None = None
 
 
 # --- Block Kit validation (Slack's documented limits) -------------------------------------------
@@ -184,7 +197,7 @@ class FakeSlack:
         app_token: str = APP_TOKEN,
         signing_secret: str = SIGNING_SECRET,
     ) -> None:
-        self.bot_token = bot_token
+        self._bot_token = bot_token
         self.app_token = app_token
         self.signing_secret = signing_secret
         self.requests: list[Recorded] = []
@@ -224,6 +237,26 @@ class FakeSlack:
         self.closed_dms: set[str] = set()
         self.ephemerals: list[dict[str, Any]] = []
         self.add_user(BOT_USER_ID, name="paperboy", is_bot=True)
+        # Workspaces: which team each bot token belongs to; one-time OAuth codes; the team of
+        # the call being answered.
+        self.client_id = CLIENT_ID
+        self.client_secret = CLIENT_SECRET
+        self.tokens: dict[str, str] = {bot_token: TEAM_ID}  # the default one: ``bot_token``
+        self.revoked: set[str] = set()
+        self._codes: dict[str, str] = {}
+        self._caller_team = TEAM_ID
+        self.authorize_requests: list[dict[str, str]] = []
+
+    @property
+    def bot_token(self) -> str:
+        """The single-workspace bot token (of ``TEAM_ID``); setting it revokes the old one."""
+        return self._bot_token
+
+    @bot_token.setter
+    def bot_token(self, token: str) -> None:
+        self.tokens.pop(self._bot_token, None)
+        self._bot_token = token
+        self.tokens[token] = TEAM_ID
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -233,6 +266,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket-mode", self._socket)
         app.router.add_post("/response/{key}", self._response_url)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -339,11 +373,19 @@ class FakeSlack:
         return list(self._channels.get(channel, _Channel()).messages)
 
     def add_channel(
-        self, channel: str, *, private: bool = False, archived: bool = False, member: bool = False
+        self,
+        channel: str,
+        *,
+        private: bool = False,
+        archived: bool = False,
+        member: bool = False,
+        team: str | None = None,
     ) -> None:
-        """Create ``channel`` (the bot a member of it if ``member``)."""
+        """Create ``channel`` (the bot a member of it if ``member``; in workspace ``team``
+        if given, else the first one whose token uses it)."""
         chan = self._channels.setdefault(channel, _Channel())
         chan.private, chan.archived = private, archived
+        chan.team = team
         if member:
             chan.members.add(BOT_USER_ID)
 
@@ -463,10 +505,22 @@ class FakeSlack:
                 return web.Response(status=fault.status, text="upstream failure")
             hdrs = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return self._json({"ok": False, "error": fault.error}, fault.status, hdrs)
+        if method == "oauth.v2.access":
+            return self._json(self._oauth_v2_access(args, headers))
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        expected = self.app_token if method == "apps.connections.open" else self.bot_token
-        if token != expected:
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return self._json({"ok": False, "error": "invalid_auth"})
+        elif token in self.revoked:
+            return self._json({"ok": False, "error": "token_revoked"})
+        elif token not in self.tokens:
             return self._json({"ok": False, "error": "invalid_auth"})
+        else:
+            self._caller_team = self.tokens[token]
+            channel = args.get("channel")
+            chan = self._channels.get(channel) if isinstance(channel, str) else None
+            if chan is not None and chan.team is not None and chan.team != self._caller_team:
+                return self._json({"ok": False, "error": "channel_not_found"})
         posting = method == "chat.postMessage"
         limit = self.limit_posts_after
         if posting and limit is not None and self.posts_stored >= limit:
@@ -526,7 +580,7 @@ class FakeSlack:
             "url": "https://paperboy-test.slack.com/",
             "team": "Paperboy Test",
             "user": "paperboy",
-            "team_id": TEAM_ID,
+            "team_id": self._caller_team,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
@@ -554,6 +608,8 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if chan.archived:
             return {"ok": False, "error": "is_archived"}
+        if chan.team is None:
+            chan.team = self._caller_team
         msg: dict[str, Any] = {
             "type": "message",
             "ts": self._next_ts(),
@@ -562,7 +618,7 @@ class FakeSlack:
             "app_id": APP_ID,
             "text": text,
             "blocks": blocks or [],
-            "team": TEAM_ID,
+            "team": self._caller_team,
         }
         if args.get("metadata"):
             msg["metadata"] = args["metadata"]
@@ -667,6 +723,64 @@ class FakeSlack:
         if members is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": members}
+
+    # --- OAuth (distribution) -----------------------------------------------------------------
+
+    def token_of(self, team: str) -> str | None:
+        """The newest bot token issued to ``team`` (not revoked), if any."""
+        found = [t for t, tm in self.tokens.items() if tm == team and t not in self.revoked]
+        return found[-1] if found else None
+
+    def revoke(self, team: str) -> None:
+        """The workspace uninstalled the app: every token of ``team`` stops working."""
+        self.revoked.update(t for t, tm in self.tokens.items() if tm == team)
+
+    def channel_team(self, channel: str) -> str | None:
+        chan = self._channels.get(channel)
+        return None if chan is None else chan.team
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """Slack's consent page, already agreed to: back to ``redirect_uri`` with a code for
+        the workspace named by ``team``."""
+        query = dict(request.query)
+        self.authorize_requests.append(query)
+        if query.get("client_id") != self.client_id or not query.get("redirect_uri"):
+            return web.Response(status=400, text="bad client_id or no redirect_uri")
+        code = f"code-{next(self._ids)}"
+        self._codes[code] = query.get("team") or TEAM_ID
+        target = (
+            query["redirect_uri"]
+            + "?"
+            + urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
+        )
+        raise web.HTTPFound(target)
+
+    def _oauth_v2_access(self, args: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        client_id, secret = args.get("client_id"), args.get("client_secret")
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        team = self._codes.pop(str(args.get("code", "")), None)
+        if team is None:
+            return {"ok": False, "error": "invalid_code"}
+        token = f"xoxb-{team}-{next(self._ids)}"
+        self.tokens[token] = team
+        return {
+            "ok": True,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": "chat:write,commands",
+            "bot_user_id": BOT_USER_ID,
+            "app_id": APP_ID,
+            "team": {"id": team, "name": f"Team {team}"},
+            "enterprise": None,
+            "authed_user": {"id": "U0INSTALLER"},
+            "is_enterprise_install": False,
+        }
 
     # --- response_url -------------------------------------------------------------------------
 

@@ -10,7 +10,12 @@
 * ``listeners``: slash commands, buttons and reactions, acked at once and worked on in the
   background (at most ``work_concurrency`` at a time; reactions in arrival order per user and
   message);
-* ``users``: who is an admin or a bot, cached.
+* ``users``: who is an admin or a bot, cached;
+* ``oauth``: the distribution mode (``oauth`` given): the install flow at ``/slack/install``
+  and ``/slack/oauth_redirect``, installations and states in the store, and a client with its
+  own bot token for each workspace, used by every call above. When a workspace uninstalls the
+  app (``app_uninstalled``, or ``tokens_revoked`` for the bot token), its installation is
+  deleted and its subscriptions paused; installing again resumes them.
 
 ``on_reconnect`` (set by the app) is called when Socket Mode connects again after a drop.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -28,19 +34,38 @@ from bot.core.messages import ChannelRef, Message, ReactionEvent
 from bot.delivery.ratelimit import RateLimiter
 from bot.platforms import shared
 from bot.platforms.base import CommandHandler, ReactionHandler
+from bot.platforms.slack import translate as tr
 from bot.platforms.slack.connection import SlackConnection, bolt_app
 from bot.platforms.slack.listeners import CommandListeners, ReactionListener
+from bot.platforms.slack.oauth import (
+    NOT_INSTALLED,
+    OAuthOptions,
+    StoreInstallationStore,
+    StoreStateStore,
+    TeamClients,
+    oauth_settings,
+)
 from bot.platforms.slack.posting import SlackPosting
 from bot.platforms.slack.reactions import TIER3_CALLS, TIER3_PERIOD, SlackReactions
 from bot.platforms.slack.users import UserDirectory
+from bot.storage.base import Store
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0  # seconds in-flight answers get to finish on stop
+UNINSTALLED = "the Slack app was uninstalled from this workspace"
 
 
-def _check(bot_token: str, app_token: str | None, signing_secret: str | None, mode: str) -> None:
-    if not bot_token:
+def _check(
+    bot_token: str | None,
+    app_token: str | None,
+    signing_secret: str | None,
+    mode: str,
+    oauth: OAuthOptions | None,
+) -> None:
+    if oauth is not None and mode != "http":
+        raise ConfigError("slack.mode", "the OAuth install flow needs http mode")
+    if not bot_token and oauth is None:
         raise ConfigError("slack.bot_token", "a bot token (xoxb-...) is required")
     if mode == "socket" and not app_token:
         raise ConfigError("slack.app_token", "Socket Mode needs an app token (xapp-...)")
@@ -58,7 +83,7 @@ class SlackAdapter:
     def __init__(
         self,
         *,
-        bot_token: str,
+        bot_token: str | None,
         app_token: str | None,
         signing_secret: str | None,
         mode: Literal["socket", "http"],
@@ -76,14 +101,29 @@ class SlackAdapter:
         work_concurrency: int = 8,
         reaction_calls: int = TIER3_CALLS,
         reaction_period: float = TIER3_PERIOD,
+        oauth: OAuthOptions | None = None,
+        store: Store | None = None,
     ) -> None:
         """``reaction_calls`` per ``reaction_period`` seconds: Slack's limit on
-        ``reactions.add`` (and, counted apart, ``reactions.get``) per workspace."""
-        _check(bot_token, app_token, signing_secret, mode)
+        ``reactions.add`` (and, counted apart, ``reactions.get``) per workspace. ``oauth``
+        (with ``store``, where installations are kept): the distribution mode."""
+        _check(bot_token, app_token, signing_secret, mode, oauth)
         options = shared.check_render_options("slack", render_options)
+        self._store = store
+        self._installations: StoreInstallationStore | None = None
+        settings = None
+        if oauth is not None:
+            if store is None:
+                raise ValueError("the OAuth install flow needs a store")
+            self._installations = StoreInstallationStore(store, on_saved=self._on_installed)
+            settings = oauth_settings(oauth, self._installations, StoreStateStore(store))
         app = bolt_app(
-            bot_token=bot_token, signing_secret=signing_secret, api_base_url=api_base_url
+            bot_token=bot_token,
+            signing_secret=signing_secret,
+            api_base_url=api_base_url,
+            oauth=settings,
         )
+        self._teams = TeamClients(app.client, self._installations)
         self.web_app = http_app if http_app is not None else web.Application()
         self._conn = SlackConnection(
             app,
@@ -92,8 +132,9 @@ class SlackAdapter:
             app_token,
             socket_mode_url=socket_mode_url,
             timeouts=(connect_timeout, request_timeout),
+            teams=self._teams,
         )
-        self._users = UserDirectory(self._conn.client, admin_user_group=admin_user_group)
+        self._users = UserDirectory(self._conn.client_for, admin_user_group=admin_user_group)
         self._posting = SlackPosting(self._conn, render_options=options)
         self._reactions = SlackReactions(
             self._conn,
@@ -119,6 +160,9 @@ class SlackAdapter:
             self._conn, self._work, workspace_fallback, reactions=reactions, users=users
         )
         self._votes.register(app)
+        if self._installations is not None:
+            app.event("app_uninstalled")(self._on_uninstalled)
+            app.event("tokens_revoked")(self._on_uninstalled)
         app.error(self._on_error)
 
     @property
@@ -161,7 +205,7 @@ class SlackAdapter:
 
     async def send_direct(self, workspace: str, user_id: str, message: Message) -> str:
         """A direct message (follow alerts): ``conversations.open`` + ``chat.postMessage``."""
-        return await self._posting.send_direct(user_id, message)
+        return await self._posting.send_direct(workspace, user_id, message)
 
     async def tell_privately(self, channel: ChannelRef, user_id: str, message: Message) -> bool:
         """``chat.postEphemeral`` to the user in the channel."""
@@ -207,6 +251,38 @@ class SlackAdapter:
     def pending_votes(self, channel: ChannelRef, message_id: str, user_id: str) -> int:
         """Reaction events of one user on one message received and not yet applied."""
         return self._votes.ordered.pending((channel.channel, message_id, user_id))
+
+    # --- distribution: installs and uninstalls ------------------------------------------------
+
+    async def _on_installed(self, team: str) -> None:
+        """A workspace installed the app (again): a fresh token, and its subscriptions paused
+        because the app was not (or no longer) installed there run again."""
+        self._teams.forget(team)
+        if self._store is not None and team:
+            now = datetime.now(UTC)
+            resumed = 0
+            # Paused by an uninstall, or by a digest due before the app was installed there.
+            for reason in (UNINSTALLED, NOT_INSTALLED):
+                resumed += await self._store.resume_workspace("slack", team, reason, now)
+            if resumed:
+                log.info("slack workspace installed again", extra={"team": team, "n": resumed})
+
+    async def _on_uninstalled(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """``app_uninstalled``, or ``tokens_revoked`` naming bot tokens: the workspace's
+        installation is deleted and its subscriptions paused (nothing else is touched)."""
+        if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
+            return  # only user tokens, which Paperboy never uses
+        team = tr.team_of(body, "")
+        if not team or self._installations is None or self._store is None:
+            return
+        enterprise = body.get("enterprise_id") or None
+        await self._installations.async_delete_all(enterprise_id=enterprise, team_id=team)
+        self._teams.forget(team)
+        paused = await self._store.pause_workspace("slack", team, UNINSTALLED, datetime.now(UTC))
+        log.warning(
+            "slack app removed from a workspace; its subscriptions are paused",
+            extra={"team": team, "event": event.get("type"), "paused": paused},
+        )
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error("slack listener failed: %r", error, exc_info=error)

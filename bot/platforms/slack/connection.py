@@ -25,12 +25,14 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.errors import TransientError
 from bot.platforms.slack.errors import to_delivery_error
 from bot.platforms.slack.manifest import EVENTS_PATH
+from bot.platforms.slack.oauth import TeamClients
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +61,25 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def bolt_app(*, bot_token: str, signing_secret: str | None, api_base_url: str) -> AsyncApp:
-    """The bolt app, with a Web API client that never retries by itself."""
-    client = AsyncWebClient(token=bot_token, base_url=api_base_url, retry_handlers=[], logger=log)
+def bolt_app(
+    *,
+    bot_token: str | None,
+    signing_secret: str | None,
+    api_base_url: str,
+    oauth: AsyncOAuthSettings | None = None,
+) -> AsyncApp:
+    """The bolt app, with a Web API client that never retries by itself. With ``oauth`` (the
+    distribution mode) the client has no token of its own: bolt authorizes each request from
+    the installation store, and the install flow runs on this client."""
+    client = AsyncWebClient(
+        token=None if oauth is not None else bot_token,
+        base_url=api_base_url,
+        retry_handlers=[],
+        logger=log,
+    )
     return AsyncApp(
         client=client,
+        oauth_settings=oauth,
         signing_secret=signing_secret or "",
         name="paperboy",
         logger=_bolt_logger(),
@@ -78,7 +94,9 @@ class SlackConnection:
     """``app`` (bolt) and its ``client`` (Web API) over a transport; who the bot is once open.
 
     ``mode`` "socket" connects with ``app_token`` (to ``socket_mode_url`` if given, else where
-    ``apps.connections.open`` says); "http" serves ``EVENTS_PATH`` on ``web_app``."""
+    ``apps.connections.open`` says); "http" serves ``EVENTS_PATH`` on ``web_app``. With an
+    OAuth flow on ``app`` (distribution), ``web_app`` also serves its install and redirect paths,
+    and ``teams`` gives the client for each workspace."""
 
     def __init__(
         self,
@@ -89,9 +107,11 @@ class SlackConnection:
         *,
         socket_mode_url: str | None,
         timeouts: tuple[float, float],
+        teams: TeamClients | None = None,
     ) -> None:
         self.app = app
         self.client = app.client
+        self.teams = teams if teams is not None else TeamClients(app.client, None)
         self.web_app = web_app
         self.mode = mode
         self._app_token = app_token
@@ -99,6 +119,10 @@ class SlackConnection:
         self._connect_timeout, self._request_timeout = timeouts
         if mode == "http":
             web_app.router.add_post(EVENTS_PATH, self._handle_http)
+        flow = app.oauth_flow
+        if flow is not None:
+            web_app.router.add_get(flow.install_path, self._handle_install)
+            web_app.router.add_get(flow.redirect_uri_path, self._handle_oauth_redirect)
         self._handler: AsyncSocketModeHandler | None = None
         self._hello = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -117,6 +141,12 @@ class SlackConnection:
             timeout=aiohttp.ClientTimeout(total=self._request_timeout)
         )
         self.client.session = self._session
+        if self.teams.per_team:
+            # Many workspaces, no token of our own: who the bot is depends on the workspace.
+            if self.mode == "socket":
+                await self._connect_socket()
+            self.started = True
+            return
         try:
             auth = await self.client.auth_test()
         except CALL_ERRORS as exc:
@@ -203,6 +233,24 @@ class SlackConnection:
             log.info("slack retry %s (%s)", retry, request.headers.get("X-Slack-Retry-Reason", ""))
         bolt_resp = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_resp)
+
+    async def _handle_install(self, request: web.Request) -> web.Response:
+        flow = self.app.oauth_flow
+        if not self.started or flow is None:
+            return web.Response(status=503, text="starting")
+        bolt_resp = await flow.handle_installation(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_resp)
+
+    async def _handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        flow = self.app.oauth_flow
+        if not self.started or flow is None:
+            return web.Response(status=503, text="starting")
+        bolt_resp = await flow.handle_callback(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_resp)
+
+    async def client_for(self, team: str) -> AsyncWebClient:
+        """The Web API client to call Slack with in workspace ``team`` (see ``TeamClients``)."""
+        return await self.teams.client(team)
 
     async def respond(self, url: str, payload: dict[str, Any]) -> None:
         """POST to a ``response_url`` over the connection's pooled session (no retries)."""

@@ -89,7 +89,8 @@ class CommandListeners(_Listener):
             self._work.spawn(self._answer(req, replace_original=True))
 
     async def _run(self, req: tr.CommandRequest) -> Reply:
-        is_admin = await self._users.is_admin(req.user_id) if req.user_id else False
+        team = req.channel.workspace
+        is_admin = await self._users.is_admin(team, req.user_id) if req.user_id else False
         inv = Invocation(
             channel=req.channel,
             user_id=req.user_id,
@@ -128,7 +129,9 @@ class CommandListeners(_Listener):
             )
             metadata = {"event_type": SHARE_EVENT, "event_payload": {"user": req.user_id}}
             try:
-                ts = await self._posting.post_rendered(req.channel.channel, rendered, metadata)
+                ts = await self._posting.post_rendered(
+                    req.channel.workspace, req.channel.channel, rendered, metadata
+                )
             except PermanentError as exc:
                 log.warning("share to %s refused: %s", req.channel, exc.reason)
                 await self._conn.respond(req.response_url, tr.notice(tr.CANNOT_POST))
@@ -177,7 +180,8 @@ class ReactionListener(_Listener):
 
     async def _vote(self, body: dict[str, Any], user_id: str) -> None:
         try:
-            is_bot = await self._users.is_bot(user_id) if user_id else False
+            team = tr.team_of(body, self._workspace)
+            is_bot = await self._users.is_bot(team, user_id) if user_id else False
             ev = tr.reaction_event(body, user_is_bot=is_bot, workspace=self._workspace)
             if ev is not None:
                 await self._reactions.on_reaction(ev)

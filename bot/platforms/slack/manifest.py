@@ -19,7 +19,10 @@ BOT_SCOPES = (
     "usergroups:read",
 )
 BOT_EVENTS = ("reaction_added", "reaction_removed")
+# The distribution mode also hears when a workspace removes the app.
+DISTRIBUTION_EVENTS = ("app_uninstalled", "tokens_revoked")
 EVENTS_PATH = "/slack/events"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 NAME_MAX = 35  # display_information.name; the bot user's display_name allows 80
 REQUEST_URL_MAX = 3000  # the shortest of Slack's limits on the three request URLs
 
@@ -62,14 +65,22 @@ def app_name(name: str) -> str:
 
 
 def slack_manifest(
-    *, socket_mode: bool, request_url: str | None = None, name: str = "Paperboy"
+    *,
+    socket_mode: bool,
+    request_url: str | None = None,
+    name: str = "Paperboy",
+    distribution: bool = False,
 ) -> dict[str, Any]:
     """An app manifest (as a dict, ready for YAML or JSON).
 
     HTTP mode (``socket_mode=False``) needs ``request_url``, the public address of
-    ``/slack/events``; it serves events, the slash command and interactivity alike."""
+    ``/slack/events``; it serves events, the slash command and interactivity alike.
+    ``distribution`` (HTTP mode only): the OAuth redirect URL on the same host, and the
+    uninstall events."""
     if not socket_mode and not request_url:
         raise ValueError("request_url is required when socket_mode is False")
+    if distribution and (socket_mode or request_url is None):
+        raise ValueError("the distribution mode needs HTTP mode")
     command: dict[str, Any] = {
         "command": "/papers",
         "description": "Search and browse the weekly top ML papers",
@@ -78,7 +89,13 @@ def slack_manifest(
         ),
         "should_escape": False,
     }
-    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
+    events: dict[str, Any] = {
+        "bot_events": list(BOT_EVENTS) + (list(DISTRIBUTION_EVENTS) if distribution else [])
+    }
+    oauth: dict[str, Any] = {"scopes": {"bot": list(BOT_SCOPES)}}
+    if distribution and request_url is not None:
+        parts = urlsplit(request_url)
+        oauth["redirect_urls"] = [f"{parts.scheme}://{parts.netloc}{OAUTH_REDIRECT_PATH}"]
     interactivity: dict[str, Any] = {"is_enabled": True}
     if not socket_mode:
         command["url"] = request_url
@@ -99,7 +116,7 @@ def slack_manifest(
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],
         },
-        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "oauth_config": oauth,
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

@@ -63,8 +63,9 @@ class SlackReactions:
 
     async def add(self, channel: ChannelRef, ts: str, name: str) -> None:
         """The bot's ``name`` reaction on the message (already there: done)."""
+        client = await self._conn.client_for(channel.workspace)
         try:
-            await self._conn.client.reactions_add(channel=channel.channel, timestamp=ts, name=name)
+            await client.reactions_add(channel=channel.channel, timestamp=ts, name=name)
         except SlackApiError as exc:
             if error_code(exc) == "already_reacted":
                 return
@@ -75,11 +76,10 @@ class SlackReactions:
     async def read(self, channel: ChannelRef, ts: str) -> list[ReactionEvent]:
         """Every reaction on the message now, one per (user, emoji), each user marked as a bot
         or not (the bot's own keycaps included, marked)."""
+        client = await self._conn.client_for(channel.workspace)
         await self._reads.acquire(channel.workspace)
         try:
-            resp = await self._conn.client.reactions_get(
-                channel=channel.channel, timestamp=ts, full=True
-            )
+            resp = await client.reactions_get(channel=channel.channel, timestamp=ts, full=True)
         except CALL_ERRORS as exc:
             error = to_delivery_error(exc, may_have_sent=False)
             if isinstance(error, RateLimited):
@@ -97,6 +97,6 @@ class SlackReactions:
                 if (user_id, name) in seen:
                     continue
                 seen.add((user_id, name))
-                is_bot = await self._users.is_bot(user_id)
+                is_bot = await self._users.is_bot(channel.workspace, user_id)
                 out.append(ReactionEvent(channel, ts, user_id, name, True, user_is_bot=is_bot))
         return out

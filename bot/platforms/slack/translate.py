@@ -42,6 +42,11 @@ def _team(body: dict[str, Any], fallback: str) -> str:
     return str(team or fallback)
 
 
+def team_of(body: dict[str, Any], fallback: str) -> str:
+    """The workspace a payload comes from (``fallback`` when it does not say)."""
+    return _team(body, fallback)
+
+
 def command_request(body: dict[str, Any], workspace: str) -> CommandRequest:
     """A ``/papers`` slash command payload."""
     return CommandRequest(

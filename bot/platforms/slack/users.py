@@ -2,6 +2,8 @@
 
 Answers are cached for a few minutes so a burst of commands or votes costs a few Web API calls.
 A failed lookup counts as "not an admin" / "not a bot" and is retried on the next call.
+Every lookup names its workspace: in the distribution mode each has its own token, and the
+cache keeps workspaces apart.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bot.platforms.slack.errors import error_code
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
 
 
 class _TTLCache:
@@ -48,13 +51,21 @@ class UserDirectory:
 
     def __init__(
         self,
-        client: AsyncWebClient,
+        client: AsyncWebClient | ClientFor,
         *,
         admin_user_group: str | None = None,
         ttl: float = 300.0,
         clock: Clock = time.monotonic,
     ) -> None:
-        self._client = client
+        if isinstance(client, AsyncWebClient):
+            one = client
+
+            async def same(team: str) -> AsyncWebClient:
+                return one
+
+            self._client_for: ClientFor = same
+        else:
+            self._client_for = client
         self._admin_group = admin_user_group or None
         self._users = _TTLCache(ttl, clock)
         self._groups = _TTLCache(ttl, clock)
@@ -80,37 +91,40 @@ class UserDirectory:
         cache.put(key, value)
         return value
 
-    async def user(self, user_id: str) -> dict[str, Any] | None:
+    async def user(self, team: str, user_id: str) -> dict[str, Any] | None:
         async def fetch() -> dict[str, Any]:
-            resp = await self._client.users_info(user=user_id)
+            client = await self._client_for(team)
+            resp = await client.users_info(user=user_id)
             user: dict[str, Any] = resp.get("user") or {}
             return user
 
-        value: dict[str, Any] | None = await self._cached(self._users, user_id, fetch)
+        value: dict[str, Any] | None = await self._cached(self._users, f"{team}/{user_id}", fetch)
         return value
 
-    async def group_members(self, group_id: str) -> frozenset[str]:
+    async def group_members(self, team: str, group_id: str) -> frozenset[str]:
         async def fetch() -> frozenset[str]:
-            resp = await self._client.usergroups_users_list(usergroup=group_id)
+            client = await self._client_for(team)
+            resp = await client.usergroups_users_list(usergroup=group_id)
             return frozenset(resp.get("users") or ())
 
-        value: frozenset[str] | None = await self._cached(self._groups, group_id, fetch)
+        key = f"{team}/{group_id}"
+        value: frozenset[str] | None = await self._cached(self._groups, key, fetch)
         return value or frozenset()
 
-    async def is_admin(self, user_id: str) -> bool:
+    async def is_admin(self, team: str, user_id: str) -> bool:
         """Workspace admin or owner, or a member of the configured admin user group."""
-        user = await self.user(user_id)
+        user = await self.user(team, user_id)
         if user and any(user.get(k) for k in ("is_admin", "is_owner", "is_primary_owner")):
             return True
         if self._admin_group:
-            return user_id in await self.group_members(self._admin_group)
+            return user_id in await self.group_members(team, self._admin_group)
         return False
 
-    async def is_bot(self, user_id: str) -> bool:
+    async def is_bot(self, team: str, user_id: str) -> bool:
         """This bot itself, or any other bot or app user."""
         if self.bot_user_id and user_id == self.bot_user_id:
             return True
         if user_id.startswith("B"):
             return True
-        user = await self.user(user_id)
+        user = await self.user(team, user_id)
         return bool(user and (user.get("is_bot") or user.get("is_app_user")))
