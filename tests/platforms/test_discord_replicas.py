@@ -24,7 +24,7 @@ from bot.platforms.discord import DiscordAdapter
 pytestmark = pytest.mark.postgres
 
 SHARDS = 8
-SPACING = 0.1
+SPACING = 0.3
 
 
 def guild_on(shard: int) -> int:

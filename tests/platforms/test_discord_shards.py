@@ -109,13 +109,13 @@ async def test_sixteen_shards_in_one_process_all_served_without_timeout(
     fake16: FakeDiscord,
 ) -> None:
     commands, votes = FakeCommands(), FakeVotes()
-    # Sixteen identifies at the allowed spacing (15 x 0.1 s) take longer than one
+    # Sixteen identifies at the allowed spacing (15 x 0.3 s) take longer than one
     # ready_timeout: the wait is per shard, so start-up does not give up.
-    fake16.identify_spacing = 0.1
-    a = make(fake16, commands, votes, identify_spacing=0.1, ready_timeout=1.0)
+    fake16.identify_spacing = 0.3
+    a = make(fake16, commands, votes, identify_spacing=0.3, ready_timeout=1.0)
     await a.start()
     try:
-        await fake16.wait_for(lambda: a.shard_status() == (SHARDS, SHARDS), timeout=15)
+        await fake16.wait_for(lambda: a.shard_status() == (SHARDS, SHARDS), timeout=30)
         assert a.healthy()
         assert fake16.identify_refused == 0  # never faster than the session start rule
         assert sorted(d["shard"][0] for d in fake16.identifies) == list(range(SHARDS))
@@ -156,15 +156,15 @@ async def test_identify_concurrency_from_discord_is_used() -> None:
     """With max_concurrency 4, shards 0..3 identify together, then 4..7, and so on: the fake
     refuses any second identify in a bucket within the spacing."""
     async with FakeDiscord(
-        guilds=spread(8, 1), shards=8, identify_spacing=0.2, max_concurrency=4
+        guilds=spread(8, 1), shards=8, identify_spacing=0.3, max_concurrency=4
     ) as fake:
         commands, votes = FakeCommands(), FakeVotes()
-        a = make(fake, commands, votes, identify_spacing=0.2)
+        a = make(fake, commands, votes, identify_spacing=0.3)
         await a.start()
         try:
             await fake.wait_for(lambda: a.shard_status() == (8, 8), timeout=10)
             assert fake.identify_refused == 0
-            assert a.ready_budget(8) == pytest.approx(10.0 + 0.2)  # two waves of four
+            assert a.ready_budget(8) == pytest.approx(10.0 + 0.3)  # two waves of four
             await answer_everywhere(fake, commands)
         finally:
             await a.stop()
@@ -173,7 +173,7 @@ async def test_identify_concurrency_from_discord_is_used() -> None:
 async def test_identifying_too_fast_is_refused_by_the_fake() -> None:
     """The fake's session start rule is real: a client paced slower than the rule gets no
     refusal (above), one paced faster does."""
-    async with FakeDiscord(guilds=spread(2, 1), shards=2, identify_spacing=0.3) as fake:
+    async with FakeDiscord(guilds=spread(2, 1), shards=2, identify_spacing=0.5) as fake:
         commands, votes = FakeCommands(), FakeVotes()
         a = make(fake, commands, votes, identify_spacing=0.0)
         await a.start()
