@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 
 from bot.core.errors import ConfigError
 from bot.core.messages import ChannelRef, Message, ReactionEvent
@@ -111,18 +112,7 @@ class SlackAdapter:
         options = shared.check_render_options("slack", render_options)
         self._store = store
         self._installations: StoreInstallationStore | None = None
-        settings = None
-        if oauth is not None:
-            if store is None:
-                raise ValueError("the OAuth install flow needs a store")
-            self._installations = StoreInstallationStore(store, on_saved=self._on_installed)
-            settings = oauth_settings(oauth, self._installations, StoreStateStore(store))
-        app = bolt_app(
-            bot_token=bot_token,
-            signing_secret=signing_secret,
-            api_base_url=api_base_url,
-            oauth=settings,
-        )
+        app = self._bolt(bot_token, signing_secret, api_base_url, oauth, store)
         self._teams = TeamClients(app.client, self._installations)
         self.web_app = http_app if http_app is not None else web.Application()
         self._conn = SlackConnection(
@@ -146,18 +136,50 @@ class SlackAdapter:
         # Work after an ack (commands, shares, votes) runs at most this many at a time, so a
         # burst of commands cannot starve the acks of the next ones.
         self._work = shared.Background(limit=work_concurrency)
-        users = self._users
+        self._listen(app, commands, reactions, workspace_fallback, options)
+
+    def _bolt(
+        self,
+        bot_token: str | None,
+        signing_secret: str | None,
+        api_base_url: str,
+        oauth: OAuthOptions | None,
+        store: Store | None,
+    ) -> AsyncApp:
+        """The bolt app; with ``oauth``, installations and install states kept in ``store``."""
+        settings = None
+        if oauth is not None:
+            if store is None:
+                raise ValueError("the OAuth install flow needs a store")
+            self._installations = StoreInstallationStore(store, on_saved=self._on_installed)
+            settings = oauth_settings(oauth, self._installations, StoreStateStore(store))
+        return bolt_app(
+            bot_token=bot_token,
+            signing_secret=signing_secret,
+            api_base_url=api_base_url,
+            oauth=settings,
+        )
+
+    def _listen(
+        self,
+        app: AsyncApp,
+        commands: CommandHandler,
+        reactions: ReactionHandler,
+        workspace_fallback: str,
+        options: dict[str, Any],
+    ) -> None:
+        """Commands, shares and votes; uninstalls in the distribution mode; bolt's errors."""
         CommandListeners(
             self._conn,
             self._work,
             workspace_fallback,
             commands=commands,
-            users=users,
+            users=self._users,
             posting=self._posting,
             render_options=options,
         ).register(app)
         self._votes = ReactionListener(
-            self._conn, self._work, workspace_fallback, reactions=reactions, users=users
+            self._conn, self._work, workspace_fallback, reactions=reactions, users=self._users
         )
         self._votes.register(app)
         if self._installations is not None:

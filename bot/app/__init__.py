@@ -1,6 +1,9 @@
 """``paperboy run``: one asyncio process wiring config, store, archive, engine, scheduler, the
 configured adapters (terminal, Slack, Discord, several at once) and the HTTP server for
-``/healthz`` and ``/metrics``. Stops cleanly on SIGTERM / SIGINT."""
+``/healthz`` and ``/metrics``. Stops cleanly on SIGTERM / SIGINT.
+
+The platform adapters are built in ``adapters.py``, the HTTP side in ``http.py`` and the
+background jobs in ``jobs.py``; ``App`` holds the pieces and starts and stops them in order."""
 
 from __future__ import annotations
 
@@ -10,26 +13,27 @@ import hashlib
 import logging
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from bot.chat.backfill import Backfill, ReactionReader
+from bot.app.adapters import discord_adapter, slack_adapter, terminal_adapter
+from bot.app.http import HttpSide
+from bot.app.jobs import Jobs, alert_follows
+from bot.chat.backfill import Backfill
 from bot.chat.commands import CommandContext, Commands
 from bot.chat.votes import VoteService
 from bot.config.settings import DEFAULT_DATABASE_URL, Settings
 from bot.core.clock import Clock, OffsetClock, SystemClock
-from bot.core.errors import PaperboyError
 from bot.core.messages import ChannelRef
 from bot.delivery.digest import DigestBuilder, DigestOptions
 from bot.delivery.engine import DeliveryEngine
-from bot.delivery.follows import DirectMessenger, FollowAlerts
+from bot.delivery.follows import FollowAlerts
 from bot.delivery.leadership import Leadership
 from bot.delivery.scheduler import Scheduler
-from bot.delivery.seeding import Seeder, SeedTarget, SendActivity
+from bot.delivery.seeding import Seeder, SendActivity
 from bot.ops.http import HttpServer
 from bot.ops.metrics import Metrics
 from bot.papers.archive import Archive
-from bot.papers.arxiv import ArxivClient, ArxivIndex, ArxivRefresher
+from bot.papers.arxiv import ArxivIndex, ArxivRefresher
 from bot.papers.model import Week
 from bot.platforms.base import Adapter
 from bot.storage import Store, open_store
@@ -38,7 +42,6 @@ from bot.storage.records import Subscription
 log = logging.getLogger("paperboy")
 
 STOP_TIMEOUT = 8.0
-FOLLOW_METADATA_WAIT = 120.0  # seconds a new week's alerts wait for its arXiv metadata
 DEFAULT_TERMINAL_CRON = "0 9 * * MON"
 
 
@@ -64,6 +67,7 @@ class App:
     arxiv_refresher: ArxivRefresher | None = None
     follow_alerts: FollowAlerts | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _http_side: HttpSide | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     http_port: int | None = None
     bot_user_ids: set[str] = field(default_factory=set)
@@ -155,92 +159,43 @@ class App:
             )
 
     def _build_adapters(self) -> None:
+        """One adapter per configured platform (tests wrap this to tune an adapter)."""
         assert self.commands is not None and self.votes is not None and self.store is not None
-        s = self.settings
+        s, commands, votes, store = self.settings, self.commands, self.votes, self.store
         if self.terminal_enabled:
-            from bot.platforms.terminal import TerminalAdapter
-
-            self.adapters["terminal"] = TerminalAdapter(
-                commands=self.commands,
-                reactions=self.votes,
-                store=self.store,
-                workspace=s.terminal.workspace,
-                channel=s.terminal.channel,
-                color=s.terminal.color,
-                on_quit=self.request_stop,
-                summary_length=s.digest.summary_length,
-                history_file=Path(s.sources.cache_dir).parent / "history",
-                exit_on_eof=self.exit_on_eof,
+            self.adapters["terminal"] = terminal_adapter(
+                s, commands, votes, store, on_quit=self.request_stop, exit_on_eof=self.exit_on_eof
             )
         if s.slack is not None:
-            from bot.platforms.slack import SlackAdapter
-            from bot.platforms.slack.manifest import BOT_SCOPES
-            from bot.platforms.slack.oauth import OAuthOptions
-
-            o = s.slack.oauth
-            oauth = None
-            if o is not None:
-                oauth = OAuthOptions(
-                    client_id=o.client_id,
-                    client_secret=o.client_secret,
-                    scopes=o.scopes or BOT_SCOPES,
-                    redirect_uri=o.redirect_uri,
-                    authorization_url=o.authorization_url,
-                )
-
-            self.adapters["slack"] = SlackAdapter(
-                bot_token=s.slack.bot_token,
-                app_token=s.slack.app_token,
-                signing_secret=s.slack.signing_secret,
-                mode=s.slack.mode,
-                api_base_url=s.slack.api_base_url,
-                commands=self.commands,
-                reactions=self.votes,
-                admin_user_group=s.slack.admin_user_group,
-                seed_reactions=s.slack.seed_reactions and s.digest.seed_reactions,
-                reaction_calls=s.slack.reaction_calls,
-                reaction_period=s.slack.reaction_period.total_seconds(),
-                http_app=self.http.app if self.http is not None else None,
-                oauth=oauth,
-                store=self.store,
-                render_options={
-                    "summary_length": s.digest.summary_length,
-                    "show_links": s.digest.links,
-                },
-            )
+            http_app = self.http.app if self.http is not None else None
+            self.adapters["slack"] = slack_adapter(s, commands, votes, store, http_app=http_app)
         if s.discord is not None:
-            from bot.platforms.discord import DiscordAdapter
-            from bot.platforms.discord.shards import ShardLeaser
-
-            leaser = None
-            if s.discord.lease_shards and self.leadership is not None:
-                ttl = s.scheduler.lease_ttl.total_seconds()
-                leaser = ShardLeaser(self.store, self.leadership.owner, ttl=ttl)
-            self.adapters["discord"] = DiscordAdapter(
-                token=s.discord.token,
-                commands=self.commands,
-                reactions=self.votes,
-                application_id=s.discord.application_id,
-                api_base_url=s.discord.api_base_url,
-                gateway_url=s.discord.gateway_url,
-                test_guild=s.discord.test_guild,
-                shards=s.discord.shards,
-                ready_timeout=s.discord.ready_timeout.total_seconds(),
-                leaser=leaser,
-                seed_reactions=s.discord.seed_reactions and s.digest.seed_reactions,
-                render_options={
-                    "summary_length": min(s.digest.summary_length, 200),
-                    "show_links": s.digest.links,
-                },
+            self.adapters["discord"] = discord_adapter(
+                s, commands, votes, store, leadership=self.leadership
             )
 
     async def start(self) -> None:
         await self.open()
+        self._build_delivery()
+        self._build_commands()
+        assert self._http_side is not None and self.engine is not None
+        assert self.store is not None and self.votes is not None
+        self._http_side.install_web(self.store, self.votes, self.clock)
+        self._build_adapters()
+        self._http_side.preset_metrics()
+        self.engine.posters.update(self.adapters)
+        await self._connect()
+        await self._start_background()
+
+    def _build_delivery(self) -> None:
+        """The HTTP server, leadership, seeding, the delivery engine, backfill, the scheduler."""
         assert self.store is not None and self.archive is not None and self.digests is not None
-        archive = self.archive
+        assert self.votes is not None
         s = self.settings
-        h = s.http
-        self.http = HttpServer(h.host, h.port, health=self._health, metrics=self._metrics_text)
+        self._http_side = HttpSide(
+            s, self.archive, self.metrics, self.arxiv, self.adapters, self._stopping
+        )
+        self.http = self._http_side.server
         self.leadership = Leadership(self.store, ttl=s.scheduler.lease_ttl.total_seconds())
         activity = SendActivity()  # seeding and backfill hold back while digests go out
         leadership = self.leadership
@@ -263,7 +218,6 @@ class App:
             on_posted=self.seeder.enqueue,
             leadership=self.leadership,
         )
-        assert self.votes is not None
         self.backfill = Backfill(
             self.store, self.votes, clock=self.clock, window=s.votes.window, activity=activity
         )
@@ -275,9 +229,15 @@ class App:
             leadership=self.leadership,
             leader_poll=s.scheduler.leader_poll,
         )
+
+    def _build_commands(self) -> None:
+        assert self.store is not None and self.archive is not None and self.digests is not None
+        assert self.engine is not None and self.scheduler is not None
+        s = self.settings
+        archive = self.archive
         self.commands = Commands(
             CommandContext(
-                catalog=self.archive.current,
+                catalog=archive.current,
                 store=self.store,
                 clock=self.clock,
                 digests=self.digests,
@@ -292,117 +252,41 @@ class App:
                 ready=lambda: archive.ready,
             )
         )
-        self._install_web()
-        self._build_adapters()
-        self._preset_metrics()
-        self.engine.posters.update(self.adapters)
-        # /healthz answers (``loading``) and commands get a "still loading" reply while the
-        # archive loads, off the event loop; digests and the scheduler wait for it.
-        await self._start_http()
+
+    async def _connect(self) -> None:
+        """/healthz answers (``loading``) and commands get a "still loading" reply while the
+        archive loads, off the event loop; digests and the scheduler wait for it."""
+        assert self._http_side is not None and self.archive is not None
+        self.http_port = await self._http_side.start()
         for name, adapter in self.adapters.items():
             await adapter.start()
             log.info("adapter started", extra={"platform": name})
         await self.archive.load()
-        await self._check_workspaces()
+
+    async def _start_background(self) -> None:
+        assert self.store is not None and self.archive is not None and self.engine is not None
+        assert self.leadership is not None and self.scheduler is not None
+        assert self.seeder is not None and self.backfill is not None
+        jobs = Jobs(
+            self.settings,
+            self.clock,
+            self.store,
+            self.archive,
+            self.metrics,
+            self.arxiv,
+            self.adapters,
+            self.leadership,
+            self._tasks,
+        )
+        await jobs.check_workspaces()
         leading = await self.leadership.acquire()  # before seeding: only the leader seeds
-        self._start_reactions()
-        self._start_follow_alerts(resume=leading)
+        jobs.start_reactions(self.seeder, self.backfill)
+        self.follow_alerts = jobs.start_follow_alerts(resume=leading)
         if leading:  # a standby leaves this to the leader
             await self.engine.reconcile_pending()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self.archive.run(), name="sources"))
-        self._start_arxiv()
-
-    def _start_follow_alerts(self, *, resume: bool) -> None:
-        """Follow alerts go out from the leader when a new week arrives; at start the leader
-        sends what an earlier run claimed and did not get to."""
-        assert self.store is not None and self.archive is not None
-        assert self.leadership is not None
-        leadership = self.leadership
-        messengers = {
-            name: a for name, a in self.adapters.items() if isinstance(a, DirectMessenger)
-        }
-        self.follow_alerts = FollowAlerts(
-            self.store,
-            self.archive.current,
-            messengers,
-            clock=self.clock,
-            owner=leadership.owner,
-            meta=self.arxiv.for_paper,
-            leading=lambda: leadership.held,
-            metrics=self.metrics,
-        )
-        if resume:
-            self._spawn(self.follow_alerts.resume(), "follow-alerts")
-
-    def _spawn(self, work: Any, name: str) -> None:
-        task = asyncio.create_task(work, name=name)
-        self._tasks.append(task)
-
-    async def _alert_follows(self, week: Week) -> None:
-        """A new week's follow alerts, once its papers' arXiv metadata had a chance to come
-        in (``author:`` and ``cat:`` follows need it; waiting is bounded)."""
-        assert self.follow_alerts is not None
-        if self.arxiv_refresher is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(FOLLOW_METADATA_WAIT):
-                    await self.arxiv_refresher.refresh()
-        try:
-            await self.follow_alerts.on_new_week(week)
-        except Exception:
-            log.exception("follow alerts failed", extra={"week": week.key})
-
-    def _start_arxiv(self) -> None:
-        """arXiv metadata in the background: first what the store kept, then what is missing or
-        stale from arXiv. Nothing waits for it; without it papers simply show no authors."""
-        s = self.settings.arxiv
-        if not s.enabled or self.store is None or self.archive is None:
-            return
-        archive = self.archive
-        leadership = self.leadership
-
-        def arxiv_ids() -> list[str]:
-            return [aid for p in archive.catalog.papers if (aid := p.arxiv_id)]
-
-        self.arxiv_refresher = ArxivRefresher(
-            ArxivClient(s.api_base_url, clock=self.clock),
-            self.store,
-            self.arxiv,
-            arxiv_ids,
-            clock=self.clock,
-            stale_after=s.refresh_after,
-            leading=lambda: leadership is None or leadership.held,
-        )
-        self._tasks.append(asyncio.create_task(self.arxiv_refresher.run(), name="arxiv"))
-
-    def _start_reactions(self) -> None:
-        """Seeding resumes the reactions an earlier run left to add; each platform's votes are
-        read back now, and again whenever its connection comes back."""
-        assert self.seeder is not None and self.backfill is not None
-        backfill = self.backfill
-        for name, adapter in self.adapters.items():
-            if isinstance(adapter, SeedTarget):
-                self.seeder.targets[name] = adapter
-            if isinstance(adapter, ReactionReader):
-                backfill.readers[name] = adapter
-                if hasattr(adapter, "on_reconnect"):
-                    adapter.on_reconnect = lambda name=name: backfill.request(name)
-                backfill.request(name)
-        self.seeder.start()
-
-    async def _check_workspaces(self) -> None:
-        """Warn about Slack subscriptions naming another workspace than the one connected:
-        commands in that channel would not find them, and a second one could be created."""
-        slack = self.adapters.get("slack")
-        team = getattr(slack, "team_id", "")
-        if not team or self.store is None:
-            return
-        for sub in await self.store.list_subscriptions():
-            if sub.channel.platform == "slack" and sub.channel.workspace != team:
-                log.warning(
-                    "slack subscription names another workspace than the connected one",
-                    extra={"channel": str(sub.channel), "connected_team": team},
-                )
+        self.arxiv_refresher = jobs.start_arxiv()
 
     async def _notify_admin(self, key: str, text: str) -> None:
         """The archive's notices (a source held back) for the admin channel, once per key."""
@@ -418,103 +302,10 @@ class App:
         curated = [w for w in weeks if w.kind == "weekly"]
         if self.follow_alerts is not None and curated:
             newest = max(curated, key=lambda w: w.start)
-            self._spawn(self._alert_follows(newest), "follow-alerts")
+            work = alert_follows(newest, self.follow_alerts, self.arxiv_refresher)
+            self._tasks.append(asyncio.create_task(work, name="follow-alerts"))
         elif self.arxiv_refresher is not None:
             self.arxiv_refresher.wake()
-
-    # -- http --------------------------------------------------------------------------------------
-
-    def _install_web(self) -> None:
-        """The web archive's routes on the HTTP server, when ``web.enabled``."""
-        s = self.settings
-        if not (s.web.enabled and s.http.enabled) or self.http is None:
-            return
-        assert self.archive is not None and self.store is not None and self.votes is not None
-        from bot.web import WebContext, WebOptions, WebSite
-
-        options = WebOptions(base_url=s.web.base_url, cache_seconds=s.web.cache_seconds)
-        archive = self.archive
-        ctx = WebContext(
-            self.archive.current,
-            self.store,
-            self.votes,
-            clock=self.clock,
-            options=options,
-            arxiv=self.arxiv,
-            ready=lambda: archive.ready,
-        )
-        WebSite(ctx).install(self.http.app)
-
-    def _health(self) -> tuple[dict[str, Any], bool]:
-        adapters = {name: a.healthy() for name, a in self.adapters.items()}
-        loading = self.archive is None or not self.archive.ready
-        ok = all(adapters.values()) and not self._stopping.is_set() and not loading
-        body: dict[str, Any] = {
-            "status": "loading" if loading else "ok" if ok else "degraded",
-            "adapters": adapters,
-            "papers": len(self.archive.catalog) if self.archive else 0,
-        }
-        shards = self._shard_status()
-        if shards:
-            body["shards"] = shards
-        return body, ok
-
-    def _shard_status(self) -> dict[str, dict[str, int]]:
-        """Per platform with gateway shards: how many are connected of how many expected."""
-        out: dict[str, dict[str, int]] = {}
-        for name, adapter in self.adapters.items():
-            status = getattr(adapter, "shard_status", None)
-            if callable(status):
-                connected, expected = status()
-                out[name] = {"connected": connected, "expected": expected}
-        return out
-
-    def _preset_metrics(self) -> None:
-        """Votes and commands series from the start, at zero, for every configured platform."""
-        from bot.chat.commands import KNOWN_SUBCOMMANDS
-
-        platforms = [p for p in ("terminal", "slack", "discord") if p in self.adapters]
-        self.metrics.preset("votes", platform=platforms, action=("add", "remove"))
-        self.metrics.preset("votes_reconciled", platform=platforms, action=("add", "remove"))
-        self.metrics.preset("command_seconds", command=(*sorted(KNOWN_SUBCOMMANDS), "unknown"))
-        self.metrics.preset("adapter_connected", platform=platforms)
-
-    def _metrics_text(self) -> str:
-        if self.archive is not None:
-            self.metrics.set("catalog_papers", len(self.archive.catalog))
-            self.metrics.set("arxiv_papers", len(self.arxiv))
-            self.metrics.set("archive_ready", int(self.archive.ready))
-            self.metrics.set("sources_parsed", self.archive.parse_cache.parsed)
-            self.metrics.set("sources_parse_reused", self.archive.parse_cache.reused)
-            self.metrics.set("catalog_indexed_papers", self.archive.indexed)
-            refreshed = self.archive.refreshed_at
-            if refreshed is not None:
-                self.metrics.set("sources_last_refresh_timestamp_seconds", refreshed)
-        for name, adapter in self.adapters.items():
-            self.metrics.set("adapter_connected", int(adapter.healthy()), platform=name)
-        for name, shards in self._shard_status().items():
-            self.metrics.set("shards_connected", shards["connected"], platform=name)
-            self.metrics.set("shards_expected", shards["expected"], platform=name)
-        return self.metrics.render_prometheus()
-
-    async def _start_http(self) -> None:
-        h = self.settings.http
-        if not h.enabled or self.http is None:
-            return
-        try:
-            await self.http.start()
-        except OSError as exc:
-            # Fatal: running on without /healthz makes a deployment's health check fail in a
-            # confusing way (and Slack's http mode gets no events at all).
-            from bot.platforms.shared import network_problem
-
-            slack_http = self.settings.slack is not None and self.settings.slack.mode == "http"
-            what = "Slack events and /healthz" if slack_http else "/healthz and /metrics"
-            raise PaperboyError(
-                f"cannot listen on {h.host}:{h.port} for {what}: {network_problem(exc)}; set "
-                "http.port (0: any free port) or PORT, http.host, or http.enabled: false"
-            ) from exc
-        self.http_port = self.http.port
 
     # -- running and stopping ---------------------------------------------------------------------
 
