@@ -4,32 +4,11 @@ stores like the rest of ``SqlStore`` (see ``bot.storage.queries`` for the rules)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot.core.arxivmeta import ArxivMeta
+from bot.storage.dialect import SqlDialect
 from bot.storage.webqueries import IDS_PER_QUERY
-
-
-class _Dialect(Protocol):
-    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
-
-    def _time(self, dt: datetime) -> Any: ...
-
-    def _opt_time(self, dt: datetime | None) -> Any: ...
-
-    def _from_time(self, value: Any) -> datetime: ...
-
-    def _ids(self, ids: tuple[str, ...]) -> Any: ...
-
-    def _from_ids(self, value: Any) -> tuple[str, ...]: ...
-
-    def _flag(self, value: bool) -> Any: ...
-
-    def _arxiv_meta(self, row: Any) -> ArxivMeta: ...
-
 
 _UPSERT = """
 INSERT INTO arxiv_meta (arxiv_id, found, title, authors, abstract, primary_category, categories,
@@ -43,10 +22,10 @@ ON CONFLICT (arxiv_id) DO UPDATE SET
 """
 
 
-class ArxivQueries:
+class ArxivQueries(SqlDialect):
     """Store methods for arXiv metadata (declared on the ``Store`` protocol)."""
 
-    async def arxiv_meta(self: _Dialect, arxiv_ids: Sequence[str] | None = None) -> list[ArxivMeta]:
+    async def arxiv_meta(self, arxiv_ids: Sequence[str] | None = None) -> list[ArxivMeta]:
         if arxiv_ids is None:
             rows = await self._all("SELECT * FROM arxiv_meta ORDER BY arxiv_id")
             return [self._arxiv_meta(r) for r in rows]
@@ -59,7 +38,7 @@ class ArxivQueries:
             out += [self._arxiv_meta(r) for r in rows]
         return out
 
-    async def save_arxiv_meta(self: _Dialect, metas: Sequence[ArxivMeta]) -> None:
+    async def save_arxiv_meta(self, metas: Sequence[ArxivMeta]) -> None:
         for m in metas:
             await self._exec(
                 _UPSERT,
@@ -78,7 +57,7 @@ class ArxivQueries:
                 ),
             )
 
-    def _arxiv_meta(self: _Dialect, row: Any) -> ArxivMeta:
+    def _arxiv_meta(self, row: Any) -> ArxivMeta:
         published, updated = row["published"], row["updated"]
         return ArxivMeta(
             arxiv_id=str(row["arxiv_id"]),

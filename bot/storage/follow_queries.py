@@ -10,43 +10,23 @@ outcome. A row with an attempt and no outcome is never tried again: it may have 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
+from bot.storage.dialect import SqlDialect
 from bot.storage.records import Follow, FollowAlert, FollowAlertStatus, Person
-
-
-class _Dialect(Protocol):
-    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-    def _time(self, dt: datetime) -> Any: ...
-
-    def _flag(self, value: bool) -> Any: ...
-
-    def _from_time(self, value: Any) -> datetime: ...
-
-    def _ids(self, ids: tuple[str, ...]) -> Any: ...
-
-    def _from_ids(self, value: Any) -> tuple[str, ...]: ...
-
-    def _follow_alert(self, row: Any) -> FollowAlert: ...
 
 
 def _who(p: Person) -> tuple[str, str, str]:
     return (p.platform, p.workspace, p.user_id)
 
 
-class FollowQueries:
+class FollowQueries(SqlDialect):
     """Store methods for follows and their alert ledger (declared on the ``Store`` protocol)."""
 
     # --- what people follow ----------------------------------------------------------------------
     async def add_follow(
-        self: _Dialect, person: Person, spec: str, channel: str, now: datetime, *, limit: int
+        self, person: Person, spec: str, channel: str, now: datetime, *, limit: int
     ) -> str:
         """``added``, ``exists`` (already followed) or ``full`` (``limit`` reached). Adding
         also remembers ``channel`` (where to tell the person things privately) and resumes
@@ -86,7 +66,7 @@ class FollowQueries:
         )
         return "exists" if exists is not None else "full"
 
-    async def list_follows(self: _Dialect, person: Person) -> list[Follow]:
+    async def list_follows(self, person: Person) -> list[Follow]:
         rows = await self._all(
             "SELECT id, spec, created_at FROM follows WHERE platform = $1 AND workspace = $2 "
             "AND user_id = $3 ORDER BY id",
@@ -97,7 +77,7 @@ class FollowQueries:
             for r in rows
         ]
 
-    async def delete_follow(self: _Dialect, person: Person, follow_id: int) -> bool:
+    async def delete_follow(self, person: Person, follow_id: int) -> bool:
         n = await self._exec(
             "DELETE FROM follows WHERE platform = $1 AND workspace = $2 AND user_id = $3 "
             "AND id = $4",
@@ -105,7 +85,7 @@ class FollowQueries:
         )
         return n > 0
 
-    async def delete_follows(self: _Dialect, person: Person) -> int:
+    async def delete_follows(self, person: Person) -> int:
         """Everything the person follows, and what was kept about them; the number deleted."""
         n = await self._exec(
             "DELETE FROM follows WHERE platform = $1 AND workspace = $2 AND user_id = $3",
@@ -117,7 +97,7 @@ class FollowQueries:
         )
         return n
 
-    async def active_follows(self: _Dialect) -> list[tuple[Person, str]]:
+    async def active_follows(self) -> list[tuple[Person, str]]:
         """(person, spec) of everyone whose follows are not paused, by person then follow."""
         rows = await self._all(
             """
@@ -132,7 +112,7 @@ class FollowQueries:
         )
         return [(Person(r["platform"], r["workspace"], r["user_id"]), str(r["spec"])) for r in rows]
 
-    async def follower(self: _Dialect, person: Person) -> tuple[str, str | None] | None:
+    async def follower(self, person: Person) -> tuple[str, str | None] | None:
         """(channel they last followed from, why their follows are paused or None)."""
         row = await self._one(
             "SELECT channel, paused_reason FROM followers WHERE platform = $1 AND workspace = $2 "
@@ -141,7 +121,7 @@ class FollowQueries:
         )
         return None if row is None else (str(row["channel"]), row["paused_reason"])
 
-    async def pause_follows(self: _Dialect, person: Person, reason: str, now: datetime) -> bool:
+    async def pause_follows(self, person: Person, reason: str, now: datetime) -> bool:
         """Pause the person's follows; True if they were not paused before (tell them once)."""
         n = await self._exec(
             "UPDATE followers SET paused_reason = $4, told = $6, updated_at = $5 "
@@ -150,7 +130,7 @@ class FollowQueries:
         )
         return n > 0
 
-    async def claim_pause_notice(self: _Dialect, person: Person) -> str | None:
+    async def claim_pause_notice(self, person: Person) -> str | None:
         """The reason the person's follows are paused, if they have not been told yet (and
         from now on they have: one caller gets it, once per pause)."""
         row = await self._one(
@@ -163,7 +143,7 @@ class FollowQueries:
 
     # --- the alert ledger ------------------------------------------------------------------------
     async def claim_follow_alert(
-        self: _Dialect, person: Person, week_key: str, paper_ids: tuple[str, ...], now: datetime
+        self, person: Person, week_key: str, paper_ids: tuple[str, ...], now: datetime
     ) -> bool:
         """Write the ledger row for (person, week) if there is none; True if this call did."""
         n = await self._exec(
@@ -178,7 +158,7 @@ class FollowQueries:
         return n > 0
 
     async def begin_follow_alert(
-        self: _Dialect, person: Person, week_key: str, owner: str, now: datetime
+        self, person: Person, week_key: str, owner: str, now: datetime
     ) -> bool:
         """Count the one attempt, right before the send. True for exactly one caller, ever."""
         n = await self._exec(
@@ -192,7 +172,7 @@ class FollowQueries:
         return n > 0
 
     async def finish_follow_alert(
-        self: _Dialect,
+        self,
         person: Person,
         week_key: str,
         status: FollowAlertStatus,
@@ -209,7 +189,7 @@ class FollowQueries:
         )
 
     async def follow_alerts(
-        self: _Dialect, week_key: str | None = None, *, unsent_only: bool = False
+        self, week_key: str | None = None, *, unsent_only: bool = False
     ) -> list[FollowAlert]:
         """Ledger rows (of one week), oldest first; ``unsent_only``: those claimed and not yet
         attempted (what a pass cut short left to send)."""
@@ -227,7 +207,7 @@ class FollowQueries:
         )
         return [self._follow_alert(r) for r in rows]
 
-    def _follow_alert(self: _Dialect, row: Any) -> FollowAlert:
+    def _follow_alert(self, row: Any) -> FollowAlert:
         return FollowAlert(
             person=Person(row["platform"], row["workspace"], row["user_id"]),
             week_key=str(row["week_key"]),

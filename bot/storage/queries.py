@@ -59,7 +59,7 @@ EVENT_TTL = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class SqlStore(LedgerQueries, ChatQueries, WebQueries, ArxivQueries, FollowQueries, SlackQueries):
+class SqlStore(LedgerQueries, WebQueries, ChatQueries, ArxivQueries, FollowQueries, SlackQueries):
     """The ``Store`` methods, written once; subclasses supply the dialect (see the module).
     Subscriptions and events are here; the delivery ledger, leases and admin notices are
     ``LedgerQueries`` (``bot.storage.ledger``), what chat needs (posted digests, votes, seed jobs,

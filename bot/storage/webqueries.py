@@ -3,56 +3,37 @@ of ``SqlStore`` (see ``bot.storage.queries`` for the rules), and kept in their o
 private per-channel links (``feed_tokens``, migration ``feed_tokens``), what was posted in one
 channel, vote counts for a page's papers, and the newest vote in a time window.
 
-``WebQueries`` is a mixin of ``SqlStore``; its methods run on the dialect primitives that
-``SqliteStore`` and ``PostgresStore`` provide (``_Dialect`` names the ones used here).
+``WebQueries`` builds on ``ChatQueries`` (it reads posted digests with the same row mapper),
+and like every query module on the dialect primitives ``SqliteStore`` and ``PostgresStore``
+provide (``SqlDialect``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from bot.core.messages import ChannelRef
+from bot.storage.chat_queries import ChatQueries
 from bot.storage.records import PostedDigest
 
 # Paper ids per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits.
 IDS_PER_QUERY = 500
 
 
-class _Dialect(Protocol):
-    """The parts of ``SqlStore`` these queries use."""
-
-    HAS_PAPERS: ClassVar[str]
-    NEWEST_TIEBREAK: ClassVar[str]
-
-    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
-
-    def _time(self, dt: datetime) -> Any: ...
-
-    def _from_time(self, value: Any) -> datetime: ...
-
-    def _posted(self, row: Any) -> PostedDigest: ...
-
-
-class WebQueries:
+class WebQueries(ChatQueries):
     """Store methods for the web archive (declared on the ``Store`` protocol)."""
 
     # --- private per-channel links -------------------------------------------------------------
-    async def get_feed_token(self: _Dialect, channel: ChannelRef) -> str | None:
+    async def get_feed_token(self, channel: ChannelRef) -> str | None:
         row = await self._one(
             "SELECT token FROM feed_tokens WHERE platform = $1 AND workspace = $2 AND channel = $3",
             (channel.platform, channel.workspace, channel.channel),
         )
         return None if row is None else str(row["token"])
 
-    async def set_feed_token(
-        self: _Dialect, channel: ChannelRef, token: str, now: datetime
-    ) -> None:
+    async def set_feed_token(self, channel: ChannelRef, token: str, now: datetime) -> None:
         await self._exec(
             """
             INSERT INTO feed_tokens (platform, workspace, channel, token, created_at)
@@ -64,7 +45,7 @@ class WebQueries:
             (channel.platform, channel.workspace, channel.channel, token, self._time(now)),
         )
 
-    async def feed_channel(self: _Dialect, token: str) -> ChannelRef | None:
+    async def feed_channel(self, token: str) -> ChannelRef | None:
         row = await self._one(
             "SELECT platform, workspace, channel FROM feed_tokens WHERE token = $1", (token,)
         )
@@ -73,7 +54,7 @@ class WebQueries:
         return ChannelRef(row["platform"], row["workspace"], row["channel"])
 
     # --- what was posted in a channel ----------------------------------------------------------
-    async def posted_in(self: _Dialect, channel: ChannelRef, limit: int = 50) -> list[PostedDigest]:
+    async def posted_in(self, channel: ChannelRef, limit: int = 50) -> list[PostedDigest]:
         if limit <= 0:
             return []
         rows = await self._all(
@@ -87,7 +68,7 @@ class WebQueries:
         return [self._posted(r) for r in rows]
 
     # --- votes -----------------------------------------------------------------------------------
-    async def vote_counts(self: _Dialect, paper_ids: Sequence[str]) -> dict[str, int]:
+    async def vote_counts(self, paper_ids: Sequence[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
         ids = list(dict.fromkeys(paper_ids))
         for at in range(0, len(ids), IDS_PER_QUERY):
@@ -106,7 +87,7 @@ class WebQueries:
         return counts
 
     async def last_vote_at(
-        self: _Dialect, since: datetime | None = None, until: datetime | None = None
+        self, since: datetime | None = None, until: datetime | None = None
     ) -> datetime | None:
         where: list[str] = []
         params: list[Any] = []
