@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from support.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,6 @@ WEEKLY = """\
 | 2) **Deep Residual Learning for Image Recognition** - Skip connections let very deep networks train. | [Paper](https://arxiv.org/abs/1512.03385) |
 | 3) **Adam: A Method for Stochastic Optimization** - Adaptive moment estimates for each weight. | [Paper](https://arxiv.org/abs/1412.6980) |
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Bot:
@@ -123,7 +117,7 @@ async def test_terminal_run_end_to_end(tmp_path: Path) -> None:
         minutes=1
     )
     offset = (fire - timedelta(seconds=4) - real_now).total_seconds()
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "paperboy.yaml"
     config.write_text(
         f"""\

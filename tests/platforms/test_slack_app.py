@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.clock import FakeClock
+from support.net import free_port
 from support.slack import BOT_USER_ID, FakeSlack, validate_blocks
 from support.slack_app import (
     ADAM,
@@ -48,12 +49,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await server.start()
     yield server
     await server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- Socket Mode ------------------------------------------------------------------------------
@@ -233,7 +228,7 @@ async def test_http_mode_signed_commands_forgeries_and_health(
     tmp_path: Path, fake: FakeSlack
 ) -> None:
     fake.add_user("U0OTHER", name="grace")
-    port = _free_port()
+    port = free_port()
     settings = settings_for(tmp_path, fake, mode="http", port=port)
     assert settings.slack is not None and settings.slack.mode == "http"
     clock = FakeClock(BEFORE_FIRE)
@@ -284,7 +279,7 @@ async def test_http_mode_signed_commands_forgeries_and_health(
 async def test_metrics_series_exist_from_the_start(tmp_path: Path, fake: FakeSlack) -> None:
     """``/metrics`` on a running app: HELP text, build info, the adapter's connection, vote and
     command series at zero before anything happened, and the fire and refresh timestamps."""
-    port = _free_port()
+    port = free_port()
     settings = settings_for(tmp_path, fake, mode="http", port=port)
     clock = FakeClock(BEFORE_FIRE)
 

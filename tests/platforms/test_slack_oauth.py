@@ -13,7 +13,6 @@ workspace only when its bot token is among them.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from support.clock import FakeClock
+from support.net import free_port
 from support.slack import CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, FakeSlack, validate_blocks
 from support.slack_app import BEFORE_FIRE, FIRE, WEEKLY
 from support.watch import fire_at, running
@@ -46,12 +46,6 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await server.start()
     yield server
     await server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def oauth_settings(
@@ -179,7 +173,7 @@ async def test_two_workspaces_post_with_their_own_tokens_and_an_uninstall_stops_
     for channel, team in ((CHANNEL_A, TEAM_A), (CHANNEL_B, TEAM_B)):
         fake.add_channel(channel, team=team)
         fake.add_channel(channel + "LATER", team=team)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FakeClock(BEFORE_FIRE)
     async with (
@@ -248,7 +242,7 @@ async def test_forged_replayed_and_cookieless_states_are_refused(
     tmp_path: Path, fake: FakeSlack, store_url: str
 ) -> None:
     """On SQLite and on PostgreSQL (where replicas share the states)."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FakeClock(BEFORE_FIRE)
     async with (
@@ -288,7 +282,7 @@ async def test_forged_replayed_and_cookieless_states_are_refused(
 async def test_not_installed_pauses_until_installed_and_only_bot_token_revocation_stops(
     tmp_path: Path, fake: FakeSlack
 ) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FakeClock(BEFORE_FIRE)
     async with (
@@ -326,7 +320,7 @@ async def test_a_lost_reply_is_found_on_one_short_history_page_with_the_workspac
 ) -> None:
     fake.add_channel(CHANNEL_A, team=TEAM_A, member=True)
     fake.drop_next("chat.postMessage")  # stored by Slack, the reply never arrives
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FakeClock(BEFORE_FIRE)
     async with (
@@ -352,7 +346,7 @@ async def test_an_install_started_on_one_replica_finishes_on_another(
 ) -> None:
     """Two replicas on one database: the state one issued is consumed by the other, once, and
     the installation it saves is the one the first replica posts with."""
-    ports = _free_port(), _free_port()
+    ports = free_port(), free_port()
     bases = [f"http://127.0.0.1:{p}" for p in ports]
     first = oauth_settings(tmp_path, fake, ports[0], store_url)
     second = oauth_settings(tmp_path, fake, ports[1], store_url)
