@@ -266,8 +266,7 @@ class Catalog:
         rest = dataclasses.replace(query, authors=(), cats=())
         relaxed = False
         if rest.empty:
-            candidates = [SearchHit(p, 0.0) for p in self._papers]
-            found = [h for h in candidates if query.admits_meta(meta(h.paper))]
+            found = [SearchHit(p, 0.0) for p in self._papers if query.admits_meta(meta(p))]
         elif rest.arxiv:
             candidates = self.search(rest, limit=1).hits
             found = [h for h in candidates if query.admits_meta(meta(h.paper))]
